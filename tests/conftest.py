@@ -1,0 +1,63 @@
+"""Shared fixtures: repo paths, the real-data folder, and small domain specs built in code."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def require_shared_data() -> Path:
+    """Skip the calling test, saying why, when ../shared/data is not beside the repo."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real datasets not found at {SHARED_DATA} (see README, 'Real data'); skipping real-data test")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    return require_shared_data()
+
+
+def copy_repo(destination: Path) -> Path:
+    """Copy the working tree (what git tracks or would track) into ``destination`` as a fresh repo.
+
+    Pipeline tests run ``dvc repro`` there, so they never touch the developer's outputs.
+    """
+    listing = (
+        subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=REPO_ROOT,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
+    for name in filter(None, listing):
+        source = REPO_ROOT / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", "init", "-q"], cwd=destination, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=destination, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "copy"], cwd=destination, check=True, env=env)
+    return destination
+
+
+def run_dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the dvc of this environment in ``repo`` with analytics off."""
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1"}
+    dvc = Path(os.sys.executable).parent / "dvc"
+    result = subprocess.run([str(dvc), *args], cwd=repo, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"dvc {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result

@@ -1,0 +1,29 @@
+"""params.real.yaml is params.yaml pointed at ../shared/data: same rules, other sources."""
+
+from __future__ import annotations
+
+import yaml
+
+from .conftest import REPO_ROOT
+
+# Keys that may differ between the demo and the real profile, per domain.
+PROFILE_KEYS = {"raw_dir", "sources"}
+
+
+def strip_profile_keys(params: dict) -> dict:
+    return {
+        section: ({name: {k: v for k, v in spec.items() if k not in PROFILE_KEYS} for name, spec in value.items()} if section == "domains" else value)
+        for section, value in params.items()
+    }
+
+
+def test_real_profile_has_the_same_rules_as_the_demo() -> None:
+    demo = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    real = yaml.safe_load((REPO_ROOT / "params.real.yaml").read_text())
+    assert strip_profile_keys(real) == strip_profile_keys(demo), "params.real.yaml drifted from params.yaml beyond sources/raw_dir"
+
+
+def test_real_profile_points_at_shared_data() -> None:
+    real = yaml.safe_load((REPO_ROOT / "params.real.yaml").read_text())
+    for name, spec in real["domains"].items():
+        assert spec["raw_dir"].startswith("../shared/data/"), name
