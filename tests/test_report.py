@@ -1,0 +1,379 @@
+"""The stewards' report: sections from fixture reports, escaping, offline, missing inputs tolerated."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from stages.errors import AssayError
+from stages.report import SECTIONS, TEMPLATES, bar_chart, describe_rule, mask_raw, rule_columns, run_report
+
+from .browser import chromium, load_page
+
+XSS = "<script>alert(1)</script>"
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+RAW_LINE = "123456789,987654321,Caucasian,<b>x</b>," + "9" * 100
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SOURCE = "data/raw/records/diabetic_data.csv"
+SOURCE_NAME = "diabetic_data.csv"
+LONG_STAY = "a stay over 12 days coded Other is a data-entry error"
+
+
+def write_params(folder: Path) -> Path:
+    """The repo's params with sources made absolute, one extra quarantine rule, a description to escape."""
+    import yaml
+
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
+    params["domains"] = {name: params["domains"][name] for name in ("records", "transactions")}
+    for domain in params["domains"].values():
+        domain["raw_dir"] = str(REPO_ROOT / domain["raw_dir"])
+        for source in domain["sources"]:
+            source["path"] = str(REPO_ROOT / source["path"])
+    records = params["domains"]["records"]
+    records["description"] = "Hospital encounters (demo) & <friends>"
+    records["clean"]["rules"].append({"name": "long_stay_other", "when": "time_in_hospital > 12 AND race = 'Other'", "reason": LONG_STAY})
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def _quarantine() -> pl.DataFrame:
+    rows = [
+        ("a1b2c3d4e5f60718", XSS, "3", "NO", "allowed:race", f"race='{XSS}' is not one of: Caucasian, AfricanAmerican, Other", 5, None),
+        ("0f1e2d3c4b5a6978", "Other", "13", "NO", "long_stay_other", LONG_STAY, 9, None),
+        ("1111222233334444", "Other", "99", ">30", "range:time_in_hospital", "time_in_hospital=99 is above the maximum 14.0", 12, None),
+        ("2222333344445555", "Other", "0", ">30", "range:time_in_hospital", "time_in_hospital=0 is below the minimum 1.0", 14, None),
+        (None, None, None, None, "ingest", "line has 5 fields, the header has 4", 17, RAW_LINE),
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "encounter_id": pl.String,
+            "race": pl.String,
+            "time_in_hospital": pl.String,
+            "readmitted": pl.String,
+            "_rule": pl.String,
+            "_reason": pl.String,
+            "_source_row": pl.Int64,
+            "_raw": pl.String,
+        },
+        orient="row",
+    ).with_columns(pl.lit(SOURCE).alias("_source_file"))
+
+
+def _validation() -> dict[str, Any]:
+    return {
+        "domain": "records",
+        "data": "data/clean/records.parquet",
+        "suite": "expectations/records.json",
+        "suite_sha256": "ab" * 32,
+        "rows": 4924,
+        "evaluated": 3,
+        "passed": 2,
+        "failed_critical": 0,
+        "failed_warning": 1,
+        "success": True,
+        "data_docs": "reports/validation/docs/records/index.html",
+        "expectations": [
+            {
+                "id": "e1",
+                "type": "expect_table_row_count_to_be_between",
+                "column": None,
+                "kwargs": {"min_value": 1000},
+                "severity": "critical",
+                "notes": "enough rows to train on",
+                "success": True,
+                "element_count": None,
+                "unexpected_count": None,
+                "unexpected_percent": None,
+                "observed_value": 4924,
+                "examples": [],
+            },
+            {
+                "id": "e2",
+                "type": "expect_column_values_to_be_in_set",
+                "column": "race",
+                "kwargs": {"column": "race", "value_set": ["Caucasian", "AfricanAmerican"], "batch_id": "x"},
+                "severity": "warning",
+                "notes": "Other is rare; check the source's coding",
+                "success": False,
+                "element_count": 4924,
+                "unexpected_count": 3,
+                "unexpected_percent": 0.0609,
+                "observed_value": None,
+                "examples": [
+                    {"value": XSS, "_source_file": SOURCE, "_source_row": 5},
+                    {"value": "Martian", "_source_file": SOURCE, "_source_row": 17},
+                ],
+            },
+            {
+                "id": "e3",
+                "type": "expect_column_values_to_not_be_null",
+                "column": "encounter_id",
+                "kwargs": {"column": "encounter_id"},
+                "severity": "critical",
+                "notes": "",
+                "success": True,
+                "element_count": 4924,
+                "unexpected_count": 0,
+                "unexpected_percent": 0.0,
+                "observed_value": None,
+                "examples": [],
+            },
+        ],
+        "gx_result": {"success": True, "results": []},
+    }
+
+
+def _split() -> dict[str, Any]:
+    """The shape stages/split.py writes (abridged)."""
+    return {
+        "rows_in": 4924,
+        "rows": {"dev": 493, "test": 492, "train": 3939},
+        "groups": {"dev": 388, "test": 387, "train": 3100},
+        "group_by": "patient_nbr",
+        "ratios": {"dev": 0.100122, "test": 0.099919, "train": 0.799959},
+        "ratios_configured": {"dev": 0.1, "test": 0.1, "train": 0.8},
+        "seed": 42,
+        "mode": "hash",
+        "ratio_gap_pp": 0.01,
+        "ratio_tolerance_pp": 2.0,
+        "target_column": "readmitted",
+        "target": {"train": {"NO": 0.54, ">30": 0.46}, "dev": {"NO": 0.55, ">30": 0.45}, "test": {"NO": 0.53, ">30": 0.47}},
+        "target_gap_pp": 1.0,
+        "drift": [
+            {"column": "time_in_hospital", "kind": "numeric", "pair": "train-test", "ks": 0.121, "psi": 0.05, "tvd": None, "breached": ["ks"], "score": 1.21},
+            {"column": "race", "kind": "categorical", "pair": "train-dev", "ks": None, "psi": 0.01, "tvd": 0.02, "breached": [], "score": 0.2},
+        ],
+        "drift_skipped": [{"column": "encounter_id", "reason": "a direct identifier (pseudonymised)"}],
+        "drift_thresholds": {"ks": 0.1, "psi": 0.2, "tvd": 0.1, "on_breach": "warn", "ignore": []},
+        "breaches": 1,
+        "status": "warn",
+    }
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A params file and stage outputs: records has every section, transactions only ingest."""
+    write_params(tmp_path)
+    reports = tmp_path / "reports"
+    ingest_source = {"path": SOURCE, "format": "csv", "sha256": "c0ffee" * 10 + "abcd", "size_bytes": 945757, "rows": 5000, "rows_with_errors": 1}
+    ingest_source |= {"encoding": "utf-8", "delimiter": ",", "line_endings": "CRLF", "notes": []}
+    _write_json(reports / "ingest" / "records.json", {"domain": "records", "rows": 5000, "rows_with_errors": 1, "sources": [ingest_source]})
+    transactions_source = {
+        "path": "data/raw/transactions/online_retail.csv",
+        "format": "csv",
+        "sha256": "d" * 64,
+        "size_bytes": 2048,
+        "rows": 12,
+        "rows_with_errors": 0,
+    }
+    _write_json(reports / "ingest" / "transactions.json", {"domain": "transactions", "rows": 12, "rows_with_errors": 0, "sources": [transactions_source]})
+    clean = {
+        "rows_in": 5000,
+        "rows_clean": 4924,
+        "rows_quarantined": 51,
+        "rows_deduplicated": 25,
+        "rules": {"allowed:race": 20, "ingest": 1, "long_stay_other": 0, "range:time_in_hospital": 30},
+        "flags": {"expired_at_discharge": 7},
+        "normalised": {"missing_markers_to_null": 12, "mojibake_repaired": 0, "values_trimmed_or_normalised": 3},
+        "pseudonymised_columns": ["encounter_id"],
+        "duplicate_examples": [{"_source_file": SOURCE, "_source_row": 175, "duplicate_of_file": SOURCE, "duplicate_of_row": 174}],
+    }
+    _write_json(reports / "clean" / "records.json", clean)
+    (tmp_path / "quarantine").mkdir()
+    _quarantine().write_parquet(tmp_path / "quarantine" / "records.parquet")
+    _write_json(reports / "validation" / "records.json", _validation())
+    docs = reports / "validation" / "docs" / "records" / "index.html"
+    docs.parent.mkdir(parents=True)
+    docs.write_text("<!DOCTYPE html><title>docs</title>", encoding="utf-8")
+    _write_json(reports / "split" / "records.json", _split())
+    return tmp_path
+
+
+def _report(project: Path) -> tuple[Path, str]:
+    out = run_report(project / "params.yaml", project / "reports" / "index.html", reports_dir=project / "reports", quarantine_dir=project / "quarantine")
+    return out, out.read_text(encoding="utf-8")
+
+
+def _section(page: str, anchor: str) -> str:
+    """The HTML of one section, found by its id."""
+    match = re.search(rf'<section class="card" id="{anchor}">(.*?)</section>', page, flags=re.DOTALL)
+    assert match, f"section {anchor} not found"
+    return match.group(1)
+
+
+def test_every_section_of_every_domain_is_present(project: Path) -> None:
+    out, page = _report(project)
+    assert out == project / "reports" / "index.html"
+    assert '<section id="summary"' in page
+    for domain in ("records", "transactions"):
+        assert f'<article class="domain" id="{domain}">' in page
+        for section in SECTIONS:
+            _section(page, f"{domain}-{section.name}")
+
+
+def test_numbers_are_shown(project: Path) -> None:
+    _, page = _report(project)
+    summary = re.search(r'<section id="summary".*?</section>', page, flags=re.DOTALL).group(0)  # type: ignore[union-attr]
+    for number in ("5,000", "4,924", "51", "25", "2/3 passed", "3,939 / 493 / 492"):
+        assert number in summary, number
+    ingest = _section(page, "records-ingest")
+    assert SOURCE in ingest and "c0ffee" * 10 + "abcd" in ingest and "923.6 KiB" in ingest and "CRLF" in ingest
+    cleaning = _section(page, "records-cleaning")
+    for text in ("range:time_in_hospital", "allowed:race", "long_stay_other", LONG_STAY):
+        assert text in cleaning, text
+    assert "time_in_hospital must be ≥ 1.0 and ≤ 14.0" in cleaning  # the rule, from params
+    assert f"{SOURCE_NAME}:12" in cleaning and f'title="{SOURCE}:12"' in cleaning  # where the example came from
+    assert "time_in_hospital=99 is above the maximum 14.0" in cleaning  # the row's reason
+    assert f"{SOURCE}:175" in cleaning and "line 174" in cleaning  # a duplicate example
+    assert "expired_at_discharge" in cleaning and "the patient died" in cleaning  # a flag with its reason
+    assert "<svg" in cleaning and cleaning.count("<rect") == 3  # one bar per rule with rows
+    validation = _section(page, "records-validation")
+    for text in ("expect_column_values_to_be_in_set", "warning", "0.06%", f"{SOURCE_NAME}:17", "Martian", "enough rows to train on", "observed 4924"):
+        assert text in validation, text
+    assert validation.index("expect_column_values_to_be_in_set") < validation.index("expect_table_row_count_to_be_between")  # failures first
+    splits = _section(page, "records-splits")
+    for text in ("3,939", "3,100", "80.0%", "54.0%", "47.0%", "time_in_hospital (train-test)", "ks 0.121", "1.21×", "drift over threshold", "seed 42"):
+        assert text in splits, text
+    assert 'class="marker"' in splits  # the threshold line of the drift chart
+
+
+def test_data_docs_link_is_relative(project: Path) -> None:
+    _, page = _report(project)
+    assert 'href="validation/docs/records/index.html"' in _section(page, "records-validation")
+    (project / "reports" / "validation" / "docs" / "records" / "index.html").unlink()
+    _, page = _report(project)
+    assert "Data Docs not written" in _section(page, "records-validation")
+
+
+def test_values_are_escaped(project: Path) -> None:
+    _, page = _report(project)
+    assert ESCAPED in _section(page, "records-cleaning")
+    assert ESCAPED in _section(page, "records-validation")
+    assert "<script" not in page.lower()
+    assert "<b>x</b>" not in page
+    assert "Hospital encounters (demo) &amp; &lt;friends&gt;" in page
+
+
+def test_raw_lines_are_cut_and_digits_masked(project: Path) -> None:
+    _, page = _report(project)
+    cleaning = _section(page, "records-cleaning")
+    assert "#########,#########,Caucasian,&lt;b&gt;x&lt;/b&gt;," in cleaning
+    assert "123456789" not in page and "987654321" not in page
+    assert mask_raw(RAW_LINE) == re.sub(r"\d", "#", RAW_LINE[:80]) + "…"
+    assert mask_raw(None) == "" and mask_raw("a1") == "a#"
+
+
+def test_page_is_self_contained(project: Path) -> None:
+    _, page = _report(project)
+    assert "http://" not in page and "https://" not in page
+    assert "<link" not in page and "<img" not in page and "@import" not in page and "url(" not in page
+    assert "<style>" in page
+
+
+def test_missing_inputs_show_not_run_yet(project: Path) -> None:
+    _, page = _report(project)
+    assert "Not run yet" not in _section(page, "records-splits")
+    assert "12 rows read" in _section(page, "transactions-ingest")
+    for name, stage in (("cleaning", "clean"), ("validation", "validate"), ("splits", "split")):
+        section = _section(page, f"transactions-{name}")
+        assert "Not run yet" in section and f"dvc repro {stage}@transactions" in section
+
+
+def test_nothing_run_yet_still_gives_a_page(tmp_path: Path) -> None:
+    params = write_params(tmp_path)
+    out = run_report(params, tmp_path / "out" / "index.html", reports_dir=tmp_path / "none", quarantine_dir=tmp_path / "none")
+    page = out.read_text(encoding="utf-8")
+    assert page.count("Not run yet") == 2 * len(SECTIONS)
+    assert "cleaning not run yet" in page
+
+
+def test_split_report_in_another_shape_is_tolerated(project: Path) -> None:
+    odd = {"rows": {"test": 20, "train": 80}, "groups": {"train": 21}, "ratios": {"train": 0.8}, "drift": "not measured", "target": ["?"]}
+    _write_json(project / "reports" / "split" / "records.json", odd)
+    _, page = _report(project)
+    splits = _section(page, "records-splits")
+    assert splits.index("train") < splits.index("test")
+    assert "80.0%" in splits and "21" in splits and "No drift measurements" in splits
+
+
+def test_quarantine_file_missing_is_said(project: Path) -> None:
+    (project / "quarantine" / "records.parquet").unlink()
+    _, page = _report(project)
+    cleaning = _section(page, "records-cleaning")
+    assert "was not found" in cleaning and "range:time_in_hospital" in cleaning
+
+
+def test_output_is_deterministic(project: Path) -> None:
+    out, first = _report(project)
+    _, second = _report(project)
+    assert first == second
+    assert not list(out.parent.glob(".index.html.*")), "no temporary file is left behind"
+
+
+def test_broken_report_is_a_one_line_error(project: Path) -> None:
+    (project / "reports" / "clean" / "records.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(AssayError) as error:
+        _report(project)
+    assert "reports/clean/records.json" in str(error.value) and "not valid JSON" in str(error.value)
+
+
+def test_registry_templates_exist() -> None:
+    assert [section.name for section in SECTIONS] == ["ingest", "cleaning", "validation", "splits"]
+    for section in SECTIONS:
+        assert (TEMPLATES / "sections" / section.template).is_file(), section.template
+
+
+def test_rule_helpers() -> None:
+    from stages.config import load_params
+
+    params = load_params(REPO_ROOT / "params.yaml")
+    spec = params.domain("transactions")
+    assert rule_columns("range:UnitPrice", spec) == ["UnitPrice"]
+    assert rule_columns("stock_adjustment", spec) == ["InvoiceNo", "Quantity"]
+    assert rule_columns("ingest", spec) == []
+    assert describe_rule("stock_adjustment", spec).startswith("a negative quantity")
+    assert describe_rule("required:Country", spec) == "Country must be present"
+    assert "%m/%d/%Y %H:%M" in describe_rule("type:InvoiceDate", spec)
+
+
+def test_bar_chart_geometry() -> None:
+    chart = bar_chart([("a", 10, "rule"), ("b", 5, "rule"), ("c", 0, "rule")], str)
+    assert chart is not None
+    widths = [bar["width"] for bar in chart["bars"]]
+    assert widths[0] == pytest.approx(2 * widths[1]) and widths[2] == 0
+    assert bar_chart([], str) is None
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@pytest.mark.browser
+def test_report_renders_offline_in_chromium(project: Path, tmp_path: Path) -> None:
+    if chromium() is None:
+        pytest.skip("chromium is not installed (apt-get install chromium); skipping the report browser test")
+    out, _ = _report(project)
+    shot = tmp_path / "report.png"
+    visit = load_page(out.as_uri(), shot, evaluate={"text": "document.body.innerText", "charts": "document.querySelectorAll('svg.chart rect').length"})
+    assert visit.requests == [out.as_uri()], f"the page loaded more than itself: {visit.requests}"
+    assert visit.errors == [] and visit.console == [], (visit.errors, visit.console)
+    assert visit.dialogs == []
+    assert XSS in visit.values["text"]  # the quarantined value is text on the page
+    assert visit.values["charts"] == 5  # 3 rule bars + 2 drift bars
+    width, height = _png_size(shot)
+    assert width >= 1000 and height >= 1500 and shot.stat().st_size > 30_000
