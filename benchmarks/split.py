@@ -1,0 +1,125 @@
+"""The split stage on the real datasets (../shared/data): runtime, ratio and class-share gaps, and
+growth stability next to scikit-learn's group splitters.
+
+For each domain: ingest + clean once (not timed), then time ``run_split`` end to end (read clean
+Parquet, assign, drift, write three splits and the report), median of REPEATS runs. Then split
+the first 90% of the rows and all of them, with keyed hashing and with scikit-learn
+(``StratifiedGroupKFold`` when the domain has a target, else ``GroupKFold``, shuffled, 10 folds:
+fold 0 test, fold 1 dev), and count the old groups that changed split.
+
+Usage: python benchmarks/split.py [--repeats 3] [--domains transactions ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+PARAMS = ROOT / "params.real.yaml"
+
+
+def sklearn_assign(frame: pl.DataFrame, spec, seed: int) -> dict[str, int]:
+    """Group -> split index (0 train, 1 dev, 2 test) from a shuffled 10-fold scikit-learn splitter."""
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+    from stages.split import group_key
+
+    groups = frame.select(group_key(spec)[0])["_split_group"].to_numpy()
+    if spec.stratify_by:
+        y = frame[spec.stratify_by].cast(pl.String).fill_null("?").to_numpy()
+        splitter = StratifiedGroupKFold(n_splits=10, shuffle=True, random_state=seed)
+    else:
+        y = np.zeros(frame.height)
+        splitter = GroupKFold(n_splits=10, shuffle=True, random_state=seed)
+    placed: dict[str, int] = {}
+    for fold, (_, test_index) in enumerate(splitter.split(np.zeros(frame.height), y, groups)):
+        index = 2 if fold == 0 else 1 if fold == 1 else 0
+        for group in np.unique(groups[test_index]):
+            placed[group] = index
+    return placed
+
+
+def hash_assign(frame: pl.DataFrame, spec) -> dict[str, int]:
+    from stages.split import assign_groups
+
+    groups = assign_groups(frame, spec)
+    return dict(zip(groups["_split_group"].to_list(), groups["_split"].to_list(), strict=True))
+
+
+def gaps(frame: pl.DataFrame, spec, placed: dict[str, int]) -> tuple[float, float | None]:
+    """Largest row-share gap to the ratios and largest class-share gap to train, in points."""
+    from stages.split import SPLITS, group_key
+
+    split = frame.select(group_key(spec)[0])["_split_group"].replace_strict(placed, return_dtype=pl.Int8)
+    shares = np.bincount(split.to_numpy(), minlength=3) / frame.height
+    row_gap = max(abs(shares[i] - spec.ratios[name]) for i, name in enumerate(SPLITS))
+    if not spec.stratify_by:
+        return 100 * row_gap, None
+    labelled = pl.DataFrame({"split": split, "y": frame[spec.stratify_by].cast(pl.String)})
+    table = labelled.group_by("split", "y").len().with_columns(share=pl.col("len") / pl.col("len").sum().over("split"))
+    train = dict(table.filter(pl.col("split") == 0).select("y", "share").iter_rows())
+    other = table.filter(pl.col("split") != 0)
+    class_gap = max(abs(share - train.get(y, 0.0)) for y, share in other.select("y", "share").iter_rows())
+    return 100 * row_gap, 100 * class_gap
+
+
+def moved(old: dict[str, int], new: dict[str, int]) -> float:
+    return 100 * sum(new[group] != split for group, split in old.items()) / max(len(old), 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--domains", nargs="*", default=["transactions", "records", "course_material"])
+    args = parser.parse_args()
+    if not SHARED.is_dir():
+        print(f"skipped: real datasets not found at {SHARED}")
+        return
+    logging.disable(logging.WARNING)
+    from stages.clean import clean_frame
+    from stages.config import load_params
+    from stages.ingest import ingest_domain
+    from stages.io import write_parquet
+    from stages.split import run_split
+
+    params = load_params(PARAMS)
+    print(f"{'domain':<16}{'rows':>9}{'groups':>8}{'split s':>9}  {'method':<22}{'row gap pp':>11}{'class gap pp':>13}{'old groups moved %':>20}")
+    for name in args.domains:
+        domain = params.domain(name)
+        interim, _ = ingest_domain(name, domain, ROOT)
+        frame = clean_frame(interim, domain, b"bench-key").clean
+        with tempfile.TemporaryDirectory() as tmp:
+            data, validation = Path(tmp) / "clean.parquet", Path(tmp) / "validation.json"
+            write_parquet(frame, data)
+            validation.write_text(json.dumps({"success": True, "failed_critical": 0}))
+            times = []
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                report = run_split(name, PARAMS, data, validation, Path(tmp) / "splits", Path(tmp) / "report.json")
+                times.append(time.perf_counter() - start)
+        spec = domain.split
+        first = frame.head(int(0.9 * frame.height))
+        groups = sum(report["groups"].values())
+        prefix = f"{name:<16}{frame.height:>9,}{groups:>8,}{statistics.median(times):>9.2f}"
+        for method, old, new in (
+            (f"keyed hash (seed {spec.seed})", hash_assign(first, spec), hash_assign(frame, spec)),
+            ("scikit-learn 10 folds", sklearn_assign(first, spec, spec.seed), sklearn_assign(frame, spec, spec.seed)),
+        ):
+            row_gap, class_gap = gaps(frame, spec, new)
+            shown = f"{class_gap:.2f}" if class_gap is not None else "-"
+            print(f"{prefix}  {method:<22}{row_gap:>11.2f}{shown:>13}{moved(old, new):>20.1f}")
+            prefix = " " * len(prefix)
+
+
+if __name__ == "__main__":
+    main()
