@@ -21,6 +21,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help texts say "[default: ...]"; rich markup would swallow the brackets.
+    rich_markup_mode=None,
 )
 
 DomainOption = Annotated[str, typer.Option("--domain", "-d", help="Domain name, a key of `domains` in params.yaml.")]
@@ -95,6 +97,173 @@ def clean(
             quarantine or Path(f"data/quarantine/{domain}.parquet"),
             report or Path(f"reports/clean/{domain}.json"),
         )
+
+
+@app.command()
+def validate(
+    domain: DomainOption,
+    params: ParamsOption = Path("params.yaml"),
+    data: Annotated[Path | None, typer.Option(help="Clean data [default: data/clean/<domain>.parquet].")] = None,
+    suite: Annotated[Path | None, typer.Option(help="Expectation suite [default: expectations/<domain>.json].")] = None,
+    report: Annotated[Path | None, typer.Option(help="Validation report [default: reports/validation/<domain>.json].")] = None,
+    docs: Annotated[Path | None, typer.Option(help="Data Docs folder [default: reports/validation/docs/<domain>].")] = None,
+) -> None:
+    """Validate clean data with the domain's GX suite; a failed critical expectation stops the pipeline.
+
+    Example: assay validate --domain records
+    """
+    from stages.validate import run_validate
+
+    with _user_errors():
+        run_validate(
+            domain,
+            params,
+            data or Path(f"data/clean/{domain}.parquet"),
+            suite or Path(f"expectations/{domain}.json"),
+            report or Path(f"reports/validation/{domain}.json"),
+            docs or Path(f"reports/validation/docs/{domain}"),
+        )
+
+
+@app.command()
+def check(
+    file: Annotated[Path, typer.Argument(help="A Parquet or CSV file.")],
+    suite: Annotated[Path, typer.Option("--suite", help="A GX 1.x expectation suite (JSON).")],
+) -> None:
+    """Validate any Parquet or CSV file against a suite; exit 1 if a critical expectation fails.
+
+    Example: assay check data/synthetic/records.parquet --suite expectations/records.json
+    """
+    from stages.validate import run_check
+
+    with _user_errors():
+        code = run_check(file, suite)
+    raise typer.Exit(code)
+
+
+suite_app = typer.Typer(help="Draft and manage expectation suites.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(suite_app, name="suite")
+
+
+@suite_app.command("scaffold")
+def suite_scaffold(
+    domain: DomainOption,
+    params: ParamsOption = Path("params.yaml"),
+    data: Annotated[Path | None, typer.Option(help="Clean data to profile [default: data/clean/<domain>.parquet].")] = None,
+    out: Annotated[Path | None, typer.Option(help="Suite to write [default: expectations/<domain>.draft.json].")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Draft a suite from clean data (types, null rates, ranges, small value sets, key uniqueness) for a steward to edit.
+
+    Example: assay suite scaffold --domain records --out expectations/records.draft.json
+    """
+    from stages.suite import run_scaffold
+
+    with _user_errors():
+        path = run_scaffold(domain, params, data or Path(f"data/clean/{domain}.parquet"), out or Path(f"expectations/{domain}.draft.json"), force)
+    typer.echo(str(path))
+
+
+@app.command()
+def split(
+    domain: DomainOption,
+    params: ParamsOption = Path("params.yaml"),
+    data: Annotated[Path | None, typer.Option(help="Clean data [default: data/clean/<domain>.parquet].")] = None,
+    validation: Annotated[Path | None, typer.Option(help="Validation report that must show success [default: reports/validation/<domain>.json].")] = None,
+    out_dir: Annotated[Path | None, typer.Option(help="Folder for train/dev/test.parquet [default: data/splits/<domain>].")] = None,
+    report: Annotated[Path | None, typer.Option(help="Split metrics [default: reports/split/<domain>.json].")] = None,
+) -> None:
+    """Cut validated clean data into leakage-free train/dev/test splits and measure drift between them.
+
+    Example: assay split --domain transactions
+    """
+    from stages.split import run_split
+
+    with _user_errors():
+        run_split(
+            domain,
+            params,
+            data or Path(f"data/clean/{domain}.parquet"),
+            validation or Path(f"reports/validation/{domain}.json"),
+            out_dir or Path(f"data/splits/{domain}"),
+            report or Path(f"reports/split/{domain}.json"),
+        )
+
+
+@app.command()
+def train(
+    domain: DomainOption,
+    params: ParamsOption = Path("params.yaml"),
+    train_split: Annotated[Path | None, typer.Option("--train", help="Train split [default: data/splits/<domain>/train.parquet].")] = None,
+    dev_split: Annotated[Path | None, typer.Option("--dev", help="Dev split, watched for early stopping [default: data/splits/<domain>/dev.parquet].")] = None,
+    model_dir: Annotated[Path | None, typer.Option(help="Where the model is saved [default: models/<domain>].")] = None,
+    live_dir: Annotated[Path | None, typer.Option(help="DVCLive folder for training curves [default: reports/train/<domain>].")] = None,
+    checkpoints: Annotated[Path | None, typer.Option(help="Checkpoints kept for resuming [default: models/.checkpoints/<domain>].")] = None,
+) -> None:
+    """Train the domain's generator on the train split (GPU with bf16 when present, else CPU).
+
+    Example: assay train --domain records
+    """
+    from stages.train import run_train
+
+    with _user_errors():
+        run_train(
+            domain,
+            params,
+            train_split or Path(f"data/splits/{domain}/train.parquet"),
+            dev_split or Path(f"data/splits/{domain}/dev.parquet"),
+            model_dir or Path(f"models/{domain}"),
+            live_dir or Path(f"reports/train/{domain}"),
+            checkpoints or Path(f"models/.checkpoints/{domain}"),
+        )
+
+
+@app.command()
+def synthesize(
+    domain: DomainOption,
+    params: ParamsOption = Path("params.yaml"),
+    rows: Annotated[int | None, typer.Option("-n", "--rows", help="Rows to sample [default: generator.sample.rows, else the train split's size].")] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", help='Fix a modelled column, e.g. --where "readmitted=<30" (repeatable).')] = None,
+    model_dir: Annotated[Path | None, typer.Option(help="Trained generator [default: models/<domain>].")] = None,
+    train_split: Annotated[
+        Path | None, typer.Option("--train", help="Train split: schema, size and lookups [default: data/splits/<domain>/train.parquet].")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Synthetic data [default: data/synthetic/<domain>.parquet].")] = None,
+    report: Annotated[Path | None, typer.Option(help="Sampling report [default: reports/synthesize/<domain>.json].")] = None,
+) -> None:
+    """Sample synthetic rows with the clean data's schema; fixed columns sample conditionally.
+
+    Example: assay synthesize --domain records --where "readmitted=<30" -n 1000 --out /tmp/readmitted.parquet
+    """
+    from stages.synthesize import run_synthesize
+
+    with _user_errors():
+        run_synthesize(
+            domain,
+            params,
+            model_dir or Path(f"models/{domain}"),
+            train_split or Path(f"data/splits/{domain}/train.parquet"),
+            out or Path(f"data/synthetic/{domain}.parquet"),
+            report or Path(f"reports/synthesize/{domain}.json"),
+            rows,
+            where,
+        )
+
+
+@app.command()
+def report(
+    params: ParamsOption = Path("params.yaml"),
+    out: Annotated[Path, typer.Option(help="The stewards' page.")] = Path("reports/index.html"),
+) -> None:
+    """Build the stewards' report: one self-contained HTML page with a section per domain.
+
+    Example: assay report && xdg-open reports/index.html
+    """
+    from stages.report import run_report
+
+    with _user_errors():
+        path = run_report(params, out)
+    typer.echo(str(path))
 
 
 @app.command("demo-data")

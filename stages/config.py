@@ -124,6 +124,118 @@ class CleanSpec(StrictModel):
     derived: list[Derived] = Field(default_factory=list)
 
 
+class DriftThresholds(StrictModel):
+    """Largest tolerated difference between two splits, per statistic."""
+
+    ks: float = Field(0.1, gt=0, description="Kolmogorov-Smirnov statistic (numeric and date columns).")
+    psi: float = Field(0.2, gt=0, description="Population stability index (all columns).")
+    tvd: float = Field(0.1, gt=0, description="Total variation distance (categorical columns).")
+    on_breach: Literal["warn", "error"] = Field("warn", description="'error' stops dvc repro at the split stage.")
+    ignore: list[str] = Field(
+        default_factory=list,
+        description="Columns left out of the comparison, e.g. one that nests the groups (chapter over section) and so differs between splits by design.",
+    )
+
+
+class SplitSpec(StrictModel):
+    """How a domain is cut into train/dev/test without leakage (see stages/split.py)."""
+
+    ratios: dict[Literal["train", "dev", "test"], float] = Field(default_factory=lambda: {"train": 0.8, "dev": 0.1, "test": 0.1})
+    seed: int = 42
+    group_by: str = Field(description="Column whose values never straddle two splits (patient, customer, section).")
+    group_fallback: str | None = Field(None, description="Column grouping the rows whose group_by is missing (e.g. InvoiceNo).")
+    stratify_by: str | None = Field(None, description="Target column whose class shares each split should keep.")
+    time_column: str | None = Field(None, description="With time_cutoff: groups first seen on or after the cutoff go to test.")
+    time_cutoff: str | None = None
+    ratio_tolerance: float = Field(
+        0.02,
+        gt=0,
+        lt=1,
+        description="Largest gap between a split's share of rows and its ratio; a bigger one is a warning that names seeds which fit.",
+    )
+    drift: DriftThresholds = DriftThresholds()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SplitSpec:
+        if set(self.ratios) != {"train", "dev", "test"}:
+            raise ValueError("ratios needs train, dev and test")
+        if abs(sum(self.ratios.values()) - 1.0) > 1e-6 or min(self.ratios.values()) < 0:
+            raise ValueError(f"ratios must be non-negative and sum to 1, got {sum(self.ratios.values()):.4f}")
+        if (self.time_column is None) != (self.time_cutoff is None):
+            raise ValueError("time_column and time_cutoff go together")
+        if self.time_cutoff is not None:
+            try:
+                datetime.fromisoformat(self.time_cutoff)
+            except ValueError:
+                raise ValueError(f"time_cutoff {self.time_cutoff!r} is not an ISO date") from None
+        return self
+
+
+class ModelSpec(StrictModel):
+    """GPT-2 shape for a generator trained from scratch."""
+
+    n_layer: int = Field(4, ge=1)
+    n_head: int = Field(4, ge=1)
+    n_embd: int = Field(128, ge=8)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    max_length: int = Field(256, ge=8, description="Longest token sequence (text generators).")
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> ModelSpec:
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
+        return self
+
+
+class TrainSpec(StrictModel):
+    max_epochs: int = Field(20, ge=1)
+    tokens_per_batch: int = Field(16_384, ge=64, description="Batch size is this many tokens divided by the sequence length.")
+    grad_accum: int = Field(1, ge=1)
+    learning_rate: float = Field(2e-3, gt=0)
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    patience: int = Field(3, ge=1, description="Epochs without a better dev loss before training stops.")
+    seed: int = 42
+
+
+class SampleSpec(StrictModel):
+    rows: int | None = Field(None, ge=1, description="How many rows/units to sample; default as many as the train split.")
+    batch_size: int = Field(512, ge=1)
+    temperature: float = Field(1.0, gt=0)
+    seed: int = 7
+
+
+class SyntheticId(StrictModel):
+    """A fresh id per synthetic row: ``format`` with ``{n}``; optionally a prefix when a column is true."""
+
+    format: str = "syn-{n:06d}"
+    prefix: str = ""
+    prefix_when: str | None = Field(None, description="Boolean column; rows where it is true get ``prefix``.")
+
+
+class GeneratorSpec(StrictModel):
+    """What the generator models and how it is trained and sampled (stages/train.py, synthesize.py)."""
+
+    kind: Literal["tabular", "text"] = "tabular"
+    features: list[str] = Field(min_length=1, description="Tabular: the modelled columns. Text: the control columns that prefix each unit.")
+    text_column: str | None = Field(None, description="Text generators: the column holding the text.")
+    synthetic_ids: dict[str, SyntheticId] = Field(default_factory=dict)
+    lookups: dict[str, str] = Field(default_factory=dict, description="column -> feature it is looked up from (the most common train value per key).")
+    base_model: str | None = Field(None, description="Local directory (or hub id) of a pretrained causal LM to fine-tune instead of training from scratch.")
+    numeric_bins: int = Field(32, ge=2, description="Quantile bins per numeric/date column: the precision numbers are reproduced to.")
+    rare_count: int = Field(5, ge=1, description="Categories seen fewer times than this in train become 'other'.")
+    vocab_size: int = Field(2000, ge=300, description="BPE vocabulary size (text generators trained from scratch).")
+    model: ModelSpec = ModelSpec()
+    train: TrainSpec = TrainSpec()
+    sample: SampleSpec = SampleSpec()
+
+    @model_validator(mode="after")
+    def _text_needs_column(self) -> GeneratorSpec:
+        if self.kind == "text" and not self.text_column:
+            raise ValueError("a text generator needs 'text_column'")
+        return self
+
+
 class DomainSpec(StrictModel):
     description: str
     raw_dir: Path = Field(description="Folder holding every source; dvc.yaml tracks it as the ingest dependency.")
@@ -131,11 +243,36 @@ class DomainSpec(StrictModel):
     max_field_chars: int = Field(100_000, ge=1)
     columns: dict[str, ColumnSpec] = Field(min_length=1)
     clean: CleanSpec = CleanSpec()
+    split: SplitSpec
+    generator: GeneratorSpec
 
     @model_validator(mode="after")
     def _references_exist(self) -> DomainSpec:
-        known = set(self.columns)
         clean = self.clean
+        known = set(self.columns) | {rule.name for rule in clean.rules if rule.action == "flag"} | {d.name for d in clean.derived}
+        split = self.split
+        for key, name in (
+            ("split.group_by", split.group_by),
+            ("split.group_fallback", split.group_fallback),
+            ("split.stratify_by", split.stratify_by),
+            ("split.time_column", split.time_column),
+        ):
+            if name is not None and name not in known:
+                raise ValueError(f"{key} names unknown column {name!r}")
+        generator = self.generator
+        named = [("generator.features", f) for f in generator.features]
+        named += [("generator.text_column", generator.text_column)] if generator.text_column else []
+        named += [("generator.synthetic_ids", c) for c in generator.synthetic_ids]
+        named += [("generator.lookups", c) for c in [*generator.lookups, *generator.lookups.values()]]
+        named += [("generator.synthetic_ids.prefix_when", i.prefix_when) for i in generator.synthetic_ids.values() if i.prefix_when]
+        for key, name in named:
+            if name not in known:
+                raise ValueError(f"{key} names unknown column {name!r}")
+        identifiers = {name for name, column in self.columns.items() if column.identifier}
+        leaked = sorted(identifiers & set(generator.features))
+        if leaked:
+            raise ValueError(f"generator.features must not include identifier column(s) {leaked}: they would leak into models")
+        known = set(self.columns)
         for key, names in (
             ("clean.fix_mojibake", clean.fix_mojibake),
             ("clean.collapse_whitespace", clean.collapse_whitespace),

@@ -19,7 +19,9 @@ def setup_logging(verbose: bool = False) -> None:
     from rich.logging import RichHandler
 
     handler = RichHandler(console=console, show_path=False, show_time=False, markup=False, rich_tracebacks=False)
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", handlers=[handler], force=True)
+    # Libraries (GX, transformers, dvc) speak only when something is wrong; Assay says what it did.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[handler], force=True)
+    logging.getLogger("assay").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def _progress() -> Progress:

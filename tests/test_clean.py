@@ -13,7 +13,15 @@ KEY = b"test-key"
 
 def domain(columns: dict, clean: dict | None = None) -> DomainSpec:
     return DomainSpec.model_validate(
-        {"description": "t", "raw_dir": ".", "sources": [{"path": "x.csv", "format": "csv"}], "columns": columns, "clean": clean or {}}
+        {
+            "description": "t",
+            "raw_dir": ".",
+            "sources": [{"path": "x.csv", "format": "csv"}],
+            "columns": columns,
+            "clean": clean or {},
+            "split": {"group_by": next(iter(columns))},
+            "generator": {"features": [next(name for name, spec in columns.items() if not spec.get("identifier"))]},
+        }
     )
 
 
@@ -168,8 +176,8 @@ def test_identifiers_are_pseudonymised_in_clean_and_quarantine() -> None:
 
 
 def test_int_identifier_written_as_float_gets_the_same_pseudonym() -> None:
-    spec = domain({"c": {"type": "int", "identifier": True}})
-    result = clean_frame(interim([{"c": "17850"}, {"c": "17850.0"}]), spec, KEY)
+    spec = domain({"c": {"type": "int", "identifier": True}, "x": {}})
+    result = clean_frame(interim([{"c": "17850", "x": "a"}, {"c": "17850.0", "x": "b"}]), spec, KEY)
     assert result.clean["c"].n_unique() == 1
 
 

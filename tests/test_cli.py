@@ -68,6 +68,8 @@ def good_params(tmp_path: Path) -> dict:
                 "raw_dir": "raw",
                 "sources": [{"path": "raw/a.csv", "format": "csv"}],
                 "columns": {"id": {"type": "int"}, "n": {"type": "int"}},
+                "split": {"group_by": "id"},
+                "generator": {"features": ["n"]},
             }
         }
     }

@@ -87,3 +87,27 @@ def test_adding_a_domain_is_a_params_change_only(repro_repo: Path) -> None:
     report = json.loads((repro_repo / "reports/clean/shop2.json").read_text())
     assert report["rows_in"] == 500
     assert report["rows_clean"] > 400
+
+
+def test_validation_gate_stops_the_pipeline(tmp_path: Path) -> None:
+    """Corrupt clean data (as a hand edit would) and dvc repro stops at validate, with nothing downstream."""
+    repo = copy_repo(tmp_path / "repo")
+    run_dvc(repo, "repro", "clean@records")
+    clean_path = repo / "data/clean/records.parquet"
+    clean = pl.read_parquet(clean_path)
+    corrupted = clean.with_columns(pl.when(pl.int_range(pl.len()) < 5).then(pl.lit("MAYBE")).otherwise(pl.col("readmitted")).alias("readmitted"))
+    corrupted.write_parquet(clean_path)
+    run_dvc(repo, "commit", "--force", "clean@records")
+    split_metrics = repo / "reports/split/records.json"  # tracked by git, so present before the run
+    before = split_metrics.read_bytes() if split_metrics.exists() else None
+
+    result = run_dvc(repo, "repro", "validate@records", "split@records", check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "failed to reproduce 'validate@records'" in output
+    assert "expect_column_values_to_be_in_set on readmitted: 5 unexpected value(s)" in output
+    report = json.loads((repo / "reports/validation/records.json").read_text())
+    assert report["success"] is False and report["failed_critical"] >= 1
+    assert not (repo / "data/splits/records").exists()
+    assert not (repo / "models/records").exists()
+    assert (split_metrics.read_bytes() if split_metrics.exists() else None) == before
