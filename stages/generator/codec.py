@@ -1,0 +1,633 @@
+"""Table rows as token sequences: one vocabulary per column, and constrained decoding.
+
+Token layout
+    ids 0, 1, 2 are PAD, BOS, EOS. Each column then owns one contiguous block of ids, in sequence
+    order: first its values (categorical) or bins (numeric), then its special tokens. A row is
+    ``n_columns`` ids, one from each block; ``sequences`` wraps it in BOS ... EOS for training.
+
+Column kinds, chosen from the polars dtype at fit
+    categorical  String, Categorical, Enum, Boolean. One token per value seen at least
+                 ``rare_count`` times (the ``max_categories`` most frequent), then OTHER and
+                 MISSING. OTHER stands for every rarer (and every unseen) value. It decodes to
+                 the string ``"other"`` (``OTHER_VALUE``) for String/Categorical columns, and to
+                 null for Boolean columns and Enums without an "other" category; it never decodes
+                 to one of the pooled rare values, which could identify a person.
+    discrete     integer columns with at most ``numeric_bins`` distinct values. Values seen at
+                 least ``rare_count`` times get an exact token (small counts are exact); rarer
+                 values are pooled into range tokens of at least ``rare_count`` rows each
+                 (neighbours merged), decoded uniformly over the integers of the range, so a rare
+                 outlier is not reproduced as such. If all rare values together hold fewer than
+                 ``rare_count`` rows they get no token and encode as the nearest exact value.
+    binned       other integers, floats, Date, Datetime. Atoms, values holding at least
+                 ``n / (4 * numeric_bins)`` and ``rare_count`` rows (a price point, quantity 1;
+                 at most ``numeric_bins`` of them), get an exact point token. The other values
+                 are cut into at most ``numeric_bins`` range bins at quantile levels spaced like
+                 Chebyshev nodes (dense near both ends, so p1 and p99 sit in narrow bins) plus,
+                 on large columns, levels ``rare_count``, 4x, 16x ... rows from each end (so one
+                 wide extreme bin cannot inflate the mean). Ties are never split, and a bin
+                 under ``rare_count`` rows is merged into a neighbour. Each range bin is the
+                 [min, max] of the training values in it, so the outermost bins end at the
+                 observed min and max and the tails are kept. (Range ends are training values;
+                 the codec stores no value inside a range.)
+
+Decoding a numeric range draws uniformly on the column's grid inside [lo, hi], skipping values
+that have their own point token (so decode then encode gives back the same tokens); the grid is the
+precision seen at fit: 1 for integers; 10**-d for floats, d the fewest decimals that write every
+value (at most ``MAX_DECIMALS``); 1 day for dates; for datetimes the coarsest of day, hour,
+minute, second, millisecond, microsecond that divides every value. Integers stay integers.
+Floats treat NaN and infinities as missing.
+
+Specials and sampling
+    MISSING is in every block, OTHER in every categorical block. A special never seen at fit is
+    ordered last in its block and left out of ``allowed_token_ranges``, so sampling never puts a
+    null in a column that had none; ``encode`` still uses it for new data (an unseen category
+    becomes OTHER, a null MISSING) and ``decode`` accepts it.
+
+Features for distances (``features``, ``is_categorical``)
+    One float32 per column. Numeric columns: the value range-normalised with the training min and
+    max, clipped to [0, 1]. Categorical columns: the token's index in its block divided by
+    (block size - 1), also in [0, 1]; these codes carry no order, so compare them for equality
+    (``is_categorical`` marks them). A missing value is ``MISSING_FEATURE`` (-1.0) in every
+    column: distance at least 1 from any present value, 0 from another missing one.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import polars as pl
+import torch
+from transformers import LogitsProcessor
+
+PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
+N_RESERVED = 3
+OTHER = "OTHER"
+MISSING = "MISSING"
+OTHER_VALUE = "other"
+MISSING_FEATURE = -1.0
+MAX_DECIMALS = 4
+CODEC_FORMAT = "assay-tabular-codec"
+CODEC_VERSION = 1
+
+_SIMPLE_DTYPES = {
+    "String": pl.String,
+    "Categorical": pl.Categorical,
+    "Boolean": pl.Boolean,
+    "Int8": pl.Int8,
+    "Int16": pl.Int16,
+    "Int32": pl.Int32,
+    "Int64": pl.Int64,
+    "UInt8": pl.UInt8,
+    "UInt16": pl.UInt16,
+    "UInt32": pl.UInt32,
+    "UInt64": pl.UInt64,
+    "Float32": pl.Float32,
+    "Float64": pl.Float64,
+    "Date": pl.Date,
+}
+_CATEGORICAL_DTYPES = ("String", "Categorical", "Enum", "Boolean")
+_UNITS_PER_SECOND = {"ns": 1_000_000_000, "us": 1_000_000, "ms": 1_000}
+_SECONDS = [86_400, 3_600, 60, 1]
+_REDRAWS = 64
+_WHITESPACE = re.compile(r"\s")
+
+
+def _dtype_to_dict(name: str, dtype: pl.DataType) -> dict[str, Any]:
+    if isinstance(dtype, pl.Datetime):
+        return {"name": "Datetime", "time_unit": dtype.time_unit, "time_zone": dtype.time_zone}
+    if isinstance(dtype, pl.Enum):
+        return {"name": "Enum", "categories": dtype.categories.to_list()}
+    kind = type(dtype).__name__
+    if kind not in _SIMPLE_DTYPES:
+        raise TypeError(f"column {name!r} has dtype {dtype}, which the codec cannot encode (strings, booleans, integers, floats, dates, datetimes)")
+    return {"name": kind}
+
+
+def _dtype_from_dict(spec: dict[str, Any]) -> pl.DataType:
+    if spec["name"] == "Datetime":
+        return pl.Datetime(spec["time_unit"], spec["time_zone"])
+    if spec["name"] == "Enum":
+        return pl.Enum(spec["categories"])
+    return _SIMPLE_DTYPES[spec["name"]]()
+
+
+@dataclass
+class ColumnCodec:
+    """One column's block of token ids: ``offset`` .. ``offset + size``; see the module docstring."""
+
+    name: str
+    kind: str  # "categorical", "discrete" or "binned"
+    dtype: dict[str, Any]  # the polars dtype, serialised (``_dtype_from_dict``)
+    offset: int  # first token id of the block
+    values: list[Any] = field(default_factory=list)  # categorical: one value per token, sorted
+    bins: list[list[Any]] = field(default_factory=list)  # numeric: [lo, hi] per token, physical units, sorted
+    specials: list[str] = field(default_factory=list)  # OTHER / MISSING, in token order after values or bins
+    n_legal: int = 0  # ids offset .. offset + n_legal may be sampled (specials unseen at fit come last)
+    other_value: str | None = None  # what OTHER decodes to (categorical)
+    step: int | float = 1  # numeric grid, physical units
+    decimals: int | None = None  # floats: decimals kept when decoding
+
+    @property
+    def polars_dtype(self) -> pl.DataType:
+        return _dtype_from_dict(self.dtype)
+
+    @property
+    def n_main(self) -> int:
+        return len(self.values) if self.kind == "categorical" else len(self.bins)
+
+    @property
+    def size(self) -> int:
+        return self.n_main + len(self.specials)
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype["name"] in ("Float32", "Float64")
+
+    def special_id(self, special: str) -> int:
+        """Token id of ``OTHER`` or ``MISSING`` in this block."""
+        return self.offset + self.n_main + self.specials.index(special)
+
+
+def _specials(seen: dict[str, bool]) -> tuple[list[str], int]:
+    """Specials seen at fit first (they are legal to sample), then the others."""
+    order = sorted(seen, key=lambda special: not seen[special])
+    return order, sum(seen.values())
+
+
+# ---------------------------------------------------------------- categorical
+
+
+def _categorical_keys(series: pl.Series) -> pl.Series:
+    return series if series.dtype == pl.Boolean else series.cast(pl.String)
+
+
+def _fit_categorical(name: str, series: pl.Series, dtype: dict[str, Any], *, rare_count: int, max_categories: int) -> ColumnCodec:
+    keys = _categorical_keys(series).rename("value")
+    counts = keys.drop_nulls().value_counts(name="count")
+    kept = counts.filter(pl.col("count") >= rare_count).sort(["count", "value"], descending=[True, False]).head(max_categories)
+    values = sorted(kept["value"].to_list())
+    n_other = (keys.len() - keys.null_count()) - int(kept["count"].sum())
+    specials, n_seen = _specials({OTHER: n_other > 0, MISSING: keys.null_count() > 0})
+    other_value: str | None = OTHER_VALUE
+    if dtype["name"] == "Boolean" or (dtype["name"] == "Enum" and OTHER_VALUE not in dtype["categories"]):
+        other_value = None
+    return ColumnCodec(
+        name=name, kind="categorical", dtype=dtype, offset=0, values=values, specials=specials, n_legal=len(values) + n_seen, other_value=other_value
+    )
+
+
+def _encode_categorical(col: ColumnCodec, series: pl.Series) -> np.ndarray:
+    keys = _categorical_keys(series)
+    ids = keys.replace_strict(old=col.values, new=list(range(col.offset, col.offset + len(col.values))), default=col.special_id(OTHER), return_dtype=pl.Int32)
+    ids = pl.select(pl.when(keys.is_null()).then(col.special_id(MISSING)).otherwise(ids)).to_series()
+    return ids.to_numpy().astype(np.int32)
+
+
+def _decode_categorical(col: ColumnCodec, local: np.ndarray, null: np.ndarray) -> pl.Series:
+    lookup_values = [*col.values, *[col.other_value if special == OTHER else None for special in col.specials]]
+    key_dtype = pl.Boolean if col.dtype["name"] == "Boolean" else pl.String
+    lookup = pl.Series(col.name, lookup_values, dtype=key_dtype)
+    missing = col.n_main + col.specials.index(MISSING)
+    out = lookup.gather(np.where(null, missing, local))
+    return out if key_dtype == pl.Boolean else out.cast(col.polars_dtype)
+
+
+# ---------------------------------------------------------------- numeric
+
+
+def _physical(series: pl.Series, dtype: pl.DataType) -> tuple[np.ndarray, np.ndarray]:
+    """(values, missing): int64 for integers, dates and datetimes, float64 for floats; missing values read 0."""
+    if dtype.is_float():
+        values = series.cast(pl.Float64).fill_null(np.nan).to_numpy()
+        missing = ~np.isfinite(values)
+        return np.where(missing, 0.0, values), missing
+    ints = series.to_physical().cast(pl.Int64) if dtype.is_temporal() else series.cast(pl.Int64)
+    return ints.fill_null(0).to_numpy(), ints.is_null().to_numpy()
+
+
+def _decimals(values: np.ndarray) -> int:
+    for decimals in range(MAX_DECIMALS + 1):
+        scaled = values * 10.0**decimals
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+            return decimals
+    return MAX_DECIMALS
+
+
+def _grid_step(values: np.ndarray, dtype: pl.DataType) -> tuple[int | float, int | None]:
+    """The decoding grid (physical units) and, for floats, the decimals kept."""
+    if dtype.is_float():
+        decimals = _decimals(values)
+        return 10.0**-decimals, decimals
+    if isinstance(dtype, pl.Datetime):
+        per_second = _UNITS_PER_SECOND[dtype.time_unit]
+        candidates = [seconds * per_second for seconds in _SECONDS] + [per_second // 1000, per_second // 1_000_000, 1]
+        for step in sorted({c for c in candidates if c >= 1}, reverse=True):
+            if np.all(values % step == 0):
+                return int(step), None
+    return 1, None
+
+
+def _merge_small(starts: list[int], ends: list[int], counts: list[int], min_count: int) -> None:
+    """Merge ranges (in place) until each holds ``min_count`` rows or one range is left."""
+    while len(counts) > 1 and min(counts) < min_count:
+        i = counts.index(min(counts))
+        if i == 0:
+            j = 1
+        elif i == len(counts) - 1:
+            j = i - 1
+        else:
+            j = i - 1 if counts[i - 1] <= counts[i + 1] else i + 1
+        a, b = min(i, j), max(i, j)
+        ends[a], counts[a] = ends[b], counts[a] + counts[b]
+        del starts[b], ends[b], counts[b]
+
+
+def _ranges(distinct: np.ndarray, counts: np.ndarray, cuts: np.ndarray, min_count: int) -> list[list[Any]]:
+    """[lo, hi] of each range of ``distinct`` values between consecutive ``cuts`` (indices), small ranges merged."""
+    cuts = np.unique(cuts)
+    starts, ends = cuts[:-1].tolist(), cuts[1:].tolist()
+    totals = np.add.reduceat(counts, cuts[:-1]).tolist() if starts else []
+    _merge_small(starts, ends, totals, min_count)
+    return [[distinct[s].item(), distinct[e - 1].item()] for s, e in zip(starts, ends, strict=True)]
+
+
+def _quantile_levels(n_ranges: int, n_values: int, rare_count: int) -> np.ndarray:
+    """Cut levels in [0, 1]: Chebyshev nodes, dense near both ends, and on large columns extra
+    levels ``rare_count``, 4x, 16x ... rows from each end, inside the outermost node."""
+    first_node_rows = n_values * (1.0 - math.cos(math.pi / n_ranges)) / 2.0
+    tail: list[float] = []
+    rows = rare_count
+    while rows < first_node_rows and len(tail) < n_ranges // 8:
+        tail.append(rows / n_values)
+        rows *= 4
+    k = n_ranges - 2 * len(tail)
+    nodes = (1.0 - np.cos(np.pi * np.arange(k + 1) / k)) / 2.0
+    return np.unique(np.concatenate([nodes, tail, 1.0 - np.asarray(tail)]))
+
+
+def _fit_numeric(name: str, series: pl.Series, dtype: dict[str, Any], *, numeric_bins: int, rare_count: int) -> ColumnCodec:
+    polars_dtype = _dtype_from_dict(dtype)
+    values, missing = _physical(series, polars_dtype)
+    values = values[~missing]
+    step, decimals = _grid_step(values, polars_dtype)
+    if decimals is not None:
+        values = np.round(values, decimals)
+    distinct, counts = np.unique(values, return_counts=True)
+    if polars_dtype.is_integer() and distinct.size <= numeric_bins:
+        kind = "discrete"
+        is_atom = counts >= rare_count
+        rare, rare_counts = distinct[~is_atom], counts[~is_atom]
+        ranges = _ranges(rare, rare_counts, np.arange(rare.size + 1), rare_count) if rare.size else []
+    else:
+        kind = "binned"
+        threshold = max(rare_count, math.ceil(values.size / (4 * numeric_bins)))
+        heavy = np.flatnonzero(counts >= threshold)
+        heavy = heavy[np.lexsort((distinct[heavy], -counts[heavy]))][:numeric_bins]
+        is_atom = np.zeros(distinct.size, dtype=bool)
+        is_atom[heavy] = True
+        rest, rest_counts = distinct[~is_atom], counts[~is_atom]
+        ranges = []
+        if rest.size:
+            levels = _quantile_levels(numeric_bins, int(rest_counts.sum()), rare_count)
+            start_rank = np.cumsum(rest_counts) - rest_counts
+            cuts = np.searchsorted(start_rank, levels * rest_counts.sum(), side="left")
+            cuts[0], cuts[-1] = 0, rest.size
+            ranges = _ranges(rest, rest_counts, cuts, rare_count)
+    if is_atom.any() and counts[~is_atom].sum() < rare_count:
+        ranges = []  # too few rows to pool safely: encoding sends them to the nearest exact value
+    atoms = [[v.item(), v.item()] for v in distinct[is_atom]]
+    bins = sorted(atoms + ranges, key=lambda b: (b[0], b[1]))
+    specials, n_seen = _specials({MISSING: bool(missing.any())})
+    return ColumnCodec(name=name, kind=kind, dtype=dtype, offset=0, bins=bins, specials=specials, n_legal=len(bins) + n_seen, step=step, decimals=decimals)
+
+
+def _bin_arrays(col: ColumnCodec) -> tuple[np.ndarray, np.ndarray]:
+    kind = np.float64 if col.is_float else np.int64
+    if not col.bins:
+        return np.zeros(0, dtype=kind), np.zeros(0, dtype=kind)
+    edges = np.asarray(col.bins, dtype=kind)
+    return edges[:, 0], edges[:, 1]
+
+
+def _nearest_bin(col: ColumnCodec, values: np.ndarray) -> np.ndarray:
+    """Index of the bin holding each value: an exact point first, then the containing range, else the nearest bin."""
+    lo, hi = _bin_arrays(col)
+    best = np.zeros(values.size, dtype=np.int64)
+    best_distance = np.full(values.size, np.inf)
+    point = lo == hi
+    for indices in (np.flatnonzero(point), np.flatnonzero(~point)):
+        if indices.size == 0:
+            continue
+        b_lo, b_hi = lo[indices], hi[indices]
+        right = np.searchsorted(b_lo, values, side="right")
+        for candidate in (right - 1, right):
+            valid = (candidate >= 0) & (candidate < indices.size)
+            c = np.clip(candidate, 0, indices.size - 1)
+            below = (b_lo[c] - values).astype(np.float64)
+            above = (values - b_hi[c]).astype(np.float64)
+            distance = np.where(valid, np.maximum(np.maximum(below, above), 0.0), np.inf)
+            closer = distance < best_distance
+            best = np.where(closer, indices[c], best)
+            best_distance = np.where(closer, distance, best_distance)
+    return best
+
+
+def _encode_numeric(col: ColumnCodec, series: pl.Series) -> np.ndarray:
+    values, missing = _physical(series, col.polars_dtype)
+    if col.decimals is not None:
+        values = np.round(values, col.decimals)
+    if not col.bins:  # the column was all null at fit
+        return np.full(values.size, col.special_id(MISSING), dtype=np.int32)
+    ids = col.offset + _nearest_bin(col, values)
+    return np.where(missing, col.special_id(MISSING), ids).astype(np.int32)
+
+
+def _draw(col: ColumnCodec, b_lo: np.ndarray, b_hi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One value per row, uniform on the column's grid within [b_lo, b_hi]."""
+    if col.is_float:
+        steps = np.clip(np.nan_to_num(np.floor((b_hi - b_lo) / col.step + 0.5)), 0, 2**62).astype(np.int64)
+        return np.round(b_lo + rng.integers(0, steps + 1) * col.step, col.decimals)
+    steps = (b_hi - b_lo) // int(col.step)
+    return b_lo + rng.integers(0, steps + 1) * int(col.step)
+
+
+def _decode_numeric(col: ColumnCodec, local: np.ndarray, null: np.ndarray, rng: np.random.Generator) -> pl.Series:
+    lo, hi = _bin_arrays(col)
+    null = null | (local >= col.n_main)
+    if lo.size == 0:
+        lo, hi = np.zeros(1, dtype=lo.dtype), np.zeros(1, dtype=hi.dtype)
+    index = np.where(null, 0, np.clip(local, 0, lo.size - 1))
+    b_lo, b_hi = lo[index], hi[index]
+    values = _draw(col, b_lo, b_hi, rng)
+    # A range never decodes to a point token's value, so decoding then encoding gives the same token.
+    points = np.unique(lo[lo == hi])
+    todo = np.flatnonzero(b_lo != b_hi) if points.size else np.zeros(0, dtype=np.int64)
+    for attempt in range(_REDRAWS + 1):
+        drawn = values[todo]
+        todo = todo[points[np.minimum(np.searchsorted(points, drawn), points.size - 1)] == drawn]
+        if todo.size == 0:
+            break
+        # a range's lo is an observed value that is not a point: the fallback after many misses
+        values[todo] = b_lo[todo] if attempt == _REDRAWS - 1 else _draw(col, b_lo[todo], b_hi[todo], rng)
+    dtype = col.polars_dtype
+    out = pl.Series(col.name, values)
+    if dtype.is_temporal():
+        out = out.cast(pl.Int32 if dtype == pl.Date else pl.Int64)
+    out = out.cast(dtype)
+    return out.scatter(np.flatnonzero(null), None) if null.any() else out
+
+
+def _bin_texts(col: ColumnCodec) -> list[tuple[str, str]]:
+    """(lo, hi) of each bin as text in the column's own type: ``3``, ``0.07``, ``2011-01-01``, ``2011-01-01T08:26:00``."""
+    if not col.bins:
+        return []
+    edges = pl.Series([edge for pair in col.bins for edge in pair])
+    dtype = col.polars_dtype
+    if dtype.is_temporal():
+        edges = edges.cast(pl.Int32 if dtype == pl.Date else pl.Int64).cast(dtype)
+    texts = [value.isoformat() if hasattr(value, "isoformat") else repr(value) for value in edges.to_list()]
+    return list(zip(texts[0::2], texts[1::2], strict=True))
+
+
+# ---------------------------------------------------------------- the codec
+
+
+@dataclass
+class TabularCodec:
+    """Encode rows of a polars frame as token ids and decode sampled ids back; see the module docstring."""
+
+    columns: list[ColumnCodec]
+    pad_id: ClassVar[int] = PAD_ID
+    bos_id: ClassVar[int] = BOS_ID
+    eos_id: ClassVar[int] = EOS_ID
+
+    def __post_init__(self) -> None:
+        offset = N_RESERVED
+        for col in self.columns:
+            if col.offset != offset:
+                raise ValueError(f"column {col.name!r} starts at token {col.offset}, expected {offset}: blocks must be contiguous from {N_RESERVED}")
+            if not 0 < col.n_legal <= col.size:
+                raise ValueError(f"column {col.name!r} has n_legal={col.n_legal}, outside 1..{col.size}")
+            offset += col.size
+        names = [col.name for col in self.columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"column names repeat: {names}")
+
+    @classmethod
+    def fit(cls, frame: pl.DataFrame, columns: list[str], *, numeric_bins: int = 64, rare_count: int = 5, max_categories: int = 2000) -> TabularCodec:
+        """Fit one vocabulary per column (in the order given) on ``frame``; deterministic."""
+        if numeric_bins < 2 or rare_count < 1 or max_categories < 1:
+            raise ValueError(f"numeric_bins must be >= 2, rare_count and max_categories >= 1; got {numeric_bins}, {rare_count}, {max_categories}")
+        if not columns:
+            raise ValueError("no columns to encode")
+        if len(set(columns)) != len(columns):
+            raise ValueError(f"columns repeat: {columns}")
+        absent = [name for name in columns if name not in frame.columns]
+        if absent:
+            raise ValueError(f"columns not in the frame: {', '.join(absent)}")
+        if frame.height == 0:
+            raise ValueError("cannot fit a codec on an empty frame")
+        fitted: list[ColumnCodec] = []
+        offset = N_RESERVED
+        for name in columns:
+            dtype = _dtype_to_dict(name, frame.schema[name])
+            if dtype["name"] in _CATEGORICAL_DTYPES:
+                col = _fit_categorical(name, frame[name], dtype, rare_count=rare_count, max_categories=max_categories)
+            else:
+                col = _fit_numeric(name, frame[name], dtype, numeric_bins=numeric_bins, rare_count=rare_count)
+            col.offset = offset
+            offset += col.size
+            fitted.append(col)
+        return cls(fitted)
+
+    @property
+    def vocab_size(self) -> int:
+        return N_RESERVED + sum(col.size for col in self.columns)
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.columns)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [col.name for col in self.columns]
+
+    @property
+    def schema(self) -> dict[str, pl.DataType]:
+        """The fitted columns and their polars dtypes: what ``decode`` returns."""
+        return {col.name: col.polars_dtype for col in self.columns}
+
+    @property
+    def is_categorical(self) -> np.ndarray:
+        """Per column, True where ``features`` holds an unordered category code (compare for equality)."""
+        return np.array([col.kind == "categorical" for col in self.columns], dtype=bool)
+
+    def _check_columns(self, frame: pl.DataFrame) -> None:
+        absent = [name for name in self.column_names if name not in frame.columns]
+        if absent:
+            raise ValueError(f"columns not in the frame: {', '.join(absent)}")
+
+    def encode(self, frame: pl.DataFrame) -> np.ndarray:
+        """(n_rows, n_columns) int32 token ids, no BOS/EOS."""
+        self._check_columns(frame)
+        out = np.empty((frame.height, self.n_columns), dtype=np.int32)
+        for j, col in enumerate(self.columns):
+            encode = _encode_categorical if col.kind == "categorical" else _encode_numeric
+            out[:, j] = encode(col, frame[col.name])
+        return out
+
+    def sequences(self, frame: pl.DataFrame) -> np.ndarray:
+        """(n_rows, n_columns + 2) int32: BOS, the row's tokens, EOS."""
+        tokens = self.encode(frame)
+        bos = np.full((tokens.shape[0], 1), BOS_ID, dtype=np.int32)
+        eos = np.full((tokens.shape[0], 1), EOS_ID, dtype=np.int32)
+        return np.hstack([bos, tokens, eos])
+
+    def tokens_from_generated(self, generated: np.ndarray | torch.Tensor, prompt_length: int = 1) -> np.ndarray:
+        """The (n_rows, n_columns) column tokens of ``model.generate`` output; rows cut short are padded with PAD (so they fail to parse)."""
+        ids = generated.detach().cpu().numpy() if isinstance(generated, torch.Tensor) else np.asarray(generated)
+        body = ids[:, prompt_length : prompt_length + self.n_columns].astype(np.int32)
+        if body.shape[1] < self.n_columns:
+            body = np.hstack([body, np.full((body.shape[0], self.n_columns - body.shape[1]), PAD_ID, dtype=np.int32)])
+        return body
+
+    def decode(self, tokens: np.ndarray, rng: np.random.Generator) -> tuple[pl.DataFrame, np.ndarray]:
+        """(frame with the fitted columns and dtypes, bool mask of rows that parsed).
+
+        A row parses when every position holds an id of its column's block. Rows that do not parse
+        are all null in the frame. Numeric values are drawn with ``rng`` (same seed, same frame).
+        """
+        tokens = np.asarray(tokens)
+        if tokens.ndim != 2 or tokens.shape[1] != self.n_columns:
+            raise ValueError(f"expected tokens of shape (n_rows, {self.n_columns}), got {tokens.shape}")
+        locals_ = [tokens[:, j].astype(np.int64) - col.offset for j, col in enumerate(self.columns)]
+        parsed = np.ones(tokens.shape[0], dtype=bool)
+        for col, local in zip(self.columns, locals_, strict=True):
+            parsed &= (local >= 0) & (local < col.size)
+        series = []
+        for col, local in zip(self.columns, locals_, strict=True):
+            local = np.where(parsed, local, 0)
+            if col.kind == "categorical":
+                series.append(_decode_categorical(col, local, ~parsed))
+            else:
+                series.append(_decode_numeric(col, local, ~parsed, rng))
+        return pl.DataFrame(series), parsed
+
+    def allowed_token_ranges(self) -> list[tuple[int, int]]:
+        """Per position, [start, end) of the ids that may be sampled there (specials unseen at fit excluded)."""
+        return [(col.offset, col.offset + col.n_legal) for col in self.columns]
+
+    def legal_mask(self) -> np.ndarray:
+        """(n_columns + 1, vocab_size) bool: row t the legal ids for column t; the last row only EOS."""
+        mask = np.zeros((self.n_columns + 1, self.vocab_size), dtype=bool)
+        for t, (start, end) in enumerate(self.allowed_token_ranges()):
+            mask[t, start:end] = True
+        mask[self.n_columns, EOS_ID] = True
+        return mask
+
+    def features(self, frame: pl.DataFrame) -> np.ndarray:
+        """(n_rows, n_columns) float32 for distances: numeric range-normalised to [0, 1], categorical block index / (size - 1), missing -1."""
+        self._check_columns(frame)
+        out = np.empty((frame.height, self.n_columns), dtype=np.float32)
+        for j, col in enumerate(self.columns):
+            if col.kind == "categorical":
+                ids = _encode_categorical(col, frame[col.name])
+                scaled = (ids - col.offset) / max(col.size - 1, 1)
+                missing = ids == col.special_id(MISSING)
+            else:
+                values, missing = _physical(frame[col.name], col.polars_dtype)
+                lo, hi = _bin_arrays(col)
+                low, high = (lo.min(), hi.max()) if lo.size else (0, 0)
+                span = float(high - low)
+                scaled = np.clip((values - low).astype(np.float64) / span, 0.0, 1.0) if span > 0 else np.zeros(values.size)
+            out[:, j] = np.where(missing, MISSING_FEATURE, scaled)
+        return out
+
+    def token_names(self) -> list[str]:
+        """One readable, unique, whitespace-free name per id (``<pad>``, ``age=[70-80)``, ``price=[0.07..0.12]``,
+        ``race=<missing>``), e.g. for a word-level tokenizer that makes a model directory self-describing."""
+        names = ["<pad>", "<bos>", "<eos>"]
+        for col in self.columns:
+            if col.kind == "categorical":
+                main = ["true" if v is True else "false" if v is False else str(v) for v in col.values]
+            else:
+                main = [lo if lo == hi else f"[{lo}..{hi}]" for lo, hi in _bin_texts(col)]
+            names += [f"{col.name}={text}" for text in main] + [f"{col.name}=<{special.lower()}>" for special in col.specials]
+        used: set[str] = set()
+        unique = []
+        for token_id, name in enumerate(names):
+            name = _WHITESPACE.sub("\u2581", name)
+            while name in used:  # a value that reads like another token's name
+                name = f"{name}#{token_id}"
+            used.add(name)
+            unique.append(name)
+        return unique
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per column: name, kind, token block and how many tokens are values/bins, for logs and reports."""
+        return [
+            {"name": col.name, "kind": col.kind, "first_id": col.offset, "tokens": col.size, "values_or_bins": col.n_main, "legal": col.n_legal}
+            for col in self.columns
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable; ``from_dict`` gives back an equal codec."""
+        return {"format": CODEC_FORMAT, "version": CODEC_VERSION, "columns": [asdict(col) for col in self.columns]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TabularCodec:
+        if data.get("format") != CODEC_FORMAT or data.get("version") != CODEC_VERSION:
+            raise ValueError(f"not an {CODEC_FORMAT} v{CODEC_VERSION} dict (format={data.get('format')!r}, version={data.get('version')!r})")
+        return cls([ColumnCodec(**col) for col in data["columns"]])
+
+
+# ---------------------------------------------------------------- constrained decoding
+
+
+class ColumnConstraintLogitsProcessor(LogitsProcessor):
+    """Allow, at each generated position, only the ids legal for that column; after the last column only EOS.
+
+    ``prompt_length`` is the number of prompt tokens (1 for a BOS prompt). ``forced`` maps a column
+    position to the one id allowed there (e.g. to condition on a value); the id must lie in that
+    column's block. The mask is built once and copied to the scores' device on first use.
+    """
+
+    def __init__(self, codec: TabularCodec, prompt_length: int = 1, forced: dict[int, int] | None = None) -> None:
+        if prompt_length < 0:
+            raise ValueError(f"prompt_length must be >= 0, got {prompt_length}")
+        mask = codec.legal_mask()
+        for position, token in (forced or {}).items():
+            if not 0 <= position < codec.n_columns:
+                raise ValueError(f"forced position {position} is outside 0..{codec.n_columns - 1}")
+            col = codec.columns[position]
+            if not col.offset <= token < col.offset + col.size:
+                raise ValueError(f"forced token {token} at position {position} is not an id of column {col.name!r} ({col.offset}..{col.offset + col.size - 1})")
+            mask[position] = False
+            mask[position, token] = True
+        self.prompt_length = prompt_length
+        self.n_columns = codec.n_columns
+        self._blocked = torch.from_numpy(~mask)
+        self._on_device: dict[tuple[str, int], torch.Tensor] = {}
+
+    def _blocked_for(self, scores: torch.Tensor) -> torch.Tensor:
+        key = (str(scores.device), scores.shape[-1])
+        if key not in self._on_device:
+            width = self._blocked.shape[1]
+            if scores.shape[-1] < width:
+                raise ValueError(f"the model's vocabulary ({scores.shape[-1]}) is smaller than the codec's ({width})")
+            blocked = self._blocked
+            if scores.shape[-1] > width:  # a padded model vocabulary: the extra ids are never legal
+                blocked = torch.cat([blocked, torch.ones(blocked.shape[0], scores.shape[-1] - width, dtype=torch.bool)], dim=1)
+            self._on_device[key] = blocked.to(scores.device)
+        return self._on_device[key]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        position = input_ids.shape[1] - self.prompt_length
+        if position < 0:
+            raise ValueError(f"input has {input_ids.shape[1]} tokens, fewer than the prompt length {self.prompt_length}")
+        blocked = self._blocked_for(scores)[min(position, self.n_columns)]
+        return scores.masked_fill(blocked, float("-inf"))

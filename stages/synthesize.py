@@ -1,0 +1,291 @@
+"""Stage ``synthesize``: sample synthetic rows (or units) with the same schema as the clean data.
+
+Tabular generators sample with constrained decoding: a logits processor allows at each position
+only the tokens of that position's column, so every row parses (the report says how many did;
+for a generator trained from scratch it must be all of them). Fine-tuned text generators are
+parsed back from text and the share that parsed is reported as measured.
+
+Columns the generator does not model are filled from params: ``synthetic_ids`` get fresh ids
+(``syn-000001``), never real or pseudonymised ones; ``lookups`` take the most common train value
+for the sampled key (e.g. a product's description from its stock code); flag and derived columns
+are recomputed with the cleaning rules' SQL; anything else is null. The output has the clean
+data's columns and dtypes, minus provenance.
+
+Conditional sampling (``assay synthesize --where "readmitted=<30"``) draws from the model and
+keeps only rows that match, which samples the model's conditional distribution exactly; it stops
+with a clear message when the condition is too rare for the model to meet.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from stages.config import DomainSpec
+from stages.errors import AssayError
+
+log = logging.getLogger("assay.synthesize")
+
+PROVENANCE = ("_source_file", "_source_row")
+MAX_OVERSAMPLE = 50  # conditional sampling gives up after drawing this many times the rows asked
+
+
+def parse_where(conditions: list[str], schema: dict[str, pl.DataType]) -> dict[str, Any]:
+    """``["readmitted=<30", "gender='Female'"]`` -> ``{"readmitted": "<30", "gender": "Female"}``, typed."""
+    fixed: dict[str, Any] = {}
+    for condition in conditions:
+        name, sep, value = condition.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name:
+            raise AssayError(f"--where {condition!r}: expected column=value")
+        if name not in schema:
+            raise AssayError(f"--where {condition!r}: unknown column {name!r}")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        try:
+            fixed[name] = pl.Series([value]).cast(schema[name]).item()
+        except Exception:
+            raise AssayError(f"--where {condition!r}: {value!r} is not a valid {schema[name]} value") from None
+    return fixed
+
+
+def load_generator(model_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
+    """The trained model (eval mode), its tokenizer and the generator config."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    config_path = model_dir / "generator.json"
+    if not config_path.is_file():
+        raise AssayError(f"{model_dir}: no trained generator here (generator.json missing); run `assay train` first")
+    generator = json.loads(config_path.read_text())
+    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    return model.eval(), tokenizer, generator
+
+
+def _generate(model: Any, prompts: Any, max_new_tokens: int, temperature: float, processors: list[Any], pad_id: int, eos_id: int, attention_mask: Any = None):
+    import torch
+    from transformers import LogitsProcessorList
+
+    with torch.inference_mode(), torch.autocast(device_type=model.device.type, dtype=torch.bfloat16):
+        return model.generate(
+            input_ids=prompts,
+            attention_mask=attention_mask if attention_mask is not None else torch.ones_like(prompts),
+            do_sample=True,
+            temperature=temperature,
+            top_k=0,
+            max_new_tokens=max_new_tokens,
+            logits_processor=LogitsProcessorList(processors),
+            pad_token_id=pad_id,
+            eos_token_id=eos_id,
+        )
+
+
+def sample_tabular(model: Any, generator: dict[str, Any], rows: int, batch_size: int, temperature: float, rng: np.random.Generator) -> tuple[pl.DataFrame, int]:
+    """Sample ``rows`` rows with constrained decoding; return them and how many were drawn."""
+    import torch
+
+    from stages.generator.codec import ColumnConstraintLogitsProcessor, TabularCodec
+    from stages.progress import track
+
+    codec = TabularCodec.from_dict(generator["codec"])
+    processor = ColumnConstraintLogitsProcessor(codec, prompt_length=1)
+    n_columns = len(generator["features"])
+    frames, drawn = [], 0
+    for size in track(_batches(rows, batch_size), "sampling rows", total=math.ceil(rows / batch_size)):
+        prompts = torch.full((size, 1), codec.bos_id, dtype=torch.long, device=model.device)
+        output = _generate(model, prompts, n_columns + 1, temperature, [processor], codec.pad_id, codec.eos_id)
+        tokens = output[:, 1 : 1 + n_columns].cpu().numpy()
+        if tokens.shape[1] < n_columns:  # every row ended early: pad so decoding marks them unparsed
+            tokens = np.pad(tokens, ((0, 0), (0, n_columns - tokens.shape[1])), constant_values=codec.pad_id)
+        frame, parsed = codec.decode(tokens, rng)
+        frames.append(frame.filter(pl.Series(parsed)))
+        drawn += size
+    return pl.concat(frames), drawn
+
+
+def sample_text_units(
+    model: Any, tokenizer: Any, generator: dict[str, Any], rows: int, batch_size: int, temperature: float, rng: np.random.Generator
+) -> tuple[pl.DataFrame, int]:
+    """Sample units: draw control prefixes with their train frequencies, then let the model write."""
+    from stages.progress import track
+    from stages.train import control_prefix
+
+    features, text_column = generator["features"], generator["text_column"]
+    controls = generator["controls"]
+    weights = np.array([c["len"] for c in controls], dtype=float)
+    picks = rng.choice(len(controls), size=rows, p=weights / weights.sum())
+    tokenizer.padding_side = "left"
+    records: list[dict[str, Any]] = []
+    for start in track(range(0, rows, batch_size), "sampling units", total=math.ceil(rows / batch_size)):
+        chosen = [controls[i] for i in picks[start : start + batch_size]]
+        prefixes = [control_prefix(c, features) for c in chosen]
+        encoded = tokenizer(prefixes, return_tensors="pt", padding=True).to(model.device)
+        output = _generate(
+            model,
+            encoded["input_ids"],
+            generator["max_length"] - encoded["input_ids"].shape[1],
+            temperature,
+            [],
+            tokenizer.pad_token_id,
+            tokenizer.eos_token_id,
+            encoded["attention_mask"],
+        )
+        texts = tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
+        for control, text in zip(chosen, texts, strict=True):
+            records.append({**{name: control[name] for name in features}, text_column: " ".join(text.split())})
+    frame = pl.DataFrame(records)
+    return frame.filter(pl.col(text_column).str.len_chars() > 0), rows
+
+
+def sample_tabular_text(model: Any, tokenizer: Any, generator: dict[str, Any], rows: int, batch_size: int, temperature: float) -> tuple[pl.DataFrame, int]:
+    """Fine-tune path: sample serialised rows as text and parse them back."""
+    import torch
+
+    from stages.generator.serialise import texts_to_frame
+    from stages.progress import track
+
+    schema = {name: _dtype(dtype) for name, dtype in generator["schema"].items()}
+    frames, drawn = [], 0
+    start_id = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    for size in track(_batches(rows, batch_size), "sampling rows", total=math.ceil(rows / batch_size)):
+        prompts = torch.full((size, 1), start_id, dtype=torch.long, device=model.device)
+        output = _generate(model, prompts, 24 * len(schema), temperature, [], tokenizer.pad_token_id, tokenizer.eos_token_id)
+        texts = tokenizer.batch_decode(output[:, 1:], skip_special_tokens=True)
+        frame, parsed = texts_to_frame(texts, schema)
+        frames.append(frame.filter(pl.Series(parsed)))
+        drawn += size
+    return pl.concat(frames), drawn
+
+
+def _dtype(name: str) -> pl.DataType:
+    return {"String": pl.String(), "Int64": pl.Int64(), "Float64": pl.Float64(), "Boolean": pl.Boolean(), "Date": pl.Date()}.get(
+        name, pl.Datetime("us") if name.startswith("Datetime") else pl.String()
+    )
+
+
+def _batches(total: int, size: int) -> list[int]:
+    return [min(size, total - start) for start in range(0, total, size)]
+
+
+def assemble(sampled: pl.DataFrame, domain: DomainSpec, schema: dict[str, pl.DataType], train: pl.DataFrame) -> pl.DataFrame:
+    """Give sampled rows the clean schema: fresh ids, lookups, recomputed flags and derived columns."""
+    spec = domain.generator
+    frame = sampled.with_row_index("_n", offset=1)
+    computed: dict[str, pl.Expr] = {}
+    for column, lookup_key in spec.lookups.items():
+        table = (
+            train.filter(pl.col(column).is_not_null())
+            .group_by(lookup_key, column)
+            .len()
+            .sort([lookup_key, "len", column], descending=[False, True, False])
+            .unique(lookup_key, keep="first", maintain_order=True)
+            .select(lookup_key, pl.col(column).alias(f"_lookup_{column}"))
+        )
+        frame = frame.join(table, on=lookup_key, how="left", maintain_order="left")
+        computed[column] = pl.col(f"_lookup_{column}")
+    for rule in domain.clean.rules:
+        if rule.action == "flag" and rule.name not in spec.features:
+            computed[rule.name] = pl.sql_expr(rule.when).fill_null(False)
+    for column, template in spec.synthetic_ids.items():
+        ids = pl.col("_n").map_elements(lambda n, fmt=template.format: fmt.format(n=n), return_dtype=pl.String)
+        if template.prefix_when:
+            ids = pl.when(pl.col(template.prefix_when)).then(pl.lit(template.prefix) + ids).otherwise(ids)
+        computed[column] = ids
+    frame = frame.with_columns([expr.alias(name) for name, expr in computed.items()])
+    derived = [pl.sql_expr(item.expr).alias(item.name) for item in domain.clean.derived if item.name not in spec.features]
+    frame = frame.with_columns(derived)
+    return frame.select(
+        [
+            (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype, strict=False).alias(name)
+            for name, dtype in schema.items()
+            if name not in PROVENANCE
+        ]
+    )
+
+
+def run_synthesize(
+    domain_name: str,
+    params_path: Path,
+    model_dir: Path,
+    train_path: Path,
+    out: Path,
+    report_path: Path | None,
+    rows: int | None = None,
+    where: list[str] | None = None,
+) -> dict[str, Any]:
+    """Entry point for ``assay synthesize``."""
+    import torch
+
+    from stages.config import load_params
+    from stages.io import write_json, write_parquet
+    from stages.train import pick_device
+
+    domain = load_params(params_path).domain(domain_name)
+    spec = domain.generator
+    if not train_path.is_file():
+        raise AssayError(f"split not found: {train_path}; run `assay split` first")
+    train = pl.read_parquet(train_path)
+    schema = dict(train.schema)
+    fixed = parse_where(where or [], schema)
+    unknown = [name for name in fixed if name not in spec.features]
+    if unknown:
+        raise AssayError(f"--where can only fix modelled columns (generator.features); {unknown} are not")
+    target = rows or spec.sample.rows or train.height
+    model, tokenizer, generator = load_generator(model_dir)
+    device = pick_device()
+    model.to(device.kind)
+    torch.manual_seed(spec.sample.seed)
+    rng = np.random.default_rng(spec.sample.seed)
+
+    started = time.perf_counter()
+    kept: list[pl.DataFrame] = []
+    have, drawn = 0, 0
+    while have < target:
+        ask = target - have if not fixed else max(spec.sample.batch_size, 2 * (target - have))
+        if generator["kind"] == "text":
+            batch, n = sample_text_units(model, tokenizer, generator, ask, spec.sample.batch_size, spec.sample.temperature, rng)
+        elif generator["mode"] == "fine-tune":
+            batch, n = sample_tabular_text(model, tokenizer, generator, ask, spec.sample.batch_size, spec.sample.temperature)
+        else:
+            batch, n = sample_tabular(model, generator, ask, spec.sample.batch_size, spec.sample.temperature, rng)
+        parsed_in_batch = batch.height
+        for name, value in fixed.items():
+            batch = batch.filter(pl.col(name) == value)
+        drawn += n
+        kept.append(batch)
+        have += batch.height
+        if not fixed and parsed_in_batch == 0:
+            raise AssayError(f"synthesize {domain_name}: no sampled row parsed into the schema; is {model_dir} trained on this domain?")
+        if drawn >= MAX_OVERSAMPLE * target and have < target:
+            condition = ", ".join(f"{k}={v!r}" for k, v in fixed.items())
+            raise AssayError(f"synthesize {domain_name}: only {have} of {drawn:,} sampled rows have {condition}; the model rarely produces it")
+    seconds = time.perf_counter() - started
+    sampled = pl.concat(kept).head(target)
+    synthetic = assemble(sampled, domain, schema, train)
+    parsed_rows = sum(frame.height for frame in kept) if not fixed else None
+    report = {
+        "domain": domain_name,
+        "rows": synthetic.height,
+        "rows_drawn": drawn,
+        "parsed_share": (parsed_rows / drawn) if parsed_rows is not None else None,
+        "conditions": {k: str(v) for k, v in fixed.items()},
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(drawn / seconds, 1) if seconds else None,
+        "device": device.kind,
+        "seed": spec.sample.seed,
+    }
+    write_parquet(synthetic, out)
+    if report_path is not None:
+        write_json(report, report_path)
+    share = "" if report["parsed_share"] is None else f", {report['parsed_share']:.1%} parsed"
+    log.info("synthesize %s: %s rows in %.1f s (%s rows/s%s) -> %s", domain_name, f"{synthetic.height:,}", seconds, report["rows_per_second"], share, out)
+    return report
