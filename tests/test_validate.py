@@ -81,7 +81,10 @@ def test_missing_column_is_a_failure_not_a_crash() -> None:
         (json.dumps({"name": "s"}), "not an expectation suite"),
         (json.dumps({"name": "s", "expectations": [{"expectation_type": "expect_column_to_exist", "kwargs": {}}]}), "GX 0.x key"),
         (json.dumps({"name": "s", "expectations": [expectation("expect_the_moon", column="n")]}), "unknown expectation type 'expect_the_moon'"),
-        (json.dumps({"name": "s", "expectations": [{"type": "expect_column_to_exist", "kwargs": {"column": "n"}, "meta": {}}]}), "meta.severity must be one of"),
+        (
+            json.dumps({"name": "s", "expectations": [{"type": "expect_column_to_exist", "kwargs": {"column": "n"}, "meta": {}}]}),
+            "meta.severity must be one of",
+        ),
     ],
 )
 def test_bad_suites_give_one_line(tmp_path: Path, content: str | None, message: str) -> None:
