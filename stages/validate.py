@@ -53,6 +53,7 @@ def load_suite(path: Path) -> dict[str, Any]:
         raise AssayError(f"{path}: not an expectation suite (needs 'name' and a list 'expectations')")
     from great_expectations.expectations.registry import get_expectation_impl
 
+    seen_ids: set[str | None] = {None}
     for index, expectation in enumerate(suite["expectations"]):
         where = f"{path}: expectations[{index}]"
         if "expectation_type" in expectation:
@@ -62,6 +63,9 @@ def load_suite(path: Path) -> dict[str, Any]:
             get_expectation_impl(kind)
         except Exception:
             raise AssayError(f"{where}: unknown expectation type {kind!r}") from None
+        if expectation.get("id") and expectation["id"] in seen_ids:
+            raise AssayError(f"{where} ({kind}): id {expectation['id']} is used twice; results are matched to expectations by id")
+        seen_ids.add(expectation.get("id"))
         severity = (expectation.get("meta") or {}).get("severity")
         if severity not in SEVERITIES:
             raise AssayError(f"{where} ({kind}): meta.severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
@@ -124,6 +128,11 @@ def validate_frame(frame: pl.DataFrame, suite: dict[str, Any]) -> dict[str, Any]
 
     suite = _with_stable_ids(suite)
     gx_suite = ExpectationSuite(**{key: suite.get(key) for key in ("name", "id", "expectations", "meta", "notes") if key in suite})
+    if len(gx_suite.expectations) != len(suite["expectations"]):
+        # GX drops an expectation it cannot build with only a log line; a gate must not shrink silently.
+        kept = {e.id for e in gx_suite.expectations}
+        dropped = [f"{e['type']}({e['kwargs'].get('column', '')})" for e in suite["expectations"] if e["id"] not in kept]
+        raise AssayError(f"suite {suite.get('name')!r}: GX could not build {len(dropped)} expectation(s): {', '.join(dropped)}")
     index_columns = [name for name in PROVENANCE if name in frame.columns]
     result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
     if index_columns:

@@ -244,7 +244,7 @@ CORRUPTIONS = {
     "date after the period": (
         "transactions",
         lambda f: f.with_columns(pl.col("InvoiceDate").dt.offset_by("1y")),
-        ("expect_column_values_to_be_between", "InvoiceDate", None),
+        ("expect_column_max_to_be_between", "InvoiceDate", None),
         "critical",
     ),
     "Quantity as float": (
