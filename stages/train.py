@@ -262,6 +262,28 @@ def prepare_text(spec: GeneratorSpec, train: pl.DataFrame, dev: pl.DataFrame) ->
     )
 
 
+def epoch_curves_callback(live: Any):
+    """Log train and dev loss once per epoch, with the epoch as the step, for ``dvc plots show``."""
+    from transformers import TrainerCallback
+
+    class EpochCurves(TrainerCallback):
+        def __init__(self) -> None:
+            self.train_loss: float | None = None
+
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+            if logs and "loss" in logs:
+                self.train_loss = float(logs["loss"])
+
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):  # noqa: ANN001
+            live.step = int(round(state.epoch or 0))
+            if self.train_loss is not None:
+                live.log_metric("train/loss", self.train_loss)
+            if metrics and "eval_loss" in metrics:
+                live.log_metric("dev/loss", float(metrics["eval_loss"]))
+
+    return EpochCurves()
+
+
 def training_arguments(spec: GeneratorSpec, device: Device, seq_len: int, output_dir: Path):
     from transformers import TrainingArguments
 
@@ -343,7 +365,6 @@ def train_generator(
     import torch
     from dvclive import Live
     from transformers import EarlyStoppingCallback, Trainer, set_seed
-    from transformers.integrations import DVCLiveCallback
     from transformers.trainer_utils import get_last_checkpoint
 
     from stages.io import atomic_dir, write_json
@@ -374,19 +395,18 @@ def train_generator(
         log.info("train %s: resuming from %s", domain_name, last)
 
     args = training_arguments(spec, device, prepared.seq_len, output_dir)
-    live = Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None)
+    live = Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None, resume=bool(last))
     trainer = Trainer(
         model=prepared.model,
         args=args,
         train_dataset=prepared.train,
         eval_dataset=prepared.dev,
         data_collator=prepared.collator,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=spec.train.patience), DVCLiveCallback(live=live)],
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=spec.train.patience), epoch_curves_callback(live)],
     )
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - started
-    live.end()
 
     history = trainer.state.log_history
     dev_losses = [(entry["epoch"], entry["eval_loss"]) for entry in history if "eval_loss" in entry]
@@ -412,6 +432,9 @@ def train_generator(
         "dev_rows": dev.height,
         "resumed_from": last,
     }
+    for key in ("best_dev_loss", "best_epoch", "epochs_run", "train_seconds", "train_tokens_per_second", "parameters", "device", "bf16"):
+        live.summary[key] = metrics[key]
+    live.end()
     with atomic_dir(model_dir) as staging:
         trainer.save_model(str(staging))
         prepared.tokenizer.save_pretrained(str(staging))

@@ -34,3 +34,20 @@ def test_real_profile_points_at_shared_data() -> None:
     real = yaml.safe_load((REPO_ROOT / "params.real.yaml").read_text())
     for name, spec in real["domains"].items():
         assert spec["raw_dir"].startswith("../shared/data/"), name
+
+
+def test_gpu_profile_is_the_real_profile_with_bigger_generators() -> None:
+    real = yaml.safe_load((REPO_ROOT / "params.real.yaml").read_text())
+    gpu = yaml.safe_load((REPO_ROOT / "params.gpu.yaml").read_text())
+    sizing = {"model", "train", "sample"}
+
+    def without_sizing(params: dict) -> dict:
+        domains = {}
+        for name, spec in params["domains"].items():
+            generator = {k: v for k, v in spec["generator"].items() if k not in sizing}
+            domains[name] = {**spec, "generator": generator}
+        return {**params, "domains": domains}
+
+    assert without_sizing(gpu) == without_sizing(real)
+    for spec in gpu["domains"].values():
+        assert spec["generator"]["model"]["n_embd"] > 128

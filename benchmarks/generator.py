@@ -1,0 +1,108 @@
+"""Generator throughput: training tokens per second and sampling rows per second, per domain.
+
+Runs on demo data (params.yaml) and, when ../shared/data is present, on real data
+(params.real.yaml; throughput does not depend on how many rows there are, so each measurement
+trains one epoch on at most --max-rows rows). On an NVIDIA GPU it also reports model FLOPs
+utilisation: achieved training FLOPs (6 x parameters x tokens, plus attention) over the card's
+bf16 peak (--peak-tflops, default 989 for H100/H200 SXM dense bf16).
+
+Usage: python benchmarks/generator.py [--profiles demo real] [--max-rows 20000] [--sample-rows 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def clean_data(params_file: str, domain: str):
+    from stages.clean import clean_frame
+    from stages.config import load_params
+    from stages.ingest import ingest_domain
+
+    params = load_params(ROOT / params_file)
+    spec = params.domain(domain)
+    interim, _ = ingest_domain(domain, spec, ROOT)
+    return spec, clean_frame(interim, spec, b"bench-key").clean
+
+
+def measure(profile: str, params_file: str, domain: str, max_rows: int, sample_rows: int, peak_tflops: float) -> dict:
+    import torch
+
+    from stages.config import GeneratorSpec
+    from stages.synthesize import load_generator, sample_tabular, sample_text_units
+    from stages.train import train_generator
+
+    spec, clean = clean_data(params_file, domain)
+    clean = clean.sample(fraction=1.0, shuffle=True, seed=0)
+    n_dev = max(50, min(2000, clean.height // 10))
+    train, dev = clean.slice(n_dev, max_rows), clean.head(n_dev)
+    generator = GeneratorSpec.model_validate({**spec.generator.model_dump(), "train": {**spec.generator.train.model_dump(), "max_epochs": 1}})
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        train.write_parquet(folder / "train.parquet")
+        dev.write_parquet(folder / "dev.parquet")
+        metrics = train_generator(domain, generator, folder / "train.parquet", folder / "dev.parquet", folder / "model", folder / "live", folder / "ckpt")
+        model, tokenizer, config = load_generator(folder / "model")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        model.to(device)
+        rng = np.random.default_rng(0)
+        n = sample_rows if config["kind"] == "tabular" else max(8, sample_rows // 50)
+        started = time.perf_counter()
+        if config["kind"] == "text":
+            sample_text_units(model, tokenizer, config, n, generator.sample.batch_size, 1.0, rng)
+        else:
+            sample_tabular(model, config, n, generator.sample.batch_size, 1.0, rng)
+        sampling = n / (time.perf_counter() - started)
+    result = {
+        "profile": profile,
+        "domain": domain,
+        "train_rows": train.height,
+        "params": metrics["parameters"],
+        "device": metrics["device"],
+        "tokens_per_s": metrics["train_tokens_per_second"],
+        "rows_per_s": sampling,
+        "unit": "units" if config["kind"] == "text" else "rows",
+    }
+    if metrics["device"] == "cuda":
+        m = generator.model
+        seq = config.get("max_length") or (len(config["features"]) + 2)
+        flops_per_token = 6 * metrics["parameters"] + 12 * m.n_layer * m.n_embd * seq
+        result["mfu"] = metrics["train_tokens_per_second"] * flops_per_token / (peak_tflops * 1e12)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--profiles", nargs="*", default=["demo", "real"])
+    parser.add_argument("--domains", nargs="*", default=["records", "transactions", "course_material"])
+    parser.add_argument("--max-rows", type=int, default=20_000)
+    parser.add_argument("--sample-rows", type=int, default=2_000)
+    parser.add_argument("--peak-tflops", type=float, default=989.0)
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    files = {"demo": "params.yaml", "real": "params.real.yaml", "gpu": "params.gpu.yaml"}
+    print(f"{'profile':<8}{'domain':<17}{'train rows':>11}{'params':>11}{'device':>8}{'train tok/s':>13}{'sample/s':>10}{'MFU':>7}")
+    for profile in args.profiles:
+        if profile != "demo" and not SHARED.is_dir():
+            print(f"{profile}: skipped, real datasets not found at {SHARED}")
+            continue
+        for domain in args.domains:
+            r = measure(profile, files[profile], domain, args.max_rows, args.sample_rows, args.peak_tflops)
+            mfu = f"{r['mfu']:.1%}" if "mfu" in r else "-"
+            print(
+                f"{profile:<8}{domain:<17}{r['train_rows']:>11,}{r['params']:>11,}{r['device']:>8}{r['tokens_per_s']:>13,.0f}"
+                f"{r['rows_per_s']:>9,.0f} {r['unit'][0]}{mfu:>7}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""Training and synthesis with tiny models on slices of the demo data (about a minute in all)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from stages.clean import clean_frame
+from stages.config import GeneratorSpec, load_params
+from stages.errors import AssayError
+from stages.ingest import ingest_domain
+from stages.synthesize import assemble, load_generator, parse_where, sample_tabular
+from stages.train import train_generator
+
+from .conftest import REPO_ROOT
+
+TINY = {"model": {"n_layer": 1, "n_head": 2, "n_embd": 32, "max_length": 64}, "train": {"max_epochs": 2, "tokens_per_batch": 2048, "patience": 2}}
+
+
+@pytest.fixture(scope="module")
+def demo_params():
+    return load_params(REPO_ROOT / "params.yaml")
+
+
+@pytest.fixture(scope="module")
+def records_splits(demo_params, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, pl.DataFrame]:
+    spec = demo_params.domain("records")
+    interim, _ = ingest_domain("records", spec, REPO_ROOT)
+    clean = clean_frame(interim, spec, b"test-key").clean
+    folder = tmp_path_factory.mktemp("splits")
+    train, dev = clean.head(600), clean.slice(600, 150)
+    train.write_parquet(folder / "train.parquet")
+    dev.write_parquet(folder / "dev.parquet")
+    return folder / "train.parquet", folder / "dev.parquet", clean
+
+
+def tiny_spec(demo_params, domain: str, **overrides) -> GeneratorSpec:
+    spec = demo_params.domain(domain).generator
+    return GeneratorSpec.model_validate({**spec.model_dump(), **TINY, **overrides})
+
+
+def train_tiny(demo_params, splits, tmp_path: Path, name: str = "m", **overrides) -> tuple[Path, dict]:
+    train_path, dev_path, _ = splits
+    spec = tiny_spec(demo_params, "records", **overrides)
+    model_dir = tmp_path / name
+    metrics = train_generator("records", spec, train_path, dev_path, model_dir, tmp_path / f"{name}-live", tmp_path / f"{name}-ckpt")
+    return model_dir, metrics
+
+
+def test_model_dir_holds_model_tokenizer_generator_config_and_metrics(demo_params, records_splits, tmp_path: Path) -> None:
+    model_dir, metrics = train_tiny(demo_params, records_splits, tmp_path)
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "generator.json", "metrics.json"):
+        assert (model_dir / name).is_file(), name
+    generator = json.loads((model_dir / "generator.json").read_text())
+    assert generator["mode"] == "scratch" and generator["features"][0] == "race"
+    assert "encounter_id" not in generator["features"] and "patient_nbr" not in generator["features"]
+    assert metrics["epochs_run"] == 2 and metrics["best_dev_loss"] == min(metrics["dev_loss_per_epoch"])
+    curves = (tmp_path / "m-live" / "plots" / "metrics" / "dev" / "loss.tsv").read_text().splitlines()
+    assert curves[0] == "step\tloss" and [line.split("\t")[0] for line in curves[1:]] == ["1", "2"]
+
+
+def test_same_seed_gives_the_same_weights_on_cpu(demo_params, records_splits, tmp_path: Path) -> None:
+    first, _ = train_tiny(demo_params, records_splits, tmp_path, "a")
+    second, _ = train_tiny(demo_params, records_splits, tmp_path, "b")
+    assert (first / "model.safetensors").read_bytes() == (second / "model.safetensors").read_bytes()
+
+
+def test_interrupted_training_resumes_from_its_last_checkpoint(demo_params, records_splits, tmp_path: Path, monkeypatch) -> None:
+    from transformers import TrainerCallback
+
+    import stages.train as train_module
+
+    class Interrupt(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):  # noqa: ANN001
+            if state.epoch and state.epoch >= 1:
+                raise KeyboardInterrupt("simulated interruption after the first checkpoint")
+
+    real_callback = train_module.epoch_curves_callback
+    monkeypatch.setattr(train_module, "epoch_curves_callback", lambda live: [real_callback(live), Interrupt()][1])
+    with pytest.raises(KeyboardInterrupt):
+        train_tiny(demo_params, records_splits, tmp_path, "r", train={**TINY["train"], "max_epochs": 3})
+    assert not (tmp_path / "r").exists(), "an interrupted run must not leave a model behind"
+    monkeypatch.setattr(train_module, "epoch_curves_callback", real_callback)
+    _, metrics = train_tiny(demo_params, records_splits, tmp_path, "r", train={**TINY["train"], "max_epochs": 3})
+    assert metrics["resumed_from"] is not None and Path(metrics["resumed_from"]).name.startswith("checkpoint-")
+    assert metrics["epochs_run"] == 3
+
+
+def test_sampling_parses_every_row_and_keeps_the_clean_schema(demo_params, records_splits, tmp_path: Path) -> None:
+    import numpy as np
+
+    model_dir, _ = train_tiny(demo_params, records_splits, tmp_path)
+    model, _, generator = load_generator(model_dir)
+    sampled, drawn = sample_tabular(model, generator, 300, 128, 1.0, np.random.default_rng(0))
+    assert drawn == 300 and sampled.height == 300  # every row parsed
+    _, _, clean = records_splits
+    synthetic = assemble(sampled, demo_params.domain("records"), dict(clean.schema), clean)
+    expected = {name: dtype for name, dtype in clean.schema.items() if not name.startswith("_source")}
+    assert dict(synthetic.schema) == expected
+    assert synthetic["encounter_id"].to_list()[:2] == ["syn-000001", "syn-000002"]
+    assert not synthetic["patient_nbr"].is_in(clean["patient_nbr"].implode()).any()
+    # The flag is recomputed from the cleaning rule, not sampled.
+    expired = synthetic["discharge_disposition_id"].is_in([11, 19, 20, 21])
+    assert (synthetic["expired_at_discharge"] == expired).all()
+
+
+def test_conditional_sampling_cli(demo_params, records_splits, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from stages.cli import app
+
+    model_dir, _ = train_tiny(demo_params, records_splits, tmp_path)
+    train_path = records_splits[0]
+    out = tmp_path / "cond.parquet"
+    args = [
+        "synthesize",
+        "--domain",
+        "records",
+        "--model-dir",
+        str(model_dir),
+        "--train",
+        str(train_path),
+        "--out",
+        str(out),
+        "--report",
+        str(tmp_path / "r.json"),
+    ]
+    result = CliRunner().invoke(app, [*args, "--where", "readmitted=<30", "-n", "50"])
+    assert result.exit_code == 0, result.output
+    frame = pl.read_parquet(out)
+    assert frame.height == 50 and frame["readmitted"].unique().to_list() == ["<30"]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["conditions"] == {"readmitted": "<30"} and report["rows_drawn"] >= 50
+    bad = CliRunner().invoke(app, [*args, "--where", "patient_nbr=abc"])
+    assert bad.exit_code == 2 and "modelled columns" in bad.output
+
+
+def test_parse_where_types_values() -> None:
+    schema = {"readmitted": pl.String(), "time_in_hospital": pl.Int64()}
+    assert parse_where(["readmitted='<30'", "time_in_hospital=3"], schema) == {"readmitted": "<30", "time_in_hospital": 3}
+    with pytest.raises(AssayError, match="unknown column 'nope'"):
+        parse_where(["nope=1"], schema)
+    with pytest.raises(AssayError, match="not a valid Int64"):
+        parse_where(["time_in_hospital=many"], schema)
+
+
+def save_tiny_pretrained(folder: Path, texts: list[str]) -> Path:
+    """A randomly initialised GPT-2 and a BPE tokenizer, saved like a hub model would be."""
+    from stages.train import train_bpe_tokenizer
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tokenizer = train_bpe_tokenizer(texts, 400)
+    config = GPT2Config(
+        vocab_size=len(tokenizer), n_positions=512, n_layer=1, n_head=2, n_embd=32, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id
+    )
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_fine_tuning_path_with_a_local_base_model(demo_params, records_splits, tmp_path: Path) -> None:
+    from stages.generator.serialise import frame_to_texts
+
+    _, _, clean = records_splits
+    spec = demo_params.domain("records").generator
+    base = save_tiny_pretrained(tmp_path / "base", frame_to_texts(clean.head(300), spec.features, 0))
+    model_dir, metrics = train_tiny(demo_params, records_splits, tmp_path, base_model=str(base), train={**TINY["train"], "max_epochs": 1})
+    generator = json.loads((model_dir / "generator.json").read_text())
+    assert generator["mode"] == "fine-tune" and generator["base_model"] == str(base)
+    assert metrics["epochs_run"] == 1
+
+
+def test_unreachable_base_model_fails_fast_naming_the_setting(demo_params, records_splits, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    started = time.perf_counter()
+    with pytest.raises(AssayError, match=r"generator.base_model='some-org/no-such-model'.*HF_HUB_OFFLINE=1"):
+        train_tiny(demo_params, records_splits, tmp_path, base_model="some-org/no-such-model")
+    assert time.perf_counter() - started < 5  # (GX/transformers imports included; the hub is never waited on)
+
+
+def test_text_generator_trains_and_samples_units(demo_params, tmp_path: Path) -> None:
+    import numpy as np
+
+    from stages.synthesize import sample_text_units
+
+    spec = demo_params.domain("course_material")
+    interim, _ = ingest_domain("course_material", spec, REPO_ROOT)
+    clean = clean_frame(interim, spec, b"").clean
+    clean.head(150).write_parquet(tmp_path / "train.parquet")
+    clean.slice(150, 40).write_parquet(tmp_path / "dev.parquet")
+    gen = GeneratorSpec.model_validate({**spec.generator.model_dump(), **TINY, "vocab_size": 400})
+    train_generator("course_material", gen, tmp_path / "train.parquet", tmp_path / "dev.parquet", tmp_path / "m", tmp_path / "live", tmp_path / "ckpt")
+    model, tokenizer, generator = load_generator(tmp_path / "m")
+    assert generator["kind"] == "text" and {"chapter", "kind", "len"} <= set(generator["controls"][0])
+    units, _ = sample_text_units(model, tokenizer, generator, 6, 3, 1.0, np.random.default_rng(0))
+    assert units.height > 0 and set(units.columns) == {"chapter", "kind", "text"}
+    assert set(units["chapter"].to_list()) <= set(clean["chapter"].to_list())
+
+
+def test_identifiers_cannot_be_generator_features(demo_params) -> None:
+    from stages.config import DomainSpec
+
+    data = demo_params.domain("records").model_dump(mode="json")
+    data["generator"]["features"] = [*data["generator"]["features"], "patient_nbr"]
+    with pytest.raises(ValueError, match="must not include identifier column"):
+        DomainSpec.model_validate(data)
