@@ -64,8 +64,8 @@ class ColumnSpec(StrictModel):
     required: bool = False
     identifier: bool = Field(False, description="A direct identifier: replaced by a keyed hash in clean data.")
     allowed: list[str] | None = None
-    min: float | str | None = Field(None, description="Lowest allowed value; an ISO date for date/datetime columns.")
-    max: float | str | None = Field(None, description="Highest allowed value; an ISO date for date/datetime columns.")
+    min: int | float | str | None = Field(None, description="Lowest allowed value; an ISO date for date/datetime columns.")
+    max: int | float | str | None = Field(None, description="Highest allowed value; an ISO date for date/datetime columns.")
     pattern: str | None = Field(None, description="Regular expression the whole value must match (str columns).")
     min_length: int | None = Field(None, ge=0)
     max_length: int | None = Field(None, ge=1)

@@ -98,15 +98,15 @@ def test_allowed_pattern_length_and_range() -> None:
     assert result.clean.height == 1
     assert result.quarantine["_rule"].to_list() == ["allowed:c", "pattern:p", "pattern:p", "length:s", "range:n", "range:n"]
     assert result.quarantine["_reason"][0] == "c='Z' is not one of: A, B"
-    assert result.quarantine["_reason"][4] == "n=0 is below the minimum 1.0"
-    assert result.quarantine["_reason"][5] == "n=99 is above the maximum 14.0"
+    assert result.quarantine["_reason"][4] == "n=0 is below the minimum 1"
+    assert result.quarantine["_reason"][5] == "n=99 is above the maximum 14"
 
 
 def test_every_failure_is_listed_first_rule_wins() -> None:
     spec = domain({"a": {"type": "int", "min": 0}, "b": {"allowed": ["x"]}})
     result = clean_frame(interim([{"a": "-1", "b": "y"}]), spec, KEY)
     assert result.quarantine["_rule"][0] == "range:a"
-    assert result.quarantine["_reason"][0] == "a=-1 is below the minimum 0.0; b='y' is not one of: x"
+    assert result.quarantine["_reason"][0] == "a=-1 is below the minimum 0; b='y' is not one of: x"
 
 
 def test_exact_duplicates_are_counted_not_quarantined() -> None:

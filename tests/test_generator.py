@@ -150,8 +150,9 @@ def test_parse_where_types_values() -> None:
 
 def save_tiny_pretrained(folder: Path, texts: list[str]) -> Path:
     """A randomly initialised GPT-2 and a BPE tokenizer, saved like a hub model would be."""
-    from stages.train import train_bpe_tokenizer
     from transformers import GPT2Config, GPT2LMHeadModel
+
+    from stages.train import train_bpe_tokenizer
 
     tokenizer = train_bpe_tokenizer(texts, 400)
     config = GPT2Config(

@@ -234,7 +234,7 @@ def test_numbers_are_shown(project: Path) -> None:
     cleaning = _section(page, "records-cleaning")
     for text in ("range:time_in_hospital", "allowed:race", "long_stay_other", LONG_STAY):
         assert text in cleaning, text
-    assert "time_in_hospital must be ≥ 1.0 and ≤ 14.0" in cleaning  # the rule, from params
+    assert "time_in_hospital must be ≥ 1 and ≤ 14" in cleaning  # the rule, from params
     assert f"{SOURCE_NAME}:12" in cleaning and f'title="{SOURCE}:12"' in cleaning  # where the example came from
     assert "time_in_hospital=99 is above the maximum 14.0" in cleaning  # the row's reason
     assert f"{SOURCE}:175" in cleaning and "line 174" in cleaning  # a duplicate example
