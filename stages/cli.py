@@ -251,6 +251,34 @@ def synthesize(
 
 
 @app.command()
+def evaluate(
+    domain: DomainOption,
+    params: ParamsOption = Path("params.yaml"),
+    splits: Annotated[Path | None, typer.Option(help="Folder with train/dev/test.parquet [default: data/splits/<domain>].")] = None,
+    synthetic: Annotated[Path | None, typer.Option(help="Synthetic data to test [default: data/synthetic/<domain>.parquet].")] = None,
+    suite: Annotated[Path | None, typer.Option(help="Expectation suite for validity [default: expectations/<domain>.json].")] = None,
+    report: Annotated[Path | None, typer.Option(help="Metrics and detail [default: reports/utility/<domain>.json].")] = None,
+    plots: Annotated[Path | None, typer.Option(help="Folder for per-column plot data [default: reports/utility/<domain>].")] = None,
+) -> None:
+    """Test synthetic data against a naive baseline (validity, fidelity, utility, privacy); exit 1 if the release gate fails.
+
+    Example: assay evaluate --domain records && dvc metrics show reports/utility/records.json
+    """
+    from stages.evaluate import run_evaluate
+
+    with _user_errors():
+        run_evaluate(
+            domain,
+            params,
+            splits or Path(f"data/splits/{domain}"),
+            synthetic or Path(f"data/synthetic/{domain}.parquet"),
+            suite or Path(f"expectations/{domain}.json"),
+            report or Path(f"reports/utility/{domain}.json"),
+            plots or Path(f"reports/utility/{domain}"),
+        )
+
+
+@app.command()
 def report(
     params: ParamsOption = Path("params.yaml"),
     out: Annotated[Path, typer.Option(help="The stewards' page.")] = Path("reports/index.html"),
@@ -263,6 +291,102 @@ def report(
 
     with _user_errors():
         path = run_report(params, out)
+    typer.echo(str(path))
+
+
+@app.command()
+def trace(
+    path: Annotated[Path, typer.Argument(help="Any artifact a stage makes or reads: a model folder, a synthetic or clean Parquet file, a split, a report.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tree as JSON.")] = False,
+) -> None:
+    """Trace an artifact back to the raw files through dvc.lock, verifying every hash in the workspace.
+
+    Exit 0 when every node matches dvc.lock and no stage on the chain is stale, 1 otherwise,
+    2 for a path no stage makes or reads.
+
+    Example: assay trace models/records
+    """
+    from stages.lineage import run_trace
+
+    with _user_errors():
+        code = run_trace(path, as_json=as_json)
+    raise typer.Exit(code)
+
+
+lineage_app = typer.Typer(help="Lineage records, model cards, OpenLineage export and release folders.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(lineage_app, name="lineage")
+
+
+@lineage_app.command("build")
+def lineage_build(
+    domain: DomainOption,
+    params: ParamsOption = Path("params.yaml"),
+    model: Annotated[Path | None, typer.Option(help="The model folder [default: models/<domain>].")] = None,
+    synthetic: Annotated[Path | None, typer.Option(help="The synthetic data [default: data/synthetic/<domain>.parquet].")] = None,
+    utility: Annotated[Path | None, typer.Option(help="The utility report, if a stage makes it [default: reports/utility/<domain>.json].")] = None,
+    out: Annotated[Path | None, typer.Option(help="Lineage record [default: reports/lineage/<domain>.json].")] = None,
+    card: Annotated[Path | None, typer.Option(help="Model card [default: reports/model_cards/<domain>.md].")] = None,
+) -> None:
+    """Write a domain's lineage record and model card from dvc.lock (the `lineage` stage runs this).
+
+    Example: assay lineage build --domain records
+    """
+    from stages.lineage import run_lineage
+
+    targets = {
+        "model": model or Path(f"models/{domain}"),
+        "synthetic": synthetic or Path(f"data/synthetic/{domain}.parquet"),
+        "utility": utility or Path(f"reports/utility/{domain}.json"),
+    }
+    with _user_errors():
+        run_lineage(domain, params, targets, out or Path(f"reports/lineage/{domain}.json"), card or Path(f"reports/model_cards/{domain}.md"))
+
+
+@lineage_app.command("export")
+def lineage_export(
+    out: Annotated[Path, typer.Option(help="Folder for the event files.")] = Path("dist/openlineage"),
+    fmt: Annotated[str, typer.Option("--format", help="Event format; openlineage is the one supported.")] = "openlineage",
+    domain: Annotated[list[str] | None, typer.Option("--domain", "-d", help="Only this domain's stage runs (repeatable) [default: every stage].")] = None,
+    namespace: Annotated[str, typer.Option(help="OpenLineage namespace of jobs and datasets.")] = "assay",
+) -> None:
+    """Write one OpenLineage RunEvent (COMPLETE) per stage run in dvc.lock, ready to POST to Marquez.
+
+    Post them in file order, e.g. to Marquez: for f in /tmp/ol/*.json; do curl -H 'Content-Type: application/json' -d @$f localhost:5000/api/v1/lineage; done
+
+    Example: assay lineage export --format openlineage --out /tmp/ol
+    """
+    from stages.openlineage import run_export
+
+    with _user_errors():
+        paths = run_export(out, fmt, domain, namespace)
+    for path in paths:
+        typer.echo(str(path))
+
+
+@lineage_app.command("publish")
+def lineage_publish(
+    domain: DomainOption,
+    out: Annotated[Path | None, typer.Option(help="Release folder [default: dist/<domain>].")] = None,
+    lineage: Annotated[Path | None, typer.Option(help="Lineage record [default: reports/lineage/<domain>.json].")] = None,
+    card: Annotated[Path | None, typer.Option(help="Model card [default: reports/model_cards/<domain>.md].")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Publish even if the chain does not verify.")] = False,
+) -> None:
+    """Assemble a release folder: the model files plus README.md (the card) and lineage.json.
+
+    Refuses (exit 1) when `assay trace` of the model does not verify.
+
+    Example: assay lineage publish --domain records && ls dist/records
+    """
+    from stages.lineage import run_publish
+
+    with _user_errors():
+        path = run_publish(
+            domain,
+            lineage or Path(f"reports/lineage/{domain}.json"),
+            card or Path(f"reports/model_cards/{domain}.md"),
+            out or Path(f"dist/{domain}"),
+            force=force,
+        )
     typer.echo(str(path))
 
 

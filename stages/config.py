@@ -205,6 +205,19 @@ class SampleSpec(StrictModel):
     seed: int = 7
 
 
+class PrivacyGuardSpec(StrictModel):
+    """Privacy checks during training (stages/privacy_guard.py): which checkpoints may be kept, and when to stop."""
+
+    enabled: bool = True
+    privacy_check_every: int = Field(1, ge=1, description="Run the check every this many epochs; only checked epochs can be chosen.")
+    privacy_patience: int = Field(2, ge=1, description="Stop after this many checks in a row beyond the threshold.")
+    sample_rows: int = Field(1000, ge=50, description="Synthetic rows (units) sampled per check.")
+    reference_rows: int = Field(2000, ge=50, description="Train rows, and at most this many dev rows, used as references.")
+    bootstraps: int = Field(500, ge=50, description="Bootstrap resamples of real dev rows that set the threshold.")
+    quantile: float = Field(0.95, gt=0.5, lt=1, description="Bootstrap quantile beyond which a synthetic statistic counts as overfitting.")
+    seed: int = 13
+
+
 class SyntheticId(StrictModel):
     """A fresh id per synthetic row: ``format`` with ``{n}``; optionally a prefix when a column is true."""
 
@@ -228,12 +241,79 @@ class GeneratorSpec(StrictModel):
     model: ModelSpec = ModelSpec()
     train: TrainSpec = TrainSpec()
     sample: SampleSpec = SampleSpec()
+    privacy: PrivacyGuardSpec = PrivacyGuardSpec()
 
     @model_validator(mode="after")
     def _text_needs_column(self) -> GeneratorSpec:
         if self.kind == "text" and not self.text_column:
             raise ValueError("a text generator needs 'text_column'")
         return self
+
+
+class TargetSpec(StrictModel):
+    """The prediction task of the utility tests (train on real or synthetic, score on real test).
+
+    Tabular domains: a binary task, positive when ``column`` is one of ``positive`` or, with
+    ``negative``, when it is none of those (values compared as text, e.g. ``"<30"``, ``"true"``).
+    Text domains: classify each unit's text into ``column``'s classes (e.g. the chapter).
+    """
+
+    column: str = Field(description="A modelled column (generator.features), so synthetic data has it.")
+    positive: list[str] | None = Field(None, min_length=1, description="Values that make the positive class.")
+    negative: list[str] | None = Field(None, min_length=1, description="Values that make the negative class; every other value is positive.")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> TargetSpec:
+        if self.positive is not None and self.negative is not None:
+            raise ValueError("give 'positive' or 'negative', not both")
+        return self
+
+
+class ReleaseGate(StrictModel):
+    """Thresholds the generator's synthetic data must meet to be released; null turns a check off."""
+
+    enabled: bool = Field(True, description="With true, a failed check makes `assay evaluate` exit 1 (after writing the report).")
+    min_tstr_trtr_auc: float | None = Field(0.9, gt=0, description="Train-on-synthetic ROC AUC / train-on-real ROC AUC, first model in 'models'.")
+    max_detection_auc: float | None = Field(0.8, ge=0.5, le=1, description="ROC AUC of a classifier telling real train rows from synthetic rows.")
+    min_dcr_p5_ratio: float | None = Field(1.0, ge=0, description="Tabular: synthetic / holdout 5th percentile of the distance to the closest train row.")
+    max_exact_copy_excess: float | None = Field(
+        0.0, ge=0, le=1, description="Tabular: share of synthetic rows copying a train row minus the same share for holdout rows."
+    )
+    max_mia_auc: float | None = Field(None, ge=0.5, le=1, description="Tabular: ROC AUC of the distance-based membership-inference attack.")
+    min_critical_row_pass_share: float | None = Field(
+        None, ge=0, le=1, description="Share of synthetic rows that pass every critical row-level expectation (warnings never block, as in validate)."
+    )
+    max_verbatim_excess: float | None = Field(
+        None, ge=0, le=1, description="Text: share of synthetic units with a verbatim train span minus the same for holdout units."
+    )
+
+
+class EvaluateSpec(StrictModel):
+    """How synthetic data is tested for validity, fidelity, utility and privacy (stages/evaluate.py)."""
+
+    target: TargetSpec
+    models: list[Literal["hist_gradient_boosting", "logistic_regression"]] = Field(
+        default_factory=lambda: ["hist_gradient_boosting", "logistic_regression"],
+        min_length=1,
+        description="Utility classifiers; the first is the gate's. Text domains use TF-IDF with logistic_regression.",
+    )
+    max_rows: int = Field(20_000, ge=100, description="Rows per side for classifiers and pairwise associations (seeded samples).")
+    max_distance_rows: int = Field(5_000, ge=50, description="Query rows per distance metric (synthetic, holdout, members).")
+    max_reference_rows: int = Field(20_000, ge=50, description="Train rows the distances are measured to.")
+    augment_share: float = Field(0.1, gt=0, lt=1, description="Share of real train used alone and with synthetic rows added.")
+    detection_folds: int = Field(5, ge=2, description="Cross-validation folds of the detection classifier.")
+    verbatim_span: int = Field(50, ge=8, description="Text: characters in a run that counts as copied verbatim.")
+    seed: int = 0
+    release_gate: ReleaseGate = Field(
+        default_factory=ReleaseGate, description="Distance checks (dcr, copies, attack) apply to tabular domains, verbatim_excess to text."
+    )
+
+    @field_validator("models")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"models repeat: {value}")
+        return value
 
 
 class DomainSpec(StrictModel):
@@ -245,6 +325,7 @@ class DomainSpec(StrictModel):
     clean: CleanSpec = CleanSpec()
     split: SplitSpec
     generator: GeneratorSpec
+    evaluate: EvaluateSpec
 
     @model_validator(mode="after")
     def _references_exist(self) -> DomainSpec:
@@ -286,6 +367,30 @@ class DomainSpec(StrictModel):
         clash = sorted(set(derived) & known)
         if clash:
             raise ValueError(f"clean.derived redefines existing column(s) {clash}")
+        return self
+
+    @model_validator(mode="after")
+    def _evaluate_fits_the_generator(self) -> DomainSpec:
+        evaluate, generator = self.evaluate, self.generator
+        target = evaluate.target
+        if target.column not in generator.features:
+            raise ValueError(f"evaluate.target.column {target.column!r} is not modelled (generator.features), so synthetic data has no such column")
+        gate = evaluate.release_gate
+        if generator.kind == "text":
+            if target.positive is not None or target.negative is not None:
+                raise ValueError("evaluate.target: a text domain classifies units into the column's classes; leave out 'positive' and 'negative'")
+            if evaluate.models != ["logistic_regression"]:
+                raise ValueError("evaluate.models: a text domain uses TF-IDF with logistic regression; set models: [logistic_regression]")
+            # Defaults of the distance checks do not apply to text; only a value written in params is an error.
+            tabular_only = ("min_dcr_p5_ratio", "max_exact_copy_excess", "max_mia_auc")
+            wrong = [f"evaluate.release_gate.{name}" for name in tabular_only if name in gate.model_fields_set and getattr(gate, name) is not None]
+            if wrong:
+                raise ValueError(f"{', '.join(wrong)}: distance checks apply to tabular domains; set to null for a text domain")
+        else:
+            if target.positive is None and target.negative is None:
+                raise ValueError("evaluate.target needs 'positive' (or 'negative') values that define the positive class")
+            if gate.max_verbatim_excess is not None:
+                raise ValueError("evaluate.release_gate.max_verbatim_excess applies to text domains; set to null for a tabular domain")
         return self
 
 

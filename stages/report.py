@@ -34,6 +34,8 @@ from typing import Any
 
 from stages.config import DomainSpec, Params
 from stages.errors import AssayError
+from stages.evaluate import load_utility_section
+from stages.lineage import load_lineage_section
 
 log = logging.getLogger("assay.report")
 
@@ -474,6 +476,8 @@ SECTIONS: list[Section] = [
     Section("cleaning", "Cleaning", load_cleaning, "cleaning.html.j2", "clean"),
     Section("validation", "Validation", load_validation, "validation.html.j2", "validate"),
     Section("splits", "Splits", load_splits, "splits.html.j2", "split"),
+    Section("utility", "Synthetic data", load_utility_section, "utility.html.j2", "evaluate"),
+    Section("lineage", "Lineage", load_lineage_section, "lineage.html.j2", "lineage"),
 ]
 
 

@@ -89,31 +89,42 @@ def _generate(model: Any, prompts: Any, max_new_tokens: int, temperature: float,
         )
 
 
-def sample_tabular(model: Any, generator: dict[str, Any], rows: int, batch_size: int, temperature: float, rng: np.random.Generator) -> tuple[pl.DataFrame, int]:
-    """Sample ``rows`` rows with constrained decoding; return them and how many were drawn."""
+def sample_tabular_tokens(model: Any, codec: Any, rows: int, batch_size: int, temperature: float, progress: bool = True) -> np.ndarray:
+    """Sample ``rows`` rows as column tokens (n, n_columns) with constrained decoding."""
     import torch
 
-    from stages.generator.codec import ColumnConstraintLogitsProcessor, TabularCodec
+    from stages.generator.codec import ColumnConstraintLogitsProcessor
     from stages.progress import track
 
-    codec = TabularCodec.from_dict(generator["codec"])
     processor = ColumnConstraintLogitsProcessor(codec, prompt_length=1)
-    n_columns = len(generator["features"])
-    frames, drawn = [], 0
-    for size in track(_batches(rows, batch_size), "sampling rows", total=math.ceil(rows / batch_size)):
+    batches = _batches(rows, batch_size)
+    chunks = []
+    for size in track(batches, "sampling rows", total=len(batches)) if progress else batches:
         prompts = torch.full((size, 1), codec.bos_id, dtype=torch.long, device=model.device)
-        output = _generate(model, prompts, n_columns + 1, temperature, [processor], codec.pad_id, codec.eos_id)
-        tokens = output[:, 1 : 1 + n_columns].cpu().numpy()
-        if tokens.shape[1] < n_columns:  # every row ended early: pad so decoding marks them unparsed
-            tokens = np.pad(tokens, ((0, 0), (0, n_columns - tokens.shape[1])), constant_values=codec.pad_id)
-        frame, parsed = codec.decode(tokens, rng)
-        frames.append(frame.filter(pl.Series(parsed)))
-        drawn += size
-    return pl.concat(frames), drawn
+        output = _generate(model, prompts, codec.n_columns + 1, temperature, [processor], codec.pad_id, codec.eos_id)
+        chunks.append(codec.tokens_from_generated(output, prompt_length=1))
+    return np.concatenate(chunks)
+
+
+def sample_tabular(model: Any, generator: dict[str, Any], rows: int, batch_size: int, temperature: float, rng: np.random.Generator) -> tuple[pl.DataFrame, int]:
+    """Sample ``rows`` rows with constrained decoding; return those that parse and how many were drawn."""
+    from stages.generator.codec import TabularCodec
+
+    codec = TabularCodec.from_dict(generator["codec"])
+    tokens = sample_tabular_tokens(model, codec, rows, batch_size, temperature)
+    frame, parsed = codec.decode(tokens, rng)
+    return frame.filter(pl.Series(parsed)), rows
 
 
 def sample_text_units(
-    model: Any, tokenizer: Any, generator: dict[str, Any], rows: int, batch_size: int, temperature: float, rng: np.random.Generator
+    model: Any,
+    tokenizer: Any,
+    generator: dict[str, Any],
+    rows: int,
+    batch_size: int,
+    temperature: float,
+    rng: np.random.Generator,
+    progress: bool = True,
 ) -> tuple[pl.DataFrame, int]:
     """Sample units: draw control prefixes with their train frequencies, then let the model write."""
     from stages.progress import track
@@ -125,7 +136,8 @@ def sample_text_units(
     picks = rng.choice(len(controls), size=rows, p=weights / weights.sum())
     tokenizer.padding_side = "left"
     records: list[dict[str, Any]] = []
-    for start in track(range(0, rows, batch_size), "sampling units", total=math.ceil(rows / batch_size)):
+    starts = range(0, rows, batch_size)
+    for start in track(starts, "sampling units", total=len(starts)) if progress else starts:
         chosen = [controls[i] for i in picks[start : start + batch_size]]
         prefixes = [control_prefix(c, features) for c in chosen]
         encoded = tokenizer(prefixes, return_tensors="pt", padding=True).to(model.device)

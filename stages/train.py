@@ -284,7 +284,7 @@ def epoch_curves_callback(live: Any):
     return EpochCurves()
 
 
-def training_arguments(spec: GeneratorSpec, device: Device, seq_len: int, output_dir: Path):
+def training_arguments(spec: GeneratorSpec, device: Device, seq_len: int, output_dir: Path, selection_metric: str = "eval_loss"):
     from transformers import TrainingArguments
 
     batch_size = max(1, spec.train.tokens_per_batch // max(seq_len, 1))
@@ -302,7 +302,7 @@ def training_arguments(spec: GeneratorSpec, device: Device, seq_len: int, output
         save_strategy="epoch",
         logging_strategy="epoch",
         load_best_model_at_end=True,
-        metric_for_best_model="eval_loss",
+        metric_for_best_model=selection_metric,
         greater_is_better=False,
         save_total_limit=2,
         bf16=device.bf16,
@@ -315,6 +315,34 @@ def training_arguments(spec: GeneratorSpec, device: Device, seq_len: int, output
         disable_tqdm=False,
         save_only_model=False,
     )
+
+
+def privacy_guard_for(spec: GeneratorSpec, prepared: Prepared, train: pl.DataFrame, dev: pl.DataFrame, device: Device, live: Any, dev_groups: pl.Series | None):
+    """The privacy-check callback and its log, or None when checks are off or not supported."""
+    from stages.privacy_guard import PrivacyLog, check_tabular, check_text, privacy_callback, tabular_reference, text_reference
+
+    guard_spec = spec.privacy
+    if not guard_spec.enabled:
+        return None
+    if spec.kind == "tabular" and prepared.generator["mode"] != "scratch":
+        log.warning("privacy checks during training need a generator trained from scratch; they are off for fine-tuning")
+        return None
+    started = time.perf_counter()
+    if spec.kind == "tabular":
+        from stages.generator.codec import TabularCodec
+
+        codec = TabularCodec.from_dict(prepared.generator["codec"])
+        reference = tabular_reference(codec, train, dev, guard_spec, device.kind, dev_groups)
+        run = lambda model: check_tabular(model, codec, reference, guard_spec, spec.sample.temperature)  # noqa: E731
+        threshold = f"closer-to-train share <= {reference.threshold_closer_share:.3f} (fresh dev rows: {reference.fresh_closer_share:.3f})"
+    else:
+        text = spec.text_column
+        text_ref = text_reference(train[text].to_list(), dev[text].to_list(), guard_spec)
+        run = lambda model: check_text(model, prepared.tokenizer, prepared.generator, text_ref, guard_spec, spec.sample.temperature)  # noqa: E731
+        threshold = f"verbatim 50-character share <= {text_ref.threshold_verbatim_share:.3f} (dev units: {text_ref.fresh_verbatim_share:.3f})"
+    record = PrivacyLog(seconds=time.perf_counter() - started)
+    log.info("privacy checks every %d epoch(s) on %d sampled rows; threshold: %s", guard_spec.privacy_check_every, guard_spec.sample_rows, threshold)
+    return privacy_callback(run, guard_spec, live, record), record
 
 
 def run_fingerprint(train_path: Path, dev_path: Path, spec: GeneratorSpec) -> str:
@@ -332,6 +360,16 @@ def run_fingerprint(train_path: Path, dev_path: Path, spec: GeneratorSpec) -> st
         sort_keys=True,
     )
     return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def _group_keys(path: Path, group_by: list[str]) -> pl.Series | None:
+    """The split's group of each row (group_by, else its fallback), for privacy checks that split dev by group."""
+    if not group_by:
+        return None
+    available = [name for name in group_by if name in pl.read_parquet_schema(path)]
+    if not available:
+        return None
+    return pl.read_parquet(path, columns=available).select(pl.coalesce([pl.col(c).cast(pl.String) for c in available])).to_series()
 
 
 def _read_split(path: Path, spec: GeneratorSpec) -> pl.DataFrame:
@@ -353,12 +391,19 @@ def run_train(domain_name: str, params_path: Path, train_path: Path, dev_path: P
     from stages.config import load_params
 
     domain: DomainSpec = load_params(params_path).domain(domain_name)
-    spec = domain.generator
-    return train_generator(domain_name, spec, train_path, dev_path, model_dir, live_dir, checkpoints_dir)
+    group_by = [name for name in (domain.split.group_by, domain.split.group_fallback) if name]
+    return train_generator(domain_name, domain.generator, train_path, dev_path, model_dir, live_dir, checkpoints_dir, group_by)
 
 
 def train_generator(
-    domain_name: str, spec: GeneratorSpec, train_path: Path, dev_path: Path, model_dir: Path, live_dir: Path, checkpoints_dir: Path
+    domain_name: str,
+    spec: GeneratorSpec,
+    train_path: Path,
+    dev_path: Path,
+    model_dir: Path,
+    live_dir: Path,
+    checkpoints_dir: Path,
+    group_by: list[str] | None = None,
 ) -> dict[str, Any]:
     """Train, keep the best checkpoint by dev loss, and save model, tokenizer, generator config and metrics."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -394,15 +439,20 @@ def train_generator(
     if last:
         log.info("train %s: resuming from %s", domain_name, last)
 
-    args = training_arguments(spec, device, prepared.seq_len, output_dir)
     live = Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None, resume=bool(last))
+    guard = privacy_guard_for(spec, prepared, train, dev, device, live, _group_keys(dev_path, group_by or []))
+    args = training_arguments(spec, device, prepared.seq_len, output_dir, "eval_selection_loss" if guard else "eval_loss")
+    # Unchecked epochs cannot be chosen, so patience counts in checks, not epochs.
+    patience = spec.train.patience * (spec.privacy.privacy_check_every if guard else 1)
+    # The privacy check must come first: it writes the metric that early stopping then reads.
+    callbacks = [*([guard[0]] if guard else []), EarlyStoppingCallback(early_stopping_patience=patience), epoch_curves_callback(live)]
     trainer = Trainer(
         model=prepared.model,
         args=args,
         train_dataset=prepared.train,
         eval_dataset=prepared.dev,
         data_collator=prepared.collator,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=spec.train.patience), epoch_curves_callback(live)],
+        callbacks=callbacks,
     )
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)
@@ -411,6 +461,30 @@ def train_generator(
     history = trainer.state.log_history
     dev_losses = [(entry["epoch"], entry["eval_loss"]) for entry in history if "eval_loss" in entry]
     best_epoch, best_loss = min(dev_losses, key=lambda item: item[1])
+    privacy: dict[str, Any] = {"enabled": False}
+    if guard:
+        record = guard[1]
+        eligible = [check for check in record.checks if check["within_threshold"]]
+        if not eligible:
+            raise AssayError(
+                f"train {domain_name}: no checkpoint passed the privacy check ({len(record.checks)} checked); "
+                "the generator sits closer to its training rows than fresh data does. Nothing was saved; see "
+                f"{live_dir} for the checks, and consider fewer epochs, more dropout or a smaller model",
+                exit_code=1,
+            )
+        chosen = min(eligible, key=lambda check: check["dev_loss"])
+        best_epoch, best_loss = chosen["epoch"], chosen["dev_loss"]
+        privacy = {
+            "enabled": True,
+            "chosen_epoch": chosen["epoch"],
+            "why": (
+                f"best dev loss among the {len(eligible)} of {len(record.checks)} checked checkpoints whose privacy statistic "
+                f"was within the bootstrap {spec.privacy.quantile:.0%} threshold of fresh dev rows"
+            ),
+            "chosen": chosen,
+            "checks": record.checks,
+            "check_seconds": round(record.seconds, 2),
+        }
     tokens = sum(len(ids) for ids in prepared.train.sequences) * (history[-1].get("epoch") or 1)
     metrics = {
         "best_dev_loss": best_loss,
@@ -431,7 +505,10 @@ def train_generator(
         "train_rows": train.height,
         "dev_rows": dev.height,
         "resumed_from": last,
+        "privacy": privacy,
     }
+    if guard:
+        privacy["check_share_of_training_time"] = round(guard[1].seconds / seconds, 4) if seconds else None
     for key in ("best_dev_loss", "best_epoch", "epochs_run", "train_seconds", "train_tokens_per_second", "parameters", "device", "bf16"):
         live.summary[key] = metrics[key]
     live.end()

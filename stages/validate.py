@@ -122,8 +122,21 @@ def _examples(result: dict[str, Any], column: str | None) -> list[dict[str, Any]
     return examples
 
 
-def validate_frame(frame: pl.DataFrame, suite: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``frame`` with ``suite``; return Assay's per-expectation summary and the GX result."""
+def _unexpected_rows(result: dict[str, Any]) -> list[list[Any]] | None:
+    """``[file, row]`` of every unexpected row of a map expectation's complete result; None if it has none."""
+    if "unexpected_index_list" not in result:
+        return None
+    return [[row.get(PROVENANCE[0]), row.get(PROVENANCE[1])] for row in result["unexpected_index_list"] or [] if isinstance(row, dict)]
+
+
+def validate_frame(frame: pl.DataFrame, suite: dict[str, Any], unexpected_rows: bool = False) -> dict[str, Any]:
+    """Validate ``frame`` with ``suite``; return Assay's per-expectation summary and the GX result.
+
+    With ``unexpected_rows`` (the frame needs ``_source_file`` and ``_source_row``), each entry
+    also has ``unexpected_rows``: every unexpected row as ``[file, row]`` for a row-level (map)
+    expectation, None for table-level and aggregate ones. GX then returns complete results, which
+    is slower and bigger, so the validate stage leaves it off.
+    """
     from great_expectations.core.expectation_suite import ExpectationSuite
 
     suite = _with_stable_ids(suite)
@@ -134,7 +147,11 @@ def validate_frame(frame: pl.DataFrame, suite: dict[str, Any]) -> dict[str, Any]
         dropped = [f"{e['type']}({e['kwargs'].get('column', '')})" for e in suite["expectations"] if e["id"] not in kept]
         raise AssayError(f"suite {suite.get('name')!r}: GX could not build {len(dropped)} expectation(s): {', '.join(dropped)}")
     index_columns = [name for name in PROVENANCE if name in frame.columns]
-    result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
+    result_format: dict[str, Any] = {"result_format": "COMPLETE" if unexpected_rows else "SUMMARY", "partial_unexpected_count": EXAMPLES}
+    if unexpected_rows:
+        if len(index_columns) < len(PROVENANCE):
+            raise ValueError(f"unexpected_rows needs the columns {PROVENANCE} in the frame")
+        result_format["return_unexpected_index_query"] = False
     if index_columns:
         result_format["unexpected_index_column_names"] = index_columns
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame.to_pandas()})
@@ -167,6 +184,7 @@ def validate_frame(frame: pl.DataFrame, suite: dict[str, Any]) -> dict[str, Any]
                 "unexpected_percent": result.get("unexpected_percent"),
                 "observed_value": result.get("observed_value"),
                 "examples": _examples(result, column),
+                **({"unexpected_rows": _unexpected_rows(result)} if unexpected_rows else {}),
             }
         )
     failed = [e for e in expectations if not e["success"]]

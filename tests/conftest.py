@@ -65,3 +65,27 @@ def run_dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedP
     if check and result.returncode != 0:
         raise AssertionError(f"dvc {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+@pytest.fixture(scope="module")
+def demo_params():
+    """The demo profile, params.yaml."""
+    from stages.config import load_params
+
+    return load_params(REPO_ROOT / "params.yaml")
+
+
+@pytest.fixture(scope="module")
+def records_splits(demo_params, tmp_path_factory: pytest.TempPathFactory):
+    """(train path, dev path, clean frame): 600 train and 150 dev rows of the clean demo records."""
+    from stages.clean import clean_frame
+    from stages.ingest import ingest_domain
+
+    spec = demo_params.domain("records")
+    interim, _ = ingest_domain("records", spec, REPO_ROOT)
+    clean = clean_frame(interim, spec, b"test-key").clean
+    folder = tmp_path_factory.mktemp("splits")
+    train, dev = clean.head(600), clean.slice(600, 150)
+    train.write_parquet(folder / "train.parquet")
+    dev.write_parquet(folder / "dev.parquet")
+    return folder / "train.parquet", folder / "dev.parquet", clean

@@ -21,6 +21,7 @@ def domain(columns: dict, clean: dict | None = None) -> DomainSpec:
             "clean": clean or {},
             "split": {"group_by": next(iter(columns))},
             "generator": {"features": [next(name for name, spec in columns.items() if not spec.get("identifier"))]},
+            "evaluate": {"target": {"column": next(name for name, spec in columns.items() if not spec.get("identifier")), "positive": ["1"]}},
         }
     )
 

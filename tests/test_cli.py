@@ -70,6 +70,7 @@ def good_params(tmp_path: Path) -> dict:
                 "columns": {"id": {"type": "int"}, "n": {"type": "int"}},
                 "split": {"group_by": "id"},
                 "generator": {"features": ["n"]},
+                "evaluate": {"target": {"column": "n", "positive": ["1"]}},
             }
         }
     }

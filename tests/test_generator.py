@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from stages.clean import clean_frame
-from stages.config import GeneratorSpec, load_params
+from stages.config import GeneratorSpec
 from stages.errors import AssayError
 from stages.ingest import ingest_domain
 from stages.synthesize import assemble, load_generator, parse_where, sample_tabular
@@ -18,24 +18,12 @@ from stages.train import train_generator
 
 from .conftest import REPO_ROOT
 
-TINY = {"model": {"n_layer": 1, "n_head": 2, "n_embd": 32, "max_length": 64}, "train": {"max_epochs": 2, "tokens_per_batch": 2048, "patience": 2}}
-
-
-@pytest.fixture(scope="module")
-def demo_params():
-    return load_params(REPO_ROOT / "params.yaml")
-
-
-@pytest.fixture(scope="module")
-def records_splits(demo_params, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, pl.DataFrame]:
-    spec = demo_params.domain("records")
-    interim, _ = ingest_domain("records", spec, REPO_ROOT)
-    clean = clean_frame(interim, spec, b"test-key").clean
-    folder = tmp_path_factory.mktemp("splits")
-    train, dev = clean.head(600), clean.slice(600, 150)
-    train.write_parquet(folder / "train.parquet")
-    dev.write_parquet(folder / "dev.parquet")
-    return folder / "train.parquet", folder / "dev.parquet", clean
+# Privacy checks have their own tests (test_privacy_guard.py); here they would only slow things down.
+TINY = {
+    "model": {"n_layer": 1, "n_head": 2, "n_embd": 32, "max_length": 64},
+    "train": {"max_epochs": 2, "tokens_per_batch": 2048, "patience": 2},
+    "privacy": {"enabled": False},
+}
 
 
 def tiny_spec(demo_params, domain: str, **overrides) -> GeneratorSpec:

@@ -12,13 +12,21 @@ PROFILE_KEYS = {"raw_dir", "sources"}
 
 # A split seed is chosen per dataset (re-randomisation: see stages/split.py), so it may differ too.
 SEED_KEYS = {("split", "seed")}
+# Privacy-check sampling is sized to the data: frequent small checks on the demo, larger on real data.
+SIZED_KEYS = {("generator", "privacy")}
+# The release gate has the same thresholds everywhere; the demo reports its checks without stopping
+# `dvc repro`: its generators train for seconds on a few thousand rows (README, "Synthetic-data tests").
+GATE_SWITCH = ("evaluate", "release_gate", "enabled")
 
 
 def strip_profile_keys(params: dict) -> dict:
     def domain(spec: dict) -> dict:
         kept = {k: v for k, v in spec.items() if k not in PROFILE_KEYS}
-        for section, key in SEED_KEYS:
+        for section, key in SEED_KEYS | SIZED_KEYS:
             kept[section] = {k: v for k, v in kept.get(section, {}).items() if k != key}
+        section, group, switch = GATE_SWITCH
+        if group in kept.get(section, {}):
+            kept[section] = {**kept[section], group: {k: v for k, v in kept[section][group].items() if k != switch}}
         return kept
 
     return {section: ({name: domain(spec) for name, spec in value.items()} if section == "domains" else value) for section, value in params.items()}
@@ -39,7 +47,7 @@ def test_real_profile_points_at_shared_data() -> None:
 def test_gpu_profile_is_the_real_profile_with_bigger_generators() -> None:
     real = yaml.safe_load((REPO_ROOT / "params.real.yaml").read_text())
     gpu = yaml.safe_load((REPO_ROOT / "params.gpu.yaml").read_text())
-    sizing = {"model", "train", "sample"}
+    sizing = {"model", "train", "sample", "privacy"}
 
     def without_sizing(params: dict) -> dict:
         domains = {}

@@ -547,6 +547,31 @@ class TabularCodec:
             out[:, j] = np.where(missing, MISSING_FEATURE, scaled)
         return out
 
+    def token_features(self, tokens: np.ndarray) -> np.ndarray:
+        """Like :meth:`features`, straight from column tokens (n_rows, n_columns): no decoding needed.
+
+        Numeric tokens stand for their bin's midpoint, range-normalised as in :meth:`features`;
+        categorical tokens for their block index; MISSING (and PAD or anything out of the block)
+        for -1. Training-time privacy checks compare sampled rows this way.
+        """
+        tokens = np.asarray(tokens)
+        out = np.empty(tokens.shape, dtype=np.float32)
+        for j, col in enumerate(self.columns):
+            table = np.full(col.size, MISSING_FEATURE, dtype=np.float32)
+            if col.kind == "categorical":
+                table[:] = np.arange(col.size) / max(col.size - 1, 1)
+            elif col.n_main:
+                lo, hi = _bin_arrays(col)
+                low, high = float(lo.min()), float(hi.max())
+                middle = (lo.astype(np.float64) + hi.astype(np.float64)) / 2
+                table[: col.n_main] = np.clip((middle - low) / (high - low), 0.0, 1.0) if high > low else 0.0
+            if MISSING in col.specials:
+                table[col.special_id(MISSING) - col.offset] = MISSING_FEATURE
+            local = tokens[:, j].astype(np.int64) - col.offset
+            inside = (local >= 0) & (local < col.size)
+            out[:, j] = np.where(inside, table[np.clip(local, 0, col.size - 1)], MISSING_FEATURE)
+        return out
+
     def token_names(self) -> list[str]:
         """One readable, unique, whitespace-free name per id (``<pad>``, ``age=[70-80)``, ``price=[0.07..0.12]``,
         ``race=<missing>``), e.g. for a word-level tokenizer that makes a model directory self-describing."""

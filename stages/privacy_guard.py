@@ -1,0 +1,231 @@
+"""Privacy checks during generator training: keep utility and privacy together.
+
+Dev loss alone does not see a generator drifting towards its training rows. Every
+``privacy_check_every`` epochs the model being trained samples rows (units for text domains), and
+they are compared with a sample of the train split, with dev rows as the fresh-data reference:
+
+- tabular: distance to closest record (range-normalised mixed-type distance on the encoded
+  tokens, the same distance the utility stage uses, from :mod:`stages.privacy`) to train and to
+  a dev reference; the share of synthetic rows closer to train than to dev, against the share
+  that fresh rows (the other half of dev) show; DCR 5th-percentile and median ratios; exact
+  copies of train rows;
+- text: the share of sampled units holding a verbatim 50-character span of the train text,
+  against the same for dev units.
+
+The threshold is statistical, not hand-picked (as REaLTabFormer does): the same statistic is
+bootstrapped on real dev rows, resampled to the synthetic sample's size, and a synthetic value
+beyond the ``quantile`` of that spread counts as overfitting. Only checked checkpoints within the
+threshold can be chosen; among them the best dev loss wins; training stops after
+``privacy_patience`` failed checks in a row; if none qualifies, training fails. The test split is
+never used.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from stages.config import PrivacyGuardSpec
+
+log = logging.getLogger("assay.train")
+
+NOT_CHOSEN = 1e9  # selection loss of a checkpoint that may not be kept
+
+
+@dataclass
+class TabularReference:
+    """Encoded train and dev samples, and the bootstrap threshold from fresh (dev) rows."""
+
+    train: np.ndarray
+    dev_reference: np.ndarray
+    is_categorical: np.ndarray
+    fresh_closer_share: float
+    threshold_closer_share: float
+    fresh_copy_rate: float
+    threshold_copy_rate: float
+    fresh_dcr_p5: float
+    fresh_dcr_median: float
+
+
+@dataclass
+class TextReference:
+    train_texts: list[str]
+    fresh_verbatim_share: float
+    threshold_verbatim_share: float
+
+
+def _closer_share(to_train: np.ndarray, to_dev: np.ndarray) -> np.ndarray:
+    """Per row: 1 when nearer a train row than a dev row, 0.5 on a tie, else 0."""
+    return np.where(to_train < to_dev, 1.0, np.where(to_train == to_dev, 0.5, 0.0))
+
+
+def _bootstrap_quantile(per_row: np.ndarray, size: int, spec: PrivacyGuardSpec, rng: np.random.Generator) -> float:
+    """The ``quantile`` of the statistic's mean over ``size``-row resamples of real rows."""
+    draws = rng.integers(0, per_row.size, size=(spec.bootstraps, size))
+    return float(np.quantile(per_row[draws].mean(axis=1), spec.quantile))
+
+
+def halves_by_group(frame: pl.DataFrame, groups: pl.Series | None, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split rows in two so that no group (a patient, a customer, a section) is in both halves.
+
+    Splitting by row would put a patient's other encounters on both sides, making fresh rows
+    look closer to the dev reference than to train and the threshold too strict.
+    """
+    from stages.split import unit_interval
+
+    if groups is None:
+        keys = np.arange(frame.height).astype(str)
+    else:
+        keys = groups.cast(pl.String).fill_null("").to_numpy().astype(str)
+    distinct, inverse = np.unique(keys, return_inverse=True)
+    first = unit_interval(distinct.tolist(), seed)[inverse] < 0.5
+    mask = pl.Series(first)
+    return frame.filter(mask), frame.filter(~mask)
+
+
+def tabular_reference(
+    codec: Any, train: pl.DataFrame, dev: pl.DataFrame, spec: PrivacyGuardSpec, device: str = "cpu", dev_groups: pl.Series | None = None
+) -> TabularReference:
+    """Encode reference samples and set thresholds from dev rows that the model never trains on.
+
+    Dev is split in two by group: one half is the reference a synthetic row may be near, the
+    other plays the synthetic sample's part as fresh data. Train is subsampled to the size of the
+    dev reference, so that for fresh data the closer-to-train share is about 0.5.
+    """
+    from stages.privacy import mixed_distance_to_closest
+
+    rng = np.random.default_rng(spec.seed)
+    dev_reference, fresh = halves_by_group(dev, dev_groups, spec.seed)
+    dev_reference = dev_reference.sample(n=min(dev_reference.height, spec.reference_rows), shuffle=True, seed=spec.seed)
+    fresh = fresh.sample(n=min(fresh.height, spec.reference_rows), shuffle=True, seed=spec.seed)
+    train_rows = train.sample(n=min(train.height, dev_reference.height), shuffle=True, seed=spec.seed)
+    features = lambda frame: codec.token_features(codec.encode(frame))  # noqa: E731
+    train_x, reference_x, fresh_x = features(train_rows), features(dev_reference), features(fresh)
+    is_categorical = codec.is_categorical
+    to_train = mixed_distance_to_closest(fresh_x, train_x, is_categorical, device=device)
+    to_dev = mixed_distance_to_closest(fresh_x, reference_x, is_categorical, device=device)
+    closer = _closer_share(to_train, to_dev)
+    copies = (to_train == 0).astype(float)
+    return TabularReference(
+        train=train_x,
+        dev_reference=reference_x,
+        is_categorical=is_categorical,
+        fresh_closer_share=float(closer.mean()),
+        threshold_closer_share=_bootstrap_quantile(closer, spec.sample_rows, spec, rng),
+        fresh_copy_rate=float(copies.mean()),
+        threshold_copy_rate=_bootstrap_quantile(copies, spec.sample_rows, spec, rng),
+        fresh_dcr_p5=float(np.percentile(to_train, 5)),
+        fresh_dcr_median=float(np.median(to_train)),
+    )
+
+
+def text_reference(train_texts: list[str], dev_texts: list[str], spec: PrivacyGuardSpec) -> TextReference:
+    from stages.privacy import verbatim_span_flags
+
+    rng = np.random.default_rng(spec.seed)
+    flags = verbatim_span_flags(dev_texts, train_texts).astype(float)
+    return TextReference(train_texts, float(flags.mean()), _bootstrap_quantile(flags, spec.sample_rows, spec, rng))
+
+
+def _ratio(value: float, reference: float) -> float:
+    # Distances of 0 are exact copies; a tiny floor keeps the ratio finite and still telling.
+    return float(value / max(reference, 1e-6))
+
+
+def check_tabular(model: Any, codec: Any, reference: TabularReference, spec: PrivacyGuardSpec, temperature: float) -> dict[str, Any]:
+    """Sample rows from ``model`` and measure them against the reference."""
+    from stages.privacy import mixed_distance_to_closest
+    from stages.synthesize import sample_tabular_tokens
+
+    tokens = sample_tabular_tokens(model, codec, spec.sample_rows, min(spec.sample_rows, 1024), temperature, progress=False)
+    synthetic = codec.token_features(tokens)
+    device = str(model.device.type)
+    to_train = mixed_distance_to_closest(synthetic, reference.train, reference.is_categorical, device=device)
+    to_dev = mixed_distance_to_closest(synthetic, reference.dev_reference, reference.is_categorical, device=device)
+    closer = float(_closer_share(to_train, to_dev).mean())
+    copies = float((to_train == 0).mean())
+    return {
+        "closer_to_train_share": closer,
+        "closer_to_train_ideal": 0.5,
+        "closer_to_train_fresh": reference.fresh_closer_share,
+        "closer_to_train_threshold": reference.threshold_closer_share,
+        "exact_copy_rate": copies,
+        "exact_copy_rate_fresh": reference.fresh_copy_rate,
+        "exact_copy_threshold": reference.threshold_copy_rate,
+        "dcr_p5_ratio": _ratio(float(np.percentile(to_train, 5)), reference.fresh_dcr_p5),
+        "dcr_median_ratio": _ratio(float(np.median(to_train)), reference.fresh_dcr_median),
+        "within_threshold": closer <= reference.threshold_closer_share and copies <= reference.threshold_copy_rate,
+    }
+
+
+def check_text(model: Any, tokenizer: Any, generator: dict[str, Any], reference: TextReference, spec: PrivacyGuardSpec, temperature: float) -> dict[str, Any]:
+    from stages.privacy import verbatim_span_flags
+    from stages.synthesize import sample_text_units
+
+    units, _ = sample_text_units(model, tokenizer, generator, spec.sample_rows, 32, temperature, np.random.default_rng(spec.seed), progress=False)
+    share = float(verbatim_span_flags(units[generator["text_column"]].to_list(), reference.train_texts).mean()) if units.height else 0.0
+    return {
+        "verbatim_share": share,
+        "verbatim_share_fresh": reference.fresh_verbatim_share,
+        "verbatim_threshold": reference.threshold_verbatim_share,
+        "within_threshold": share <= reference.threshold_verbatim_share,
+    }
+
+
+@dataclass
+class PrivacyLog:
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def privacy_callback(run_check: Any, spec: PrivacyGuardSpec, live: Any, record: PrivacyLog):
+    """A Trainer callback: check every N epochs, mark ineligible checkpoints, stop on repeated failure.
+
+    It rewrites the evaluation metric ``eval_selection_loss`` that ``metric_for_best_model``
+    names: the dev loss for a checkpoint within the threshold, a huge value otherwise, so the
+    Trainer's own best-checkpoint logic keeps the best dev loss among qualifying checkpoints.
+    """
+    from transformers import TrainerCallback
+
+    class PrivacyCheck(TrainerCallback):
+        def __init__(self) -> None:
+            self.failures_in_a_row = 0
+
+        def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):  # noqa: ANN001
+            if metrics is None:
+                return
+            epoch = int(round(state.epoch or 0))
+            metrics["eval_selection_loss"] = NOT_CHOSEN
+            if epoch % spec.privacy_check_every:
+                return
+            started = time.perf_counter()
+            was_training = model.training
+            model.eval()
+            try:
+                result = run_check(model)
+            finally:
+                model.train(was_training)
+            record.seconds += time.perf_counter() - started
+            result = {"epoch": epoch, "dev_loss": float(metrics["eval_loss"]), **result}
+            record.checks.append(result)
+            for name, value in result.items():
+                if isinstance(value, bool):
+                    live.log_metric(f"privacy/{name}", int(value))
+                elif isinstance(value, float) and name != "dev_loss":
+                    live.log_metric(f"privacy/{name}", value)
+            if result["within_threshold"]:
+                metrics["eval_selection_loss"] = metrics["eval_loss"]
+                self.failures_in_a_row = 0
+            else:
+                self.failures_in_a_row += 1
+                log.warning("privacy check at epoch %d: beyond the threshold (%d in a row)", epoch, self.failures_in_a_row)
+                if self.failures_in_a_row >= spec.privacy_patience:
+                    log.warning("privacy checks failed %d times in a row: training stops", self.failures_in_a_row)
+                    control.should_training_stop = True
+
+    return PrivacyCheck()

@@ -1,0 +1,389 @@
+"""Lineage: `assay trace`, the lineage record, the model card, OpenLineage export, release folders.
+
+The slow tests run `dvc repro lineage@records` once in a temporary copy of the repo with a tiny
+generator (about a minute), then tamper with that copy and restore it after each test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stages.config import GeneratorSpec
+from stages.lineage import STATES, _seeds, node_label, summarise_utility, worst
+
+from .conftest import REPO_ROOT, copy_repo, run_dvc
+
+SCHEMAS = REPO_ROOT / "stages" / "assets" / "openlineage"
+SMALL_EVALUATE = {"max_rows": 2000, "max_distance_rows": 500, "max_reference_rows": 2000}
+TINY = {"model": {"n_layer": 1, "n_head": 2, "n_embd": 32}, "train": {"max_epochs": 1, "tokens_per_batch": 16384, "patience": 1}}
+
+
+# ---------------------------------------------------------------------------------------------
+# fast: pure helpers
+
+
+def test_worst_state_orders_missing_modified_stale_ok() -> None:
+    assert STATES == ("ok", "stale", "modified", "missing")
+    assert worst() == "ok"
+    assert worst("ok", "stale") == "stale"
+    assert worst("stale", "modified", "ok") == "modified"
+    assert worst("missing", "modified") == "missing"
+
+
+def test_seeds_are_found_at_any_depth() -> None:
+    params = {
+        "split@r": {"domains.r.split": {"seed": 42, "ratios": {"train": 0.8}}},
+        "train@r": {"domains.r.generator": {"train": {"seed": 1}, "sample": {"seed": 7}}},
+    }
+    assert _seeds(params) == {"domains.r.generator.sample.seed": 7, "domains.r.generator.train.seed": 1, "domains.r.split.seed": 42}
+
+
+def test_utility_summary_is_tolerant_of_the_report_shape() -> None:
+    assert summarise_utility({"passed": True, "gate": {"tstr_ratio": 0.93, "passed": True, "detail": [1, 2]}, "other": 3}) == {
+        "passed": True,
+        "gate": {"tstr_ratio": 0.93, "passed": True},
+    }
+    assert summarise_utility({"rows": 10}) == {}
+    report = {
+        "release_gate_enabled": True,
+        "release_gate_passed": False,
+        "gate_checks": [{"check": "a", "passed": True}, {"check": "b", "passed": False, "message": "b too low"}],
+    }
+    assert summarise_utility(report) == {"release_gate_enabled": True, "release_gate_passed": False, "gate_checks_failed": ["b too low"]}
+
+
+def test_node_label_names_path_stage_md5_and_state() -> None:
+    node = {
+        "path": "data/clean/r.parquet",
+        "kind": "output",
+        "stage": "clean@r",
+        "md5": "a" * 32,
+        "size": 2048,
+        "nfiles": None,
+        "rows": 10,
+        "state": "modified",
+    }
+    label = node_label(node)
+    assert label.startswith("✗ data/clean/r.parquet  (clean@r)  md5 " + "a" * 32)
+    assert "2.0 KiB, 10 rows" in label and label.endswith("modified")
+
+
+def _registry() -> Any:
+    from referencing import Registry, Resource
+
+    schemas = [json.loads(path.read_text()) for path in SCHEMAS.glob("*.json")]
+    return Registry().with_resources([(schema["$id"], Resource.from_contents(schema)) for schema in schemas])
+
+
+def _openlineage_errors(event: dict[str, Any]) -> list[str]:
+    """Errors of a RunEvent against the schema its schemaURL names, and of each facet against its own."""
+    from jsonschema import Draft202012Validator
+
+    registry = _registry()
+    errors = [error.message for error in Draft202012Validator({"$ref": event["schemaURL"]}, registry=registry).iter_errors(event)]
+    facets: list[dict[str, Any]] = [*event["run"].get("facets", {}).values(), *event["job"].get("facets", {}).values()]
+    for dataset in [*event.get("inputs", []), *event.get("outputs", [])]:
+        facets.extend(dataset.get("facets", {}).values())
+        facets.extend(dataset.get("outputFacets", {}).values())
+    for facet in facets:
+        errors.extend(error.message for error in Draft202012Validator({"$ref": facet["_schemaURL"]}, registry=registry).iter_errors(facet))
+    return errors
+
+
+def test_openlineage_schema_rejects_a_broken_event() -> None:
+    event = {
+        "eventType": "COMPLETE",
+        "eventTime": "2026-01-01T00:00:00Z",
+        "producer": "urn:assay:test",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": str(uuid.uuid4())},
+        "job": {"namespace": "assay", "name": "clean@records"},
+        "inputs": [],
+        "outputs": [{"namespace": "assay", "name": "data/clean/records.parquet", "facets": {}}],
+    }
+    assert _openlineage_errors(event) == []
+    del event["run"]["runId"]
+    event["eventType"] = "DONE"
+    event["outputs"][0]["facets"]["version"] = {
+        "_producer": "urn:assay:test",
+        "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet",
+    }
+    errors = " ".join(_openlineage_errors(event))
+    assert "'runId' is a required property" in errors
+    assert "'DONE' is not one of" in errors
+    assert "'datasetVersion' is a required property" in errors
+
+
+# ---------------------------------------------------------------------------------------------
+# slow: a real chain in a copy of the repo
+
+
+def _assay(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1", "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run([str(bin_dir / "assay"), *args], cwd=repo, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def lineage_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = copy_repo(tmp_path_factory.mktemp("lineage"))
+    params_path = repo / "params.yaml"
+    params = yaml.safe_load(params_path.read_text())
+    generator = params["domains"]["records"]["generator"]
+    for key, values in TINY.items():
+        generator[key] = {**generator.get(key, {}), **values}
+    generator["sample"] = {**generator.get("sample", {}), "rows": 200}
+    if "privacy" in GeneratorSpec.model_fields:
+        # A one-epoch toy model is not what the privacy guard is for; its checks would only add time.
+        generator["privacy"] = {**generator.get("privacy", {}), "enabled": False}
+    evaluate = params["domains"]["records"].get("evaluate")
+    if isinstance(evaluate, dict):
+        # Nor is the release gate; smaller samples keep the evaluate stage quick.
+        evaluate["release_gate"] = {**evaluate.get("release_gate", {}), "enabled": False}
+        evaluate.update({key: value for key, value in SMALL_EVALUATE.items() if key in evaluate})
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    run_dvc(repo, "repro", "lineage@records")
+    return repo
+
+
+@contextmanager
+def _restored(path: Path) -> Iterator[bytes]:
+    data = path.read_bytes()
+    try:
+        yield data
+    finally:
+        path.write_bytes(data)
+
+
+def _ingest_sha256(repo: Path) -> str:
+    return json.loads((repo / "reports/ingest/records.json").read_text())["sources"][0]["sha256"]
+
+
+def _walk(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node["inputs"]:
+        yield from _walk(child)
+
+
+@pytest.mark.slow
+def test_trace_of_an_untouched_model_verifies_down_to_the_raw_files(lineage_repo: Path) -> None:
+    result = _assay(lineage_repo, "trace", "models/records")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for path in (
+        "models/records",
+        "data/splits/records/train.parquet",
+        "data/clean/records.parquet",
+        "data/interim/records.parquet",
+        "data/raw/records",
+        "expectations/records.json",
+    ):
+        assert path in out
+    assert _ingest_sha256(lineage_repo) in out
+    assert "✗" not in out and "models/records: verified" in out
+
+
+@pytest.mark.slow
+def test_trace_json_has_lock_md5s_and_states(lineage_repo: Path) -> None:
+    from dvc.repo import Repo
+
+    result = _assay(lineage_repo, "trace", "data/synthetic/records.parquet", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"path", "verified", "state", "tree"} and data["verified"] is True
+    nodes = {node["path"]: node for node in _walk(data["tree"]) if not node.get("see_above")}
+    with Repo(str(lineage_repo)) as repo:
+        stages = {stage.name: stage for stage in repo.index.stages}
+        synth_out = next(out for out in stages["synthesize@records"].outs if out.def_path == "data/synthetic/records.parquet")
+        raw_dep = next(dep for dep in stages["ingest@records"].deps if dep.def_path == "data/raw/records")
+        assert nodes["data/synthetic/records.parquet"]["md5"] == synth_out.hash_info.value
+        assert nodes["data/raw/records"]["md5"] == raw_dep.hash_info.value
+    assert nodes["data/raw/records"]["kind"] == "source" and nodes["data/raw/records"]["files"][0]["sha256"] == _ingest_sha256(lineage_repo)
+    assert nodes["models/records"]["stage"] == "train@records"
+    assert {p["key"] for p in nodes["models/records"]["params"]} == {"domains.records.generator"}
+    assert nodes["reports/validation/records.json"]["facts"]["validation"]["success"] is True
+    assert all(node["state"] == "ok" and node["verified"] for node in _walk(data["tree"]))
+
+
+@pytest.mark.slow
+def test_trace_of_an_unknown_path_is_one_line_and_exit_2(lineage_repo: Path) -> None:
+    result = _assay(lineage_repo, "trace", "data/nowhere.parquet")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: data/nowhere.parquet: not an output or a dependency of any stage in dvc.yaml"]
+
+
+@pytest.mark.slow
+def test_a_changed_byte_in_clean_data_is_flagged_and_blocks_publishing(lineage_repo: Path) -> None:
+    clean = lineage_repo / "data/clean/records.parquet"
+    with _restored(clean) as data:
+        clean.write_bytes(data[:100] + bytes([data[100] ^ 0xFF]) + data[101:])
+        result = _assay(lineage_repo, "trace", "models/records")
+        assert result.returncode == 1
+        flagged = [line for line in result.stdout.splitlines() if "data/clean/records.parquet  (clean@records)" in line]
+        assert flagged and all(line.lstrip("│├└─ ").startswith("✗") and "modified" in line for line in flagged)
+        assert "models/records: NOT verified" in result.stdout
+        tree = json.loads(_assay(lineage_repo, "trace", "models/records", "--json").stdout)["tree"]
+        assert tree["state"] == "stale"
+        assert {node["state"] for node in _walk(tree) if node["path"] == "data/clean/records.parquet"} == {"modified"}
+        refused = _assay(lineage_repo, "lineage", "publish", "--domain", "records", "--out", "dist/records")
+        assert refused.returncode == 1 and "not verified" in refused.stderr
+    assert _assay(lineage_repo, "trace", "models/records").returncode == 0
+
+
+@pytest.mark.slow
+def test_a_changed_cleaning_param_makes_the_chain_stale(lineage_repo: Path) -> None:
+    params_path = lineage_repo / "params.yaml"
+    with _restored(params_path):
+        params = yaml.safe_load(params_path.read_text())
+        params["domains"]["records"]["clean"]["null_values"].append("N/A")
+        params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+        result = _assay(lineage_repo, "trace", "models/records", "--json")
+        assert result.returncode == 1
+        tree = json.loads(result.stdout)["tree"]
+        clean = next(node for node in _walk(tree) if node["path"] == "data/clean/records.parquet")
+        assert clean["state"] == "stale"
+        assert "clean@records: param domains.records.clean modified since it ran" in clean["reasons"]
+        # Everything made from it is stale too, up to the model; the raw files are still fine.
+        assert tree["state"] == "stale" and any("upstream not verified" in reason for reason in tree["reasons"])
+        assert next(node for node in _walk(tree) if node["path"] == "data/raw/records")["state"] == "ok"
+
+
+@pytest.mark.slow
+def test_lineage_record_holds_the_chain_with_lock_md5s_params_and_run(lineage_repo: Path) -> None:
+    from dvc.repo import Repo
+
+    record = json.loads((lineage_repo / "reports/lineage/records.json").read_text())
+    roles = [node["role"] for node in record["chain"]]
+    assert (
+        roles.index("source")
+        < roles.index("ingest")
+        < roles.index("clean")
+        < roles.index("validate")
+        < roles.index("split")
+        < roles.index("train")
+        < roles.index("synthesize")
+    )
+    nodes = {node["path"]: node for node in record["chain"]}
+    assert {"data/quarantine/records.parquet", "reports/validation/records.json", "data/splits/records", "data/synthetic/records.parquet"} <= set(nodes)
+    with Repo(str(lineage_repo)) as repo:
+        for stage in repo.index.stages:
+            for out in stage.outs:
+                if out.def_path in nodes:
+                    assert nodes[out.def_path]["md5"] == out.hash_info.value
+                    assert nodes[out.def_path]["size"] == out.meta.size
+    assert nodes["data/clean/records.parquet"]["stage"] == "clean@records"
+    assert set(nodes["data/clean/records.parquet"]["params"]) == {"domains.records.columns", "domains.records.clean"}
+    assert nodes["data/splits/records"]["rows"]["train.parquet"] > 0
+    assert nodes["reports/validation/records.json"]["validation"]["suite"] == "expectations/records.json"
+    assert nodes["data/raw/records"]["files"][0]["sha256"] == _ingest_sha256(lineage_repo)
+    run = record["run"]
+    assert len(run["git"]["commit"]) == 40 and isinstance(run["git"]["dirty"], bool) and run["time"] == run["git"]["commit_time"]
+    assert run["packages"]["dvc"] and run["device"]["device"] in ("cpu", "cuda") and run["seeds"]["domains.records.split.seed"] == 42
+    assert record["targets"]["model"] == "models/records" and record["targets"]["synthetic"] == "data/synthetic/records.parquet"
+
+
+@pytest.mark.slow
+def test_lineage_stage_output_is_deterministic(lineage_repo: Path) -> None:
+    before = (lineage_repo / "reports/lineage/records.json").read_bytes(), (lineage_repo / "reports/model_cards/records.md").read_bytes()
+    run_dvc(lineage_repo, "repro", "--force", "--single-item", "lineage@records")
+    after = (lineage_repo / "reports/lineage/records.json").read_bytes(), (lineage_repo / "reports/model_cards/records.md").read_bytes()
+    assert before == after
+    assert "up to date" in run_dvc(lineage_repo, "status", "lineage@records").stdout.lower()
+
+
+@pytest.mark.slow
+def test_model_card_front_matter_is_yaml_naming_sources_suite_and_model(lineage_repo: Path) -> None:
+    text = (lineage_repo / "reports/model_cards/records.md").read_text()
+    assert text.startswith("---\n")
+    _, front, body = text.split("---\n", 2)
+    meta = yaml.safe_load(front)
+    assert meta["library_name"] == "transformers" and "synthetic-data" in meta["tags"] and meta["license"]
+    assert meta["assay"]["sources"][0]["sha256"] == _ingest_sha256(lineage_repo)
+    assert meta["assay"]["suite"]["path"] == "expectations/records.json" and len(meta["assay"]["suite"]["sha256"]) == 64
+    assert meta["assay"]["validation"] == "passed"
+    assert meta["model-index"][0]["results"][0]["metrics"][0]["type"] == "loss"
+    for heading in ("## Data provenance", "## Training", "## Utility and privacy", "## Intended use", "## Out of scope and limits", "## How to verify"):
+        assert heading in body
+    assert _ingest_sha256(lineage_repo) in body
+    record = json.loads((lineage_repo / "reports/lineage/records.json").read_text())
+    if record["targets"].get("utility"):  # the evaluate stage exists: its results are on the card
+        assert "Release gate:" in body and "| Metric | Generator | Naive baseline |" in body
+        assert any(metric["name"].startswith("Synthetic data:") for metric in meta["model-index"][0]["results"][0]["metrics"])
+    else:
+        assert "Not evaluated yet" in body
+
+
+@pytest.mark.slow
+def test_openlineage_export_writes_one_valid_run_event_per_stage_run(lineage_repo: Path, tmp_path: Path) -> None:
+    result = _assay(lineage_repo, "lineage", "export", "--format", "openlineage", "--out", str(tmp_path), "--domain", "records")
+    assert result.returncode == 0, result.stderr
+    files = sorted(tmp_path.glob("*.json"))
+    events = [json.loads(path.read_text()) for path in files]
+    jobs = [
+        "ingest@records",
+        "clean@records",
+        "validate@records",
+        "split@records",
+        "train@records",
+        "synthesize@records",
+        "evaluate@records",
+        "lineage@records",
+    ]
+    if not (lineage_repo / "reports/utility/records.json").exists():
+        jobs.remove("evaluate@records")
+    assert [event["job"]["name"] for event in events] == jobs
+    for event in events:
+        assert _openlineage_errors(event) == [], event["job"]["name"]
+        assert event["eventType"] == "COMPLETE" and uuid.UUID(event["run"]["runId"])
+        datetime.fromisoformat(event["eventTime"])
+    clean = events[1]
+    assert clean["inputs"][0]["name"] == "data/interim/records.parquet"
+    versions = {dataset["name"]: dataset["facets"]["version"]["datasetVersion"] for event in events for dataset in event["outputs"]}
+    assert versions["data/interim/records.parquet"] == clean["inputs"][0]["facets"]["version"]["datasetVersion"]
+    assert clean["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] > 0
+    assert any(field["name"] == "encounter_id" for field in clean["outputs"][0]["facets"]["schema"]["fields"])
+    # The same lock gives the same run ids: exporting twice does not create new runs in Marquez.
+    again = _assay(lineage_repo, "lineage", "export", "--out", str(tmp_path / "again"), "--domain", "records")
+    assert again.returncode == 0
+    assert [json.loads(p.read_text())["run"]["runId"] for p in sorted((tmp_path / "again").glob("*.json"))] == [e["run"]["runId"] for e in events]
+
+
+@pytest.mark.slow
+def test_publish_assembles_model_card_and_lineage(lineage_repo: Path) -> None:
+    result = _assay(lineage_repo, "lineage", "publish", "--domain", "records", "--out", "dist/records")
+    assert result.returncode == 0, result.stderr
+    release = lineage_repo / "dist/records"
+    assert {"README.md", "lineage.json", "config.json", "model.safetensors"} <= {path.name for path in release.iterdir()}
+    assert (release / "README.md").read_text() == (lineage_repo / "reports/model_cards/records.md").read_text()
+    # The model folder itself is untouched, so DVC still sees train's output as it wrote it.
+    assert not (lineage_repo / "models/records/README.md").exists()
+    assert _assay(lineage_repo, "trace", "models/records").returncode == 0
+
+
+@pytest.mark.slow
+def test_report_has_a_lineage_section_with_verified_marks(lineage_repo: Path) -> None:
+    result = _assay(lineage_repo, "report", "--out", "reports/index.html")
+    assert result.returncode == 0, result.stderr
+    page = (lineage_repo / "reports/index.html").read_text()
+    section = page.split('id="records-lineage"', 1)[1].split("</section>", 1)[0]
+    assert "✓ verified" in section and "✗ not verified" not in section
+    assert "data/synthetic/records.parquet" in section and "data/raw/records" in section
+    assert _ingest_sha256(lineage_repo) in section
+    clean = lineage_repo / "data/clean/records.parquet"
+    with _restored(clean) as data:
+        clean.write_bytes(data[:100] + bytes([data[100] ^ 0xFF]) + data[101:])
+        assert _assay(lineage_repo, "report", "--out", "reports/index.html").returncode == 0
+        section = (lineage_repo / "reports/index.html").read_text().split('id="records-lineage"', 1)[1].split("</section>", 1)[0]
+        assert "✗ not verified" in section and "not what clean@records wrote" in section
