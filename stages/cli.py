@@ -196,7 +196,10 @@ def train(
     params: ParamsOption = Path("params.yaml"),
     train_split: Annotated[Path | None, typer.Option("--train", help="Train split [default: data/splits/<domain>/train.parquet].")] = None,
     dev_split: Annotated[Path | None, typer.Option("--dev", help="Dev split, watched for early stopping [default: data/splits/<domain>/dev.parquet].")] = None,
-    model_dir: Annotated[Path | None, typer.Option(help="Where the model is saved [default: models/<domain>].")] = None,
+    model_dir: Annotated[
+        Path | None,
+        typer.Option(help="Model folder: the generator goes to <model-dir>/generator, metrics to <model-dir>/metrics.json [default: models/<domain>]."),
+    ] = None,
     live_dir: Annotated[Path | None, typer.Option(help="DVCLive folder for training curves [default: reports/train/<domain>].")] = None,
     checkpoints: Annotated[Path | None, typer.Option(help="Checkpoints kept for resuming [default: models/.checkpoints/<domain>].")] = None,
 ) -> None:
@@ -224,7 +227,7 @@ def synthesize(
     params: ParamsOption = Path("params.yaml"),
     rows: Annotated[int | None, typer.Option("-n", "--rows", help="Rows to sample [default: generator.sample.rows, else the train split's size].")] = None,
     where: Annotated[list[str] | None, typer.Option("--where", help='Fix a modelled column, e.g. --where "readmitted=<30" (repeatable).')] = None,
-    model_dir: Annotated[Path | None, typer.Option(help="Trained generator [default: models/<domain>].")] = None,
+    model_dir: Annotated[Path | None, typer.Option(help="Model folder holding the trained generator/ [default: models/<domain>].")] = None,
     train_split: Annotated[
         Path | None, typer.Option("--train", help="Train split: schema, size and lookups [default: data/splits/<domain>/train.parquet].")
     ] = None,
@@ -313,7 +316,7 @@ def trace(
     raise typer.Exit(code)
 
 
-lineage_app = typer.Typer(help="Lineage records, model cards, OpenLineage export and release folders.", no_args_is_help=True, rich_markup_mode=None)
+lineage_app = typer.Typer(help="Lineage records, model cards and OpenLineage export.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(lineage_app, name="lineage")
 
 
@@ -321,25 +324,27 @@ app.add_typer(lineage_app, name="lineage")
 def lineage_build(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
-    model: Annotated[Path | None, typer.Option(help="The model folder [default: models/<domain>].")] = None,
+    model_dir: Annotated[
+        Path | None, typer.Option(help="Model folder: reads generator/ and metrics.json, writes README.md and lineage.json [default: models/<domain>].")
+    ] = None,
     synthetic: Annotated[Path | None, typer.Option(help="The synthetic data [default: data/synthetic/<domain>.parquet].")] = None,
     utility: Annotated[Path | None, typer.Option(help="The utility report, if a stage makes it [default: reports/utility/<domain>.json].")] = None,
     out: Annotated[Path | None, typer.Option(help="Lineage record [default: reports/lineage/<domain>.json].")] = None,
-    card: Annotated[Path | None, typer.Option(help="Model card [default: reports/model_cards/<domain>.md].")] = None,
 ) -> None:
-    """Write a domain's lineage record and model card from dvc.lock (the `lineage` stage runs this).
+    """Write a domain's lineage record, its copy in the model folder and the model card there (the `lineage` stage runs this).
 
     Example: assay lineage build --domain records
     """
     from stages.lineage import run_lineage
 
-    targets = {
-        "model": model or Path(f"models/{domain}"),
-        "synthetic": synthetic or Path(f"data/synthetic/{domain}.parquet"),
-        "utility": utility or Path(f"reports/utility/{domain}.json"),
-    }
     with _user_errors():
-        run_lineage(domain, params, targets, out or Path(f"reports/lineage/{domain}.json"), card or Path(f"reports/model_cards/{domain}.md"))
+        run_lineage(
+            domain,
+            params,
+            model_dir or Path(f"models/{domain}"),
+            {"synthetic": synthetic or Path(f"data/synthetic/{domain}.parquet"), "utility": utility or Path(f"reports/utility/{domain}.json")},
+            out or Path(f"reports/lineage/{domain}.json"),
+        )
 
 
 @lineage_app.command("export")
@@ -361,33 +366,6 @@ def lineage_export(
         paths = run_export(out, fmt, domain, namespace)
     for path in paths:
         typer.echo(str(path))
-
-
-@lineage_app.command("publish")
-def lineage_publish(
-    domain: DomainOption,
-    out: Annotated[Path | None, typer.Option(help="Release folder [default: dist/<domain>].")] = None,
-    lineage: Annotated[Path | None, typer.Option(help="Lineage record [default: reports/lineage/<domain>.json].")] = None,
-    card: Annotated[Path | None, typer.Option(help="Model card [default: reports/model_cards/<domain>.md].")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Publish even if the chain does not verify.")] = False,
-) -> None:
-    """Assemble a release folder: the model files plus README.md (the card) and lineage.json.
-
-    Refuses (exit 1) when `assay trace` of the model does not verify.
-
-    Example: assay lineage publish --domain records && ls dist/records
-    """
-    from stages.lineage import run_publish
-
-    with _user_errors():
-        path = run_publish(
-            domain,
-            lineage or Path(f"reports/lineage/{domain}.json"),
-            card or Path(f"reports/model_cards/{domain}.md"),
-            out or Path(f"dist/{domain}"),
-            force=force,
-        )
-    typer.echo(str(path))
 
 
 @app.command("demo-data")

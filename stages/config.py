@@ -211,7 +211,7 @@ class PrivacyGuardSpec(StrictModel):
     enabled: bool = True
     privacy_check_every: int = Field(1, ge=1, description="Run the check every this many epochs; only checked epochs can be chosen.")
     privacy_patience: int = Field(2, ge=1, description="Stop after this many checks in a row beyond the threshold.")
-    sample_rows: int = Field(1000, ge=50, description="Synthetic rows (units) sampled per check.")
+    sample_rows: int = Field(1000, ge=16, description="Synthetic rows (units) sampled per check.")
     reference_rows: int = Field(2000, ge=50, description="Train rows, and at most this many dev rows, used as references.")
     bootstraps: int = Field(500, ge=50, description="Bootstrap resamples of real dev rows that set the threshold.")
     quantile: float = Field(0.95, gt=0.5, lt=1, description="Bootstrap quantile beyond which a synthetic statistic counts as overfitting.")

@@ -319,11 +319,6 @@ def utility(task: Task, spec: EvaluateSpec, train: pl.DataFrame, test: pl.DataFr
 # privacy
 
 
-def _raw_hashes(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:
-    """One 64-bit hash per row of the raw values of ``columns`` (for exact-copy matching within a run)."""
-    return frame.select(columns).hash_rows(seed=0).to_numpy().reshape(-1, 1)
-
-
 def tabular_privacy(
     domain: DomainSpec, spec: EvaluateSpec, train: pl.DataFrame, holdout: pl.DataFrame, synthetic: dict[str, pl.DataFrame], device: str | None = None
 ) -> dict[str, Any]:
@@ -340,8 +335,8 @@ def tabular_privacy(
     equal = min(holdout.height, train.height, spec.max_distance_rows)
     members = codec.features(_sample(train, equal, seed + 1))
     non_members = codec.features(_sample(holdout, equal, seed + 1))
-    train_hashes = _raw_hashes(train, columns)
-    holdout_copies = privacy.exact_copy_rate(_raw_hashes(holdout, columns), train_hashes)
+    train_hashes = privacy.raw_row_hashes(train, columns)
+    holdout_copies = privacy.exact_copy_rate(privacy.raw_row_hashes(holdout, columns), train_hashes)
     out: dict[str, Any] = {
         "holdout": {
             "dcr_p5": _round(float(np.quantile(holdout_to_train, 0.05))),
@@ -357,7 +352,7 @@ def tabular_privacy(
         dcr = privacy.dcr_summary(to_train, holdout_to_train)
         closer = privacy.closer_to_train_share(queries, members, non_members, flags, device=device)
         attack_reference = codec.features(_sample(frame, spec.max_reference_rows, seed))
-        copies = privacy.exact_copy_rate(_raw_hashes(frame, columns), train_hashes)
+        copies = privacy.exact_copy_rate(privacy.raw_row_hashes(frame, columns), train_hashes)
         out[source] = {
             "dcr_p5": dcr["synthetic_p5"],
             "dcr_median": dcr["synthetic_median"],
@@ -566,99 +561,84 @@ def evaluate_frames(
 
     with threadpool_limits(limits=OPENMP_THREADS, user_api="openmp"):
         done = progress or (lambda label: None)
-        return _evaluate_frames(domain_name, domain, train, dev, test, synthetic, suite, synthetic_file, done, device, others or {})
+        others = others or {}
+        spec = domain.evaluate
+        text = domain.generator.text_column if domain.generator.kind == "text" else None
+        timings: dict[str, float] = {}
+        clock = [time.perf_counter()]
 
+        def phase(label: str) -> None:
+            now = time.perf_counter()
+            timings[label], clock[0] = now - clock[0], now
+            done(label)
 
-def _evaluate_frames(
-    domain_name: str,
-    domain: DomainSpec,
-    train: pl.DataFrame,
-    dev: pl.DataFrame,
-    test: pl.DataFrame,
-    synthetic: pl.DataFrame,
-    suite: dict[str, Any],
-    synthetic_file: str,
-    done: Callable[[str], None],
-    device: str | None,
-    others: dict[str, pl.DataFrame],
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    spec = domain.evaluate
-    text = domain.generator.text_column if domain.generator.kind == "text" else None
-    timings: dict[str, float] = {}
-    clock = [time.perf_counter()]
+        frames = {"generator": synthetic, "baseline": naive_baseline(train, domain, synthetic.height, spec.seed), **others}
+        holdout = pl.concat([dev, test], how="diagonal_relaxed")
 
-    def phase(label: str) -> None:
-        now = time.perf_counter()
-        timings[label], clock[0] = now - clock[0], now
-        done(label)
+        usable_suite, skipped = not_applicable(suite, domain)
+        checked = {source: validity(frame, usable_suite, f"{synthetic_file}#{source}") for source, frame in frames.items()}
+        checked_test = validity(test, usable_suite, "test")
+        phase("validity")
 
-    frames = {"generator": synthetic, "baseline": naive_baseline(train, domain, synthetic.height, spec.seed), **others}
-    holdout = pl.concat([dev, test], how="diagonal_relaxed")
+        kinds, skipped_columns = evaluated_columns(with_text_length(train, text), domain)
+        fid = fidelity_figures(spec, text, train, frames, kinds)
+        phase("fidelity")
 
-    usable_suite, skipped = not_applicable(suite, domain)
-    checked = {source: validity(frame, usable_suite, f"{synthetic_file}#{source}") for source, frame in frames.items()}
-    checked_test = validity(test, usable_suite, "test")
-    phase("validity")
+        target = spec.target
+        predictors = {name: kind for name, kind in kinds.items() if name != target.column}
+        task = Task(
+            target=target.column,
+            positive=tuple(target.positive) if target.positive else None,
+            negative=tuple(target.negative) if target.negative else None,
+            text=text,
+            design=None if text else fidelity.Design.fit(train, predictors),
+        )
+        useful = utility(task, spec, train, test, frames)
+        phase("utility")
 
-    kinds, skipped_columns = evaluated_columns(with_text_length(train, text), domain)
-    fid = fidelity_figures(spec, text, train, frames, kinds)
-    phase("fidelity")
+        private = tabular_privacy(domain, spec, train, holdout, frames, device=device) if text is None else text_privacy(spec, text, train, holdout, frames)
+        phase("privacy")
 
-    target = spec.target
-    predictors = {name: kind for name, kind in kinds.items() if name != target.column}
-    task = Task(
-        target=target.column,
-        positive=tuple(target.positive) if target.positive else None,
-        negative=tuple(target.negative) if target.negative else None,
-        text=text,
-        design=None if text else fidelity.Design.fit(train, predictors),
-    )
-    useful = utility(task, spec, train, test, frames)
-    phase("utility")
-
-    private = tabular_privacy(domain, spec, train, holdout, frames, device=device) if text is None else text_privacy(spec, text, train, holdout, frames)
-    phase("privacy")
-
-    primary = useful["models"][0]
-    metrics = {source: _source_metrics(source, checked[source], fid, primary, private) for source in frames}
-    checks = gate_checks(spec, metrics["generator"])
-    columns_plot = _column_plot(fid)
-    by_generator = sorted(fid["pairs"], key=lambda p: (2.0 if p["similarity_generator"] is None else p["similarity_generator"], p["a"], p["b"]))
-    report = {
-        "domain": domain_name,
-        "kind": domain.generator.kind,
-        "rows": {"train": train.height, "dev": dev.height, "test": test.height, "synthetic": synthetic.height, "baseline": frames["baseline"].height},
-        "target": task.describe(),
-        "primary_model": primary["model"],
-        "trtr_auc": primary["trtr"]["roc_auc"],
-        "trtr_f1": primary["trtr"]["f1"],
-        "trtr_accuracy": primary["trtr"]["accuracy"],
-        "majority_accuracy": useful["majority"]["accuracy"],
-        "holdout": {**private["holdout"], "validity_row_pass_share": checked_test["row_pass_share"]},
-        "generator": metrics["generator"],
-        "baseline": metrics["baseline"],
-        **{source: metrics[source] for source in others},
-        "release_gate_enabled": spec.release_gate.enabled,
-        "release_gate_passed": all(check["passed"] for check in checks),
-        "release_gate_failed": sum(not check["passed"] for check in checks),
-        # Lists (which `dvc metrics show` leaves out) hold the detail.
-        "gate_checks": checks,
-        "columns": columns_plot,
-        "columns_skipped": [{"column": name, "reason": reason} for name, reason in skipped_columns.items()],
-        "pairs_by_kind": _pairs_by_kind(fid["pairs"]),
-        "pairs_worst_generator": by_generator[:WORST_PAIRS],
-        "detection": [{"source": source, **result} for source, result in fid["detection"].items()],
-        "utility": [useful],
-        "validity": [
-            {"source": source, **{key: value for key, value in result.items() if key != "expectations"}}
-            for source, result in [*checked.items(), ("real_test", checked_test)]
-        ],
-        "validity_expectations": _validity_rows({**checked, "real_test": checked_test}, skipped),
-        "privacy": [private],
-        "settings": [spec.model_dump(mode="json")],
-    }
-    log.info("evaluate %s: %s", domain_name, ", ".join(f"{label} {seconds:.1f} s" for label, seconds in timings.items()))
-    return report, columns_plot
+        primary = useful["models"][0]
+        metrics = {source: _source_metrics(source, checked[source], fid, primary, private) for source in frames}
+        checks = gate_checks(spec, metrics["generator"])
+        columns_plot = _column_plot(fid)
+        by_generator = sorted(fid["pairs"], key=lambda p: (2.0 if p["similarity_generator"] is None else p["similarity_generator"], p["a"], p["b"]))
+        report = {
+            "domain": domain_name,
+            "kind": domain.generator.kind,
+            "rows": {"train": train.height, "dev": dev.height, "test": test.height, "synthetic": synthetic.height, "baseline": frames["baseline"].height},
+            "target": task.describe(),
+            "primary_model": primary["model"],
+            "trtr_auc": primary["trtr"]["roc_auc"],
+            "trtr_f1": primary["trtr"]["f1"],
+            "trtr_accuracy": primary["trtr"]["accuracy"],
+            "majority_accuracy": useful["majority"]["accuracy"],
+            "holdout": {**private["holdout"], "validity_row_pass_share": checked_test["row_pass_share"]},
+            "generator": metrics["generator"],
+            "baseline": metrics["baseline"],
+            **{source: metrics[source] for source in others},
+            "release_gate_enabled": spec.release_gate.enabled,
+            "release_gate_passed": all(check["passed"] for check in checks),
+            "release_gate_failed": sum(not check["passed"] for check in checks),
+            # Lists (which `dvc metrics show` leaves out) hold the detail.
+            "gate_checks": checks,
+            "columns": columns_plot,
+            "columns_skipped": [{"column": name, "reason": reason} for name, reason in skipped_columns.items()],
+            "pairs_by_kind": _pairs_by_kind(fid["pairs"]),
+            "pairs_worst_generator": by_generator[:WORST_PAIRS],
+            "detection": [{"source": source, **result} for source, result in fid["detection"].items()],
+            "utility": [useful],
+            "validity": [
+                {"source": source, **{key: value for key, value in result.items() if key != "expectations"}}
+                for source, result in [*checked.items(), ("real_test", checked_test)]
+            ],
+            "validity_expectations": _validity_rows({**checked, "real_test": checked_test}, skipped),
+            "privacy": [private],
+            "settings": [spec.model_dump(mode="json")],
+        }
+        log.info("evaluate %s: %s", domain_name, ", ".join(f"{label} {seconds:.1f} s" for label, seconds in timings.items()))
+        return report, columns_plot
 
 
 def _read(path: Path, what: str, hint: str) -> pl.DataFrame:
@@ -790,7 +770,9 @@ def load_utility_section(domain: str, inputs: Any) -> dict[str, Any] | None:
         if row.get("similarity_baseline") is not None:
             items.append((f"{row['column']} · baseline", row["similarity_baseline"], "ingest"))
     utility = (report.get("utility") or [{}])[0]
+    training = (_read_json(inputs.reports_dir / "train" / domain / "metrics.json") or {}).get("privacy") or {}
     return {
+        "training_privacy": training if training.get("enabled") else None,
         "source": path.as_posix(),
         "target": report.get("target"),
         "rows": report.get("rows") or {},

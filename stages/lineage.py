@@ -22,24 +22,22 @@ States of a node in a trace, worst first:
 
 Where the lineage record and the model card live, and why
 -----------------------------------------------------------
-``models/<domain>`` is the ``train`` stage's output. A later stage cannot write ``README.md``
-or ``lineage.json`` into it: DVC rejects overlapping outputs, and undeclared files in the folder
-change its ``.dir`` md5, so ``dvc status`` would report the model as modified and the next
-``dvc repro`` would restore it from the cache and delete them. ``train`` cannot write them
-either: the synthetic data and the utility report that the card must describe do not exist yet
-when it runs. So the ``lineage`` stage (foreach domain, after ``synthesize``/``evaluate``) writes
+A model folder ``models/<domain>`` holds four outputs of two stages: ``train`` writes
+``generator/`` (model, tokenizer, ``generator.json``) and ``metrics.json``; the ``lineage``
+stage (foreach domain, after ``synthesize``/``evaluate``) writes
 
-- ``reports/lineage/<domain>.json``: the chain raw sources -> interim -> clean (+ quarantine)
-  -> validation -> splits -> model -> synthetic data -> utility report, each node with the md5
-  and size from ``dvc.lock``, rows, the stage that made it and the params it ran with, the
-  suite's hash and result, and the run (git commit and dirty flag, package versions, device,
-  seeds);
-- ``reports/model_cards/<domain>.md``: the Hugging Face model card (:mod:`stages.modelcard`).
+- ``reports/lineage/<domain>.json`` and its copy ``models/<domain>/lineage.json``: the chain raw
+  sources -> interim -> clean (+ quarantine) -> validation -> splits -> model -> synthetic data
+  -> utility report, each node with the md5 and size from ``dvc.lock``, rows, the stage that
+  made it and the params it ran with, the suite's hash and result, and the run (git commit and
+  dirty flag, package versions, device, seeds);
+- ``models/<domain>/README.md``: the Hugging Face model card (:mod:`stages.modelcard`).
 
-Both are declared outputs with ``cache: false``, so git versions them beside ``dvc.lock``.
-``assay lineage publish --domain <d>`` then assembles the release folder an auditor receives,
-``dist/<d>/``: the model files plus ``README.md`` (the card) and ``lineage.json``, after checking
-that the chain verifies. ``assay trace`` checks a workspace artifact at any time.
+``train`` cannot write the card (the synthetic data and the utility report it describes do not
+exist yet when it runs), and a later stage cannot add files to a folder ``train`` owns as one
+output (DVC rejects overlapping outputs), hence the separate ``generator/`` folder. The lineage
+outputs have ``cache: false``, so git versions them beside ``dvc.lock``. ``assay trace
+models/<domain>`` verifies all four and the chain behind them.
 
 The lineage file holds no wall-clock time, so it is byte-identical when nothing changed: its
 ``run.time`` is the commit time of ``HEAD``. ``run.git`` is ``HEAD`` and the dirty flag when the
@@ -54,7 +52,6 @@ from __future__ import annotations
 import json
 import logging
 import platform
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +74,9 @@ MARKS = {"ok": "✓", "stale": "✗", "modified": "✗", "missing": "✗"}
 PACKAGES = ("assay", "dvc", "polars", "pyarrow", "great-expectations", "torch", "transformers", "tokenizers", "scikit-learn")
 VALIDATION_KEYS = ("suite", "suite_sha256", "success", "evaluated", "passed", "failed_critical", "failed_warning")
 DEVICE_KEYS = ("device", "device_name", "bf16", "threads", "torch")
+METRICS_FILE = "metrics.json"  # train's metrics beside the generator folder (stages/train.py)
+CARD_FILE = "README.md"  # the model card, Hugging Face style, in the model folder
+LINEAGE_COPY = "lineage.json"  # the record's copy in the model folder
 
 
 def worst(*states: str) -> str:
@@ -446,9 +446,19 @@ def trace(repo: Repo, path: str) -> TraceNode:
     if outs:
         return tracer.output_node(outs[0])
     node = tracer.source_node(absolute)
-    if node is None:
-        raise AssayError(f"{path}: not an output or a dependency of any stage in dvc.yaml")
-    return node
+    if node is not None:
+        return node
+    try:
+        # A folder holding several outputs (models/<domain>: the generator, its metrics, card and lineage).
+        inside = sorted(repo.find_outs_by_path(absolute, recursive=True), key=lambda out: str(out.fs_path))
+    except OutputNotFoundError:
+        raise AssayError(f"{path}: not an output or a dependency of any stage in dvc.yaml") from None
+    group = TraceNode(path=Path(repo.fs.relpath(absolute, repo.root_dir)).as_posix(), kind="group", stage=None, md5=None)
+    group.inputs = [tracer.output_node(out) for out in inside]
+    for child in group.inputs:
+        if child.state != "ok":
+            group.flag(child.state, f"{child.path}: {child.state}")
+    return group
 
 
 def _repo_path(repo: Repo, path: Path | str) -> str:
@@ -474,14 +484,9 @@ def trace_path(path: Path | str, root: Path | str = ".") -> dict[str, Any]:
 
 
 def _size(value: Any) -> str:
-    if value is None:
-        return ""
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
-        size /= 1024
-    return ""
+    from stages.report import fmt_bytes  # not at the top: stages.report imports this module
+
+    return "" if value is None else fmt_bytes(value)
 
 
 def _rows_text(rows: Any) -> str:
@@ -690,8 +695,8 @@ def build_lineage(repo: Repo, domain: str, targets: dict[str, str]) -> dict[str,
         if not source.get("files"):
             source.pop("files", None)
     root = Path(repo.root_dir)
-    model_dir = Path(target_outs["model"].fs_path)
-    model_metrics = _read_json(model_dir / "metrics.json")
+    # The generator folder's sibling: models/<domain>/metrics.json (stages/train.py).
+    model_metrics = _read_json(Path(target_outs["model"].fs_path).parent / METRICS_FILE)
     seeds = _seeds({_stage_id(stage): stage_params(stage) for stage in stages})
     record = {
         "lineage_version": LINEAGE_VERSION,
@@ -723,52 +728,33 @@ def _seeds(params_by_stage: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return dict(sorted(found.items()))
 
 
-def run_lineage(domain: str, params_path: Path, targets: dict[str, Path | None], out: Path, card: Path, root: Path = Path(".")) -> dict[str, Any]:
-    """Entry point for ``assay lineage build`` (the ``lineage`` stage): write the record and the model card."""
+def run_lineage(domain: str, params_path: Path, model_dir: Path, targets: dict[str, Path | None], out: Path, root: Path = Path(".")) -> dict[str, Any]:
+    """Entry point for ``assay lineage build`` (the ``lineage`` stage).
+
+    Writes the record to ``out`` and a copy to ``model_dir/lineage.json``, and the model card to
+    ``model_dir/README.md``, so the model folder an auditor receives carries its own provenance.
+    """
     from stages.config import load_params
     from stages.io import write_json, write_text
     from stages.modelcard import render_model_card
+    from stages.train import GENERATOR_DIR
 
     spec = load_params(params_path).domain(domain)
     repo = open_repo(root)
+    roles = {"model": model_dir / GENERATOR_DIR, **{role: path for role, path in targets.items() if path is not None}}
     try:
-        record = build_lineage(repo, domain, {role: Path(path).as_posix() for role, path in targets.items() if path is not None})
+        record = build_lineage(repo, domain, {role: Path(path).as_posix() for role, path in roles.items()})
     finally:
         repo.close()
     utility_path = record["targets"].get("utility")
     utility = _read_json(Path(root) / utility_path) if utility_path else None
-    model_metrics = _read_json(Path(root) / record["targets"]["model"] / "metrics.json")
+    model_metrics = _read_json(Path(root) / model_dir / METRICS_FILE)
     write_json(record, out)
+    write_json(record, Path(root) / model_dir / LINEAGE_COPY)
+    card = Path(root) / model_dir / CARD_FILE
     write_text(render_model_card(record, spec, utility, model_metrics, Path(out).as_posix()), card)
-    log.info("lineage %s: %d stage(s), %d artifact(s); wrote %s and %s", domain, len(record["stages"]), len(record["chain"]), out, card)
+    log.info("lineage %s: %d stage(s), %d artifact(s); wrote %s (copy in %s) and %s", domain, len(record["stages"]), len(record["chain"]), out, model_dir, card)
     return record
-
-
-def run_publish(domain: str, lineage_path: Path, card_path: Path, out_dir: Path, root: Path = Path("."), force: bool = False) -> Path:
-    """Entry point for ``assay lineage publish``: the model folder plus README.md and lineage.json, for release.
-
-    Refuses (exit 1) when the model's chain does not verify, unless ``force``.
-    """
-    from stages.io import atomic_dir
-
-    record = _read_json(lineage_path)
-    if not record:
-        raise AssayError(f"{lineage_path}: no lineage record; run `dvc repro lineage@{domain}` first")
-    if not card_path.is_file():
-        raise AssayError(f"{card_path}: no model card; run `dvc repro lineage@{domain}` first")
-    model = record["targets"]["model"]
-    result = trace_path(Path(root) / model, root)
-    if not result["verified"] and not force:
-        raise AssayError(f"{model}: chain not verified ({result['state']}); see `assay trace {model}`, or pass --force", exit_code=1)
-    model_dir = Path(root) / model
-    with atomic_dir(out_dir) as staging:
-        for item in sorted(model_dir.iterdir()):
-            if item.is_file():
-                shutil.copy2(item, staging / item.name)
-        shutil.copy2(card_path, staging / "README.md")
-        shutil.copy2(lineage_path, staging / "lineage.json")
-    log.info("publish %s: %s -> %s (README.md, lineage.json added)", domain, model, out_dir)
-    return out_dir
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,9 +7,8 @@ data provenance, training, utility and privacy, intended use and limits, how to 
 
 The front matter is written with ``yaml.safe_dump`` (never by a template) so it always parses.
 The card is a pure function of the lineage record, the domain's params and the utility report,
-so it is byte-identical when they are (the ``lineage`` stage writes it; see :mod:`stages.lineage`
-for why it lives in ``reports/model_cards/`` and reaches the model folder through
-``assay lineage publish``).
+so it is byte-identical when they are (the ``lineage`` stage writes it to ``models/<domain>/README.md``;
+see :mod:`stages.lineage` for the layout of a model folder).
 """
 
 from __future__ import annotations

@@ -189,17 +189,29 @@ def _row_keys(values: Any) -> np.ndarray:
     return array.view(np.dtype((np.void, array.dtype.itemsize * array.shape[1]))).ravel()
 
 
-def exact_copy_rate(query: Any, reference: Any) -> float:
-    """Share of query rows equal, in every column, to at least one reference row (0 for no rows).
+def exact_copy_flags(query: Any, reference: Any) -> np.ndarray:
+    """Per query row: True when it equals, in every column, at least one reference row.
 
     Any 2-D arrays of one dtype work: features, token ids, or per-row hashes of raw values.
     """
     keys, reference_keys = _row_keys(query), _row_keys(reference)
     if np.asarray(query).shape[1:] != np.asarray(reference).shape[1:]:
         raise ValueError("query and reference must have the same number of columns")
-    if keys.size == 0:
-        return 0.0
-    return float(np.isin(keys, reference_keys).mean())
+    return np.isin(keys, reference_keys)
+
+
+def exact_copy_rate(query: Any, reference: Any) -> float:
+    """Share of query rows equal to some reference row (see :func:`exact_copy_flags`); 0 for no rows."""
+    flags = exact_copy_flags(query, reference)
+    return float(flags.mean()) if flags.size else 0.0
+
+
+def raw_row_hashes(frame: Any, columns: list[str]) -> np.ndarray:
+    """One 64-bit hash per row of a polars frame's raw values in ``columns`` (rows x 1), for exact copies.
+
+    Hashes are comparable within a run and between frames with the same dtypes.
+    """
+    return frame.select(columns).hash_rows(seed=0).to_numpy().reshape(-1, 1)
 
 
 def distance_auc(member_distances: np.ndarray, non_member_distances: np.ndarray) -> float:

@@ -58,16 +58,19 @@ def parse_where(conditions: list[str], schema: dict[str, pl.DataType]) -> dict[s
 
 
 def load_generator(model_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
-    """The trained model (eval mode), its tokenizer and the generator config."""
+    """The trained model (eval mode), its tokenizer and the generator config, from ``model_dir/generator``."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    config_path = model_dir / "generator.json"
+    from stages.train import GENERATOR_DIR, GENERATOR_FILE
+
+    folder = model_dir / GENERATOR_DIR
+    config_path = folder / GENERATOR_FILE
     if not config_path.is_file():
-        raise AssayError(f"{model_dir}: no trained generator here (generator.json missing); run `assay train` first")
+        raise AssayError(f"{model_dir}: no trained generator here ({GENERATOR_DIR}/{GENERATOR_FILE} missing); run `assay train` first")
     generator = json.loads(config_path.read_text())
-    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     return model.eval(), tokenizer, generator
 
 

@@ -39,8 +39,16 @@ from stages.errors import AssayError
 log = logging.getLogger("assay.train")
 
 PROVENANCE = ("_source_file", "_source_row")
+# A model folder, models/<domain>: the trained generator (model, tokenizer, generator.json) in
+# generator/, which checkpoint was kept and why in metrics.json; the lineage stage adds the model
+# card (README.md) and lineage.json beside them. Separate outputs, because DVC lets one stage own
+# a folder but not files that a later stage adds to it.
+GENERATOR_DIR = "generator"
 GENERATOR_FILE = "generator.json"
 METRICS_FILE = "metrics.json"
+PRIVACY_CHECKS_FILE = "privacy_checks.json"  # beside the checkpoints, for resuming
+# Every module whose code shapes a training run: a checkpoint resumes only if none changed.
+TRAINING_CODE = ("train.py", "privacy_guard.py", "privacy.py", "synthesize.py")
 EOS_TEXT = "<|endoftext|>"
 PAD_TEXT = "<|pad|>"
 
@@ -317,8 +325,22 @@ def training_arguments(spec: GeneratorSpec, device: Device, seq_len: int, output
     )
 
 
-def privacy_guard_for(spec: GeneratorSpec, prepared: Prepared, train: pl.DataFrame, dev: pl.DataFrame, device: Device, live: Any, dev_groups: pl.Series | None):
-    """The privacy-check callback and its log, or None when checks are off or not supported."""
+def privacy_guard_for(
+    spec: GeneratorSpec,
+    prepared: Prepared,
+    train: pl.DataFrame,
+    dev: pl.DataFrame,
+    device: Device,
+    live: Any,
+    dev_groups: pl.Series | None,
+    checks_path: Path,
+    resumed_epoch: float | None,
+):
+    """The privacy-check callback and its log, or None when checks are off or not supported.
+
+    The log is kept in ``checks_path`` (beside the checkpoints), so a run resumed from the
+    checkpoint of epoch ``resumed_epoch`` still knows the checks made before it was interrupted.
+    """
     from stages.privacy_guard import PrivacyLog, check_tabular, check_text, privacy_callback, tabular_reference, text_reference
 
     guard_spec = spec.privacy
@@ -340,7 +362,8 @@ def privacy_guard_for(spec: GeneratorSpec, prepared: Prepared, train: pl.DataFra
         text_ref = text_reference(train[text].to_list(), dev[text].to_list(), guard_spec)
         run = lambda model: check_text(model, prepared.tokenizer, prepared.generator, text_ref, guard_spec, spec.sample.temperature)  # noqa: E731
         threshold = f"verbatim 50-character share <= {text_ref.threshold_verbatim_share:.3f} (dev units: {text_ref.fresh_verbatim_share:.3f})"
-    record = PrivacyLog(seconds=time.perf_counter() - started)
+    record = PrivacyLog.resume(checks_path, resumed_epoch)
+    record.seconds = time.perf_counter() - started
     log.info("privacy checks every %d epoch(s) on %d sampled rows; threshold: %s", guard_spec.privacy_check_every, guard_spec.sample_rows, threshold)
     return privacy_callback(run, guard_spec, live, record), record
 
@@ -349,7 +372,8 @@ def run_fingerprint(train_path: Path, dev_path: Path, spec: GeneratorSpec) -> st
     """What a checkpoint must match to be resumed: the data, every generator param and the training code."""
     from stages.io import sha256_file
 
-    code = sorted(Path(__file__).parent.glob("generator/*.py")) + [Path(__file__)]
+    here = Path(__file__).parent
+    code = sorted(here.glob("generator/*.py")) + [here / name for name in TRAINING_CODE]
     material = json.dumps(
         {
             "train": sha256_file(train_path),
@@ -405,7 +429,8 @@ def train_generator(
     checkpoints_dir: Path,
     group_by: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Train, keep the best checkpoint by dev loss, and save model, tokenizer, generator config and metrics."""
+    """Train, keep the best checkpoint by dev loss, and save model, tokenizer and generator config
+    (``model_dir/generator``) and the metrics (``model_dir/metrics.json``)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from dvclive import Live
@@ -440,7 +465,9 @@ def train_generator(
         log.info("train %s: resuming from %s", domain_name, last)
 
     live = Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None, resume=bool(last))
-    guard = privacy_guard_for(spec, prepared, train, dev, device, live, _group_keys(dev_path, group_by or []))
+    resumed_epoch = json.loads((Path(last) / "trainer_state.json").read_text()).get("epoch") if last else None
+    checks_path = output_dir / PRIVACY_CHECKS_FILE
+    guard = privacy_guard_for(spec, prepared, train, dev, device, live, _group_keys(dev_path, group_by or []), checks_path, resumed_epoch)
     args = training_arguments(spec, device, prepared.seq_len, output_dir, "eval_selection_loss" if guard else "eval_loss")
     # Unchecked epochs cannot be chosen, so patience counts in checks, not epochs.
     patience = spec.train.patience * (spec.privacy.privacy_check_every if guard else 1)
@@ -465,6 +492,12 @@ def train_generator(
     if guard:
         record = guard[1]
         eligible = [check for check in record.checks if check["within_threshold"]]
+        if not record.checks:
+            raise AssayError(
+                f"train {domain_name}: no privacy check ran, so no checkpoint can be chosen; "
+                f"generator.privacy.privacy_check_every ({spec.privacy.privacy_check_every}) must be at most train.max_epochs ({spec.train.max_epochs})",
+                exit_code=1,
+            )
         if not eligible:
             raise AssayError(
                 f"train {domain_name}: no checkpoint passed the privacy check ({len(record.checks)} checked); "
@@ -511,12 +544,14 @@ def train_generator(
         privacy["check_share_of_training_time"] = round(guard[1].seconds / seconds, 4) if seconds else None
     for key in ("best_dev_loss", "best_epoch", "epochs_run", "train_seconds", "train_tokens_per_second", "parameters", "device", "bf16"):
         live.summary[key] = metrics[key]
+    # The stewards' report draws the privacy-utility path from here (reports/train/<domain>/metrics.json).
+    live.summary["privacy"] = {key: privacy[key] for key in ("enabled", "chosen_epoch", "why", "checks") if key in privacy}
     live.end()
-    with atomic_dir(model_dir) as staging:
+    with atomic_dir(model_dir / GENERATOR_DIR) as staging:
         trainer.save_model(str(staging))
         prepared.tokenizer.save_pretrained(str(staging))
         write_json({"domain": domain_name, **prepared.generator, "params": spec.model_dump(mode="json")}, staging / GENERATOR_FILE)
-        write_json(metrics, staging / METRICS_FILE)
+    write_json(metrics, model_dir / METRICS_FILE)
     log.info(
         "train %s: best dev loss %.4f at epoch %s of %s (%s s, %s tokens/s); saved %s",
         domain_name,

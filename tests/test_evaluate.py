@@ -270,9 +270,22 @@ def test_report_section_shows_generator_and_baseline(demo_params, records, tmp_p
     naive_baseline(train, demo_params.domain("records"), 500, seed=7).write_parquet(tmp_path / "s.parquet")
     params = params_file(tmp_path, {"records": {"release_gate": {"enabled": False}}})
     assert evaluate_cli(params, "records", splits, tmp_path / "s.parquet", tmp_path / "reports/utility").exit_code == 0
+    check = {
+        "dev_loss": 0.9,
+        "closer_to_train_share": 0.51,
+        "closer_to_train_threshold": 0.518,
+        "dcr_p5_ratio": 1.02,
+        "dcr_median_ratio": 1.0,
+        "exact_copy_rate": 0.0,
+    }
+    checks = [{**check, "epoch": 1, "within_threshold": True}, {**check, "epoch": 2, "closer_to_train_share": 0.53, "within_threshold": False}]
+    training = {"privacy": {"enabled": True, "chosen_epoch": 1, "why": "best dev loss among the 1 of 2 checked checkpoints <within>", "checks": checks}}
+    (tmp_path / "reports/train/records").mkdir(parents=True)
+    (tmp_path / "reports/train/records/metrics.json").write_text(json.dumps(training))
     page = build_report(load_params(params), tmp_path / "reports", tmp_path / "quarantine", tmp_path)
     section = page.split('id="records-utility"')[1].split("</section>")[0]
     assert "Generator against baseline" in section and "release check" in section and "<svg" in section
     assert "Exact copies of train rows" in section and "readmitted in [&#39;&lt;30&#39;]" in section
     assert "http" not in section and "<script" not in section
+    assert "Privacy during training" in section and "1 (kept)" in section and "0.530" in section and "&lt;within&gt;" in section
     assert 'id="transactions-utility"' in page and "dvc repro evaluate@transactions" in page  # not run yet there

@@ -41,9 +41,10 @@ def train_tiny(demo_params, splits, tmp_path: Path, name: str = "m", **overrides
 
 def test_model_dir_holds_model_tokenizer_generator_config_and_metrics(demo_params, records_splits, tmp_path: Path) -> None:
     model_dir, metrics = train_tiny(demo_params, records_splits, tmp_path)
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "generator.json", "metrics.json"):
+    for name in ("generator/config.json", "generator/model.safetensors", "generator/tokenizer.json", "generator/generator.json", "metrics.json"):
         assert (model_dir / name).is_file(), name
-    generator = json.loads((model_dir / "generator.json").read_text())
+    assert json.loads((model_dir / "metrics.json").read_text())["best_dev_loss"] == metrics["best_dev_loss"]
+    generator = json.loads((model_dir / "generator" / "generator.json").read_text())
     assert generator["mode"] == "scratch" and generator["features"][0] == "race"
     assert "encounter_id" not in generator["features"] and "patient_nbr" not in generator["features"]
     assert metrics["epochs_run"] == 2 and metrics["best_dev_loss"] == min(metrics["dev_loss_per_epoch"])
@@ -54,7 +55,7 @@ def test_model_dir_holds_model_tokenizer_generator_config_and_metrics(demo_param
 def test_same_seed_gives_the_same_weights_on_cpu(demo_params, records_splits, tmp_path: Path) -> None:
     first, _ = train_tiny(demo_params, records_splits, tmp_path, "a")
     second, _ = train_tiny(demo_params, records_splits, tmp_path, "b")
-    assert (first / "model.safetensors").read_bytes() == (second / "model.safetensors").read_bytes()
+    assert (first / "generator/model.safetensors").read_bytes() == (second / "generator/model.safetensors").read_bytes()
 
 
 def test_interrupted_training_resumes_from_its_last_checkpoint(demo_params, records_splits, tmp_path: Path, monkeypatch) -> None:
@@ -158,7 +159,7 @@ def test_fine_tuning_path_with_a_local_base_model(demo_params, records_splits, t
     spec = demo_params.domain("records").generator
     base = save_tiny_pretrained(tmp_path / "base", frame_to_texts(clean.head(300), spec.features, 0))
     model_dir, metrics = train_tiny(demo_params, records_splits, tmp_path, base_model=str(base), train={**TINY["train"], "max_epochs": 1})
-    generator = json.loads((model_dir / "generator.json").read_text())
+    generator = json.loads((model_dir / "generator" / "generator.json").read_text())
     assert generator["mode"] == "fine-tune" and generator["base_model"] == str(base)
     assert metrics["epochs_run"] == 1
 

@@ -1,4 +1,4 @@
-"""Lineage: `assay trace`, the lineage record, the model card, OpenLineage export, release folders.
+"""Lineage: `assay trace`, the lineage record, the model folder (card and lineage copy), OpenLineage export.
 
 The slow tests run `dvc repro lineage@records` once in a temporary copy of the repo with a tiny
 generator (about a minute), then tamper with that copy and restore it after each test.
@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 import yaml
 
-from stages.config import GeneratorSpec
 from stages.lineage import STATES, _seeds, node_label, summarise_utility, worst
 
 from .conftest import REPO_ROOT, copy_repo, run_dvc
@@ -145,14 +144,12 @@ def lineage_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for key, values in TINY.items():
         generator[key] = {**generator.get(key, {}), **values}
     generator["sample"] = {**generator.get("sample", {}), "rows": 200}
-    if "privacy" in GeneratorSpec.model_fields:
-        # A one-epoch toy model is not what the privacy guard is for; its checks would only add time.
-        generator["privacy"] = {**generator.get("privacy", {}), "enabled": False}
-    evaluate = params["domains"]["records"].get("evaluate")
-    if isinstance(evaluate, dict):
-        # Nor is the release gate; smaller samples keep the evaluate stage quick.
-        evaluate["release_gate"] = {**evaluate.get("release_gate", {}), "enabled": False}
-        evaluate.update({key: value for key, value in SMALL_EVALUATE.items() if key in evaluate})
+    # A one-epoch toy model is not what the privacy guard is for; its checks would only add time.
+    generator["privacy"] = {**generator["privacy"], "enabled": False}
+    # Nor is the release gate; smaller samples keep the evaluate stage quick.
+    evaluate = params["domains"]["records"]["evaluate"]
+    evaluate["release_gate"] = {**evaluate["release_gate"], "enabled": False}
+    evaluate.update(SMALL_EVALUATE)
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
     run_dvc(repo, "repro", "lineage@records")
     return repo
@@ -211,8 +208,8 @@ def test_trace_json_has_lock_md5s_and_states(lineage_repo: Path) -> None:
         assert nodes["data/synthetic/records.parquet"]["md5"] == synth_out.hash_info.value
         assert nodes["data/raw/records"]["md5"] == raw_dep.hash_info.value
     assert nodes["data/raw/records"]["kind"] == "source" and nodes["data/raw/records"]["files"][0]["sha256"] == _ingest_sha256(lineage_repo)
-    assert nodes["models/records"]["stage"] == "train@records"
-    assert {p["key"] for p in nodes["models/records"]["params"]} == {"domains.records.generator"}
+    assert nodes["models/records/generator"]["stage"] == "train@records"
+    assert {p["key"] for p in nodes["models/records/generator"]["params"]} == {"domains.records.generator"}
     assert nodes["reports/validation/records.json"]["facts"]["validation"]["success"] is True
     assert all(node["state"] == "ok" and node["verified"] for node in _walk(data["tree"]))
 
@@ -225,7 +222,7 @@ def test_trace_of_an_unknown_path_is_one_line_and_exit_2(lineage_repo: Path) -> 
 
 
 @pytest.mark.slow
-def test_a_changed_byte_in_clean_data_is_flagged_and_blocks_publishing(lineage_repo: Path) -> None:
+def test_a_changed_byte_in_clean_data_is_flagged(lineage_repo: Path) -> None:
     clean = lineage_repo / "data/clean/records.parquet"
     with _restored(clean) as data:
         clean.write_bytes(data[:100] + bytes([data[100] ^ 0xFF]) + data[101:])
@@ -237,8 +234,6 @@ def test_a_changed_byte_in_clean_data_is_flagged_and_blocks_publishing(lineage_r
         tree = json.loads(_assay(lineage_repo, "trace", "models/records", "--json").stdout)["tree"]
         assert tree["state"] == "stale"
         assert {node["state"] for node in _walk(tree) if node["path"] == "data/clean/records.parquet"} == {"modified"}
-        refused = _assay(lineage_repo, "lineage", "publish", "--domain", "records", "--out", "dist/records")
-        assert refused.returncode == 1 and "not verified" in refused.stderr
     assert _assay(lineage_repo, "trace", "models/records").returncode == 0
 
 
@@ -249,7 +244,7 @@ def test_a_changed_cleaning_param_makes_the_chain_stale(lineage_repo: Path) -> N
         params = yaml.safe_load(params_path.read_text())
         params["domains"]["records"]["clean"]["null_values"].append("N/A")
         params_path.write_text(yaml.safe_dump(params, sort_keys=False))
-        result = _assay(lineage_repo, "trace", "models/records", "--json")
+        result = _assay(lineage_repo, "trace", "models/records/generator", "--json")
         assert result.returncode == 1
         tree = json.loads(result.stdout)["tree"]
         clean = next(node for node in _walk(tree) if node["path"] == "data/clean/records.parquet")
@@ -291,21 +286,21 @@ def test_lineage_record_holds_the_chain_with_lock_md5s_params_and_run(lineage_re
     run = record["run"]
     assert len(run["git"]["commit"]) == 40 and isinstance(run["git"]["dirty"], bool) and run["time"] == run["git"]["commit_time"]
     assert run["packages"]["dvc"] and run["device"]["device"] in ("cpu", "cuda") and run["seeds"]["domains.records.split.seed"] == 42
-    assert record["targets"]["model"] == "models/records" and record["targets"]["synthetic"] == "data/synthetic/records.parquet"
+    assert record["targets"]["model"] == "models/records/generator" and record["targets"]["synthetic"] == "data/synthetic/records.parquet"
 
 
 @pytest.mark.slow
 def test_lineage_stage_output_is_deterministic(lineage_repo: Path) -> None:
-    before = (lineage_repo / "reports/lineage/records.json").read_bytes(), (lineage_repo / "reports/model_cards/records.md").read_bytes()
+    before = (lineage_repo / "reports/lineage/records.json").read_bytes(), (lineage_repo / "models/records/README.md").read_bytes()
     run_dvc(lineage_repo, "repro", "--force", "--single-item", "lineage@records")
-    after = (lineage_repo / "reports/lineage/records.json").read_bytes(), (lineage_repo / "reports/model_cards/records.md").read_bytes()
+    after = (lineage_repo / "reports/lineage/records.json").read_bytes(), (lineage_repo / "models/records/README.md").read_bytes()
     assert before == after
     assert "up to date" in run_dvc(lineage_repo, "status", "lineage@records").stdout.lower()
 
 
 @pytest.mark.slow
 def test_model_card_front_matter_is_yaml_naming_sources_suite_and_model(lineage_repo: Path) -> None:
-    text = (lineage_repo / "reports/model_cards/records.md").read_text()
+    text = (lineage_repo / "models/records/README.md").read_text()
     assert text.startswith("---\n")
     _, front, body = text.split("---\n", 2)
     meta = yaml.safe_load(front)
@@ -361,15 +356,21 @@ def test_openlineage_export_writes_one_valid_run_event_per_stage_run(lineage_rep
 
 
 @pytest.mark.slow
-def test_publish_assembles_model_card_and_lineage(lineage_repo: Path) -> None:
-    result = _assay(lineage_repo, "lineage", "publish", "--domain", "records", "--out", "dist/records")
-    assert result.returncode == 0, result.stderr
-    release = lineage_repo / "dist/records"
-    assert {"README.md", "lineage.json", "config.json", "model.safetensors"} <= {path.name for path in release.iterdir()}
-    assert (release / "README.md").read_text() == (lineage_repo / "reports/model_cards/records.md").read_text()
-    # The model folder itself is untouched, so DVC still sees train's output as it wrote it.
-    assert not (lineage_repo / "models/records/README.md").exists()
-    assert _assay(lineage_repo, "trace", "models/records").returncode == 0
+def test_model_folder_holds_card_lineage_and_generator_and_verifies(lineage_repo: Path) -> None:
+    folder = lineage_repo / "models/records"
+    assert {"README.md", "lineage.json", "metrics.json", "generator"} <= {path.name for path in folder.iterdir()}
+    assert (folder / "lineage.json").read_bytes() == (lineage_repo / "reports/lineage/records.json").read_bytes()
+    assert (folder / "generator" / "model.safetensors").is_file()
+    tree = json.loads(_assay(lineage_repo, "trace", "models/records", "--json").stdout)["tree"]
+    assert tree["kind"] == "group" and tree["state"] == "ok"
+    assert [child["path"] for child in tree["inputs"]] == [f"models/records/{name}" for name in ("README.md", "generator", "lineage.json", "metrics.json")]
+    # The folder is all of train's and lineage's outputs: nothing there is unaccounted for by DVC.
+    assert "up to date" in run_dvc(lineage_repo, "status", "train@records", "lineage@records").stdout.lower()
+    card = folder / "README.md"
+    with _restored(card) as text:
+        card.write_bytes(text.replace(b"synthetic", b"SYNTHETIC", 1))
+        result = _assay(lineage_repo, "trace", "models/records")
+        assert result.returncode == 1 and "models/records: NOT verified" in result.stdout
 
 
 @pytest.mark.slow

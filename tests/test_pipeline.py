@@ -109,5 +109,5 @@ def test_validation_gate_stops_the_pipeline(tmp_path: Path) -> None:
     report = json.loads((repo / "reports/validation/records.json").read_text())
     assert report["success"] is False and report["failed_critical"] >= 1
     assert not (repo / "data/splits/records").exists()
-    assert not (repo / "models/records").exists()
+    assert not (repo / "models/records/generator").exists()
     assert (split_metrics.read_bytes() if split_metrics.exists() else None) == before

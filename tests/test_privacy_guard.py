@@ -11,7 +11,7 @@ import pytest
 from stages.config import GeneratorSpec, PrivacyGuardSpec
 from stages.errors import AssayError
 from stages.generator.codec import TabularCodec
-from stages.privacy_guard import _bootstrap_quantile, _closer_share, tabular_reference
+from stages.privacy_guard import IDEAL_CLOSER_SHARE, _bootstrap_threshold, _closer_share, copy_threshold, tabular_reference
 from stages.train import train_generator
 
 from .test_generator import TINY
@@ -27,11 +27,22 @@ def test_bootstrap_threshold_tracks_the_spread_of_real_rows() -> None:
     spec = PrivacyGuardSpec(bootstraps=400, quantile=0.95)
     rng = np.random.default_rng(0)
     constant = np.zeros(100)
-    assert _bootstrap_quantile(constant, 50, spec, rng) == 0.0
+    assert _bootstrap_threshold(constant, 50, spec, rng) == 0.0
     coin = rng.integers(0, 2, 2000).astype(float)
-    small, large = _bootstrap_quantile(coin, 50, spec, rng), _bootstrap_quantile(coin, 5000, spec, rng)
+    small, large = _bootstrap_threshold(coin, 50, spec, rng), _bootstrap_threshold(coin, 5000, spec, rng)
     assert coin.mean() < large < small  # a smaller synthetic sample is allowed more noise
     assert small - coin.mean() == pytest.approx(1.645 * 0.5 / np.sqrt(50), abs=0.04)
+    # Fresh rows below the ideal: the spread counts from the ideal, which a perfect generator scores.
+    low = (rng.random(2000) < 0.45).astype(float)
+    assert _bootstrap_threshold(low, 500, spec, rng, ideal=IDEAL_CLOSER_SHARE) == pytest.approx(0.5 + 1.645 * 0.5 / np.sqrt(500), abs=0.01)
+
+
+def test_copy_threshold_allows_chance_copies_even_when_dev_shows_none() -> None:
+    spec = PrivacyGuardSpec(sample_rows=500, quantile=0.95)
+    none_seen = copy_threshold(0, 500, spec)
+    assert 0 < none_seen < 0.02  # no copy among 500 dev rows still bounds the rate at about 3/500
+    assert copy_threshold(0, 10_000, spec) < none_seen < copy_threshold(5, 500, spec)  # more dev rows, tighter; more copies, looser
+    assert copy_threshold(500, 500, spec) == 1.0
 
 
 def test_fresh_dev_rows_sit_half_way_between_train_and_dev(demo_params, records_splits) -> None:
