@@ -100,10 +100,18 @@ def main() -> None:
                 "train_seconds": round(train_seconds, 1),
                 "privacy_check_share_of_training": (metrics["privacy"] or {}).get("check_share_of_training_time"),
                 "chosen_check": (metrics["privacy"] or {}).get("chosen"),
+                "checks": (metrics["privacy"] or {}).get("checks", []),
                 "evaluation": flat("", {k: v for k, v in report.items() if not isinstance(v, list)}, {}),
             }
     if args.out:
         args.out.write_text(json.dumps(results, indent=2, default=str))
+    for mode, result in results.items():
+        for check in result["checks"]:
+            print(
+                f"{mode}: epoch {check['epoch']}: dev loss {check['dev_loss']:.4f}, closer-to-train {check['closer_to_train_share']:.4f} "
+                f"(threshold {check['closer_to_train_threshold']:.4f}), DCR p5 ratio {check['dcr_p5_ratio']:.3f}, "
+                f"copies {check['exact_copy_rate']:.4f} (threshold {check['exact_copy_threshold']:.4f}): {'within' if check['within_threshold'] else 'beyond'}"
+            )
     keys = sorted({key for r in results.values() for key in r["evaluation"] if key.startswith("generator.") and isinstance(r["evaluation"][key], int | float)})
     print(f"\nreal records, train capped at {args.train_rows:,} rows, dev at {args.dev_rows:,}, at most {args.max_epochs} epochs, CPU profile")
     print(f"{'figure':<58}" + "".join(f"{mode:>22}" for mode in results))

@@ -8,14 +8,17 @@ they are compared with a sample of the train split, with dev rows as the fresh-d
   tokens, the same distance the utility stage uses, from :mod:`stages.privacy`) to train and to
   a dev reference; the share of synthetic rows closer to train than to dev, against the share
   that fresh rows (the other half of dev) show; DCR 5th-percentile and median ratios; exact
-  copies of train rows;
+  copies: sampled rows decoded to raw values, as ``synthesize`` would write them, equal to a row
+  of the whole train split (the evaluate stage's count), against the rate of dev rows;
 - text: the share of sampled units holding a verbatim 50-character span of the train text,
   against the same for dev units.
 
 The threshold is statistical, not hand-picked (as REaLTabFormer does): the same statistic is
 bootstrapped on real dev rows, resampled to the synthetic sample's size, and a synthetic value
 beyond that spread (the ``quantile`` of the resamples above their mean), counted from the fresh
-rows' level or the ideal 0.5 if higher, counts as overfitting. Only checked checkpoints within the
+rows' level or the ideal 0.5 if higher, counts as overfitting. Copies are rare events, where a
+bootstrap has no spread; their threshold is the binomial spread around an upper confidence bound
+of the dev rate (:func:`copy_threshold`). Only checked checkpoints within the
 threshold can be chosen; among them the best dev loss wins; training stops after
 ``privacy_patience`` failed checks in a row; if none qualifies, training fails. The test split is
 never used.
