@@ -68,6 +68,7 @@ import polars as pl
 from stages import drift, fidelity, privacy
 from stages.config import DomainSpec, EvaluateSpec
 from stages.errors import AssayError
+from stages.io import round_figure
 from stages.synthesize import assemble
 
 log = logging.getLogger("assay.evaluate")
@@ -78,13 +79,6 @@ TEXT_LENGTH = "{}_chars"
 REGEX_EXPECTATIONS = ("match_regex", "match_like_pattern")
 WORST_PAIRS = 10
 OPENMP_THREADS = 1
-DIGITS = 6
-
-
-def _round(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, DIGITS) if np.isfinite(value) else None
-    return value
 
 
 def _sample(frame: pl.DataFrame, n: int, seed: int) -> pl.DataFrame:
@@ -175,7 +169,7 @@ def validity(frame: pl.DataFrame, suite: dict[str, Any], source_file: str) -> di
                 "row_level": rows is not None,
                 "success": item["success"],
                 "unexpected_count": item["unexpected_count"],
-                "unexpected_percent": _round(item["unexpected_percent"]),
+                "unexpected_percent": round_figure(item["unexpected_percent"]),
                 "error": item["error"],
             }
         )
@@ -186,8 +180,8 @@ def validity(frame: pl.DataFrame, suite: dict[str, Any], source_file: str) -> di
         "passed": summary["passed"],
         "failed_critical": summary["failed_critical"],
         "failed_warning": summary["failed_warning"],
-        "row_pass_share": _round(1.0 - len(failing) / n),
-        "row_pass_share_critical": _round(1.0 - len(failing_critical) / n),
+        "row_pass_share": round_figure(1.0 - len(failing) / n),
+        "row_pass_share_critical": round_figure(1.0 - len(failing_critical) / n),
         "expectations": expectations,
     }
 
@@ -253,7 +247,11 @@ def _scores(task: Task, truth: np.ndarray, model: Any, features: Any) -> dict[st
                 aucs.append(roc_auc_score(actual, score))
         auc = float(np.mean(aucs)) if aucs else None
         f1 = f1_score(truth, predicted, average="macro", labels=sorted(set(truth)), zero_division=0)
-    return {"f1": _round(float(f1)), "roc_auc": _round(None if auc is None else float(auc)), "accuracy": _round(float(accuracy_score(truth, predicted)))}
+    return {
+        "f1": round_figure(float(f1)),
+        "roc_auc": round_figure(None if auc is None else float(auc)),
+        "accuracy": round_figure(float(accuracy_score(truth, predicted))),
+    }
 
 
 def fit_and_score(task: Task, model_name: str, train: pl.DataFrame, test: pl.DataFrame, seed: int) -> dict[str, Any]:
@@ -273,11 +271,11 @@ def fit_and_score(task: Task, model_name: str, train: pl.DataFrame, test: pl.Dat
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:
     if numerator is None or denominator is None or denominator == 0:
         return None
-    return _round(numerator / denominator)
+    return round_figure(numerator / denominator)
 
 
 def _difference(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else _round(a - b)
+    return None if a is None or b is None else round_figure(a - b)
 
 
 def utility(task: Task, spec: EvaluateSpec, train: pl.DataFrame, test: pl.DataFrame, synthetic: dict[str, pl.DataFrame]) -> dict[str, Any]:
@@ -308,8 +306,11 @@ def utility(task: Task, spec: EvaluateSpec, train: pl.DataFrame, test: pl.DataFr
     return {
         "task": task.describe(),
         "test_rows": test.height,
-        "positive_share_test": _round(float(truth.mean())) if task.binary and truth.size else None,
-        "majority": {"class": None if majority is None else str(majority), "accuracy": _round(float(counts.max() / counts.sum())) if counts.size else None},
+        "positive_share_test": round_figure(float(truth.mean())) if task.binary and truth.size else None,
+        "majority": {
+            "class": None if majority is None else str(majority),
+            "accuracy": round_figure(float(counts.max() / counts.sum())) if counts.size else None,
+        },
         "train_rows": {"real": real.height, "augment_real_only": small.height, **{source: frame.height for source, frame in samples.items()}},
         "models": models,
     }
@@ -339,9 +340,9 @@ def tabular_privacy(
     holdout_copies = privacy.exact_copy_rate(privacy.raw_row_hashes(holdout, columns), train_hashes)
     out: dict[str, Any] = {
         "holdout": {
-            "dcr_p5": _round(float(np.quantile(holdout_to_train, 0.05))),
-            "dcr_median": _round(float(np.median(holdout_to_train))),
-            "exact_copy_rate": _round(holdout_copies),
+            "dcr_p5": round_figure(float(np.quantile(holdout_to_train, 0.05))),
+            "dcr_median": round_figure(float(np.median(holdout_to_train))),
+            "exact_copy_rate": round_figure(holdout_copies),
         },
         "encoding": f"TabularCodec on train ({', '.join(columns)}); rare_count=1",
         "sizes": {"reference_train": reference.shape[0], "holdout_queries": holdout_queries.shape[0], "members_and_non_members": equal},
@@ -360,9 +361,9 @@ def tabular_privacy(
             "dcr_median_ratio": dcr["median_ratio"],
             "closer_to_train_share": closer["share"],
             "closer_to_train_ideal": closer["ideal"],
-            "exact_copy_rate": _round(copies),
-            "exact_copy_excess": _round(copies - holdout_copies),
-            "mia_auc": _round(privacy.membership_inference_auc(members, non_members, attack_reference, flags, device=device)),
+            "exact_copy_rate": round_figure(copies),
+            "exact_copy_excess": round_figure(copies - holdout_copies),
+            "mia_auc": round_figure(privacy.membership_inference_auc(members, non_members, attack_reference, flags, device=device)),
         }
     return out
 
@@ -371,10 +372,10 @@ def text_privacy(spec: EvaluateSpec, text: str, train: pl.DataFrame, holdout: pl
     """Share of units holding a verbatim ``verbatim_span``-character run of train text, per source and for holdout."""
     reference = train[text].drop_nulls().to_list()
     holdout_share = privacy.verbatim_span_share(holdout[text].drop_nulls().to_list(), reference, spec.verbatim_span)
-    out: dict[str, Any] = {"holdout": {"verbatim_span_share": _round(holdout_share)}, "span": spec.verbatim_span}
+    out: dict[str, Any] = {"holdout": {"verbatim_span_share": round_figure(holdout_share)}, "span": spec.verbatim_span}
     for source, frame in synthetic.items():
         share = privacy.verbatim_span_share(frame[text].drop_nulls().to_list(), reference, spec.verbatim_span)
-        out[source] = {"verbatim_span_share": _round(share), "verbatim_excess": _round(share - holdout_share)}
+        out[source] = {"verbatim_span_share": round_figure(share), "verbatim_excess": round_figure(share - holdout_share)}
     return out
 
 
@@ -486,7 +487,7 @@ def _validity_rows(results: dict[str, dict[str, Any]], skipped: list[dict[str, A
 
 def _mean(values: list[float | None]) -> float | None:
     present = [value for value in values if value is not None]
-    return _round(float(np.mean(present))) if present else None
+    return round_figure(float(np.mean(present))) if present else None
 
 
 def _source_metrics(source: str, checked: dict[str, Any], fid: dict[str, Any], primary: dict[str, Any], private: dict[str, Any]) -> dict[str, Any]:

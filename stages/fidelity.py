@@ -34,6 +34,7 @@ import numpy as np
 import polars as pl
 
 from stages import drift
+from stages.io import round_figure
 
 Kind = Literal["numeric", "categorical"]
 ModelName = Literal["hist_gradient_boosting", "logistic_regression"]
@@ -41,11 +42,6 @@ ModelName = Literal["hist_gradient_boosting", "logistic_regression"]
 BINS = 10
 TOP_CATEGORIES = 20
 MAX_CODES = 250  # categories per column a model sees (HistGradientBoosting allows at most 254)
-DIGITS = 6
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else round(float(value), DIGITS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -56,9 +52,9 @@ def column_similarity(real: pl.Series, synthetic: pl.Series, kind: Kind) -> dict
     """``{"metric", "similarity"}`` for one column: KS complement (numeric) or TV complement (categorical)."""
     if kind == "numeric":
         ks = drift.ks_statistic(real, synthetic)
-        return {"metric": "ks_complement", "similarity": None if ks is None else _round(1.0 - ks)}
+        return {"metric": "ks_complement", "similarity": None if ks is None else round_figure(1.0 - ks)}
     tvd = drift.tvd(real, synthetic)
-    return {"metric": "tv_complement", "similarity": None if tvd is None else _round(1.0 - tvd)}
+    return {"metric": "tv_complement", "similarity": None if tvd is None else round_figure(1.0 - tvd)}
 
 
 def column_similarities(real: pl.DataFrame, synthetic: pl.DataFrame, kinds: Mapping[str, Kind]) -> list[dict[str, Any]]:
@@ -68,7 +64,7 @@ def column_similarities(real: pl.DataFrame, synthetic: pl.DataFrame, kinds: Mapp
 
 def mean_similarity(entries: list[dict[str, Any]]) -> float | None:
     values = [entry["similarity"] for entry in entries if entry["similarity"] is not None]
-    return _round(float(np.mean(values))) if values else None
+    return round_figure(float(np.mean(values))) if values else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,11 +175,11 @@ def pairwise_similarities(real: pl.DataFrame, synthetic: dict[str, pl.DataFrame]
     for (a, b), value in reference.items():
         both_numeric = kinds[a] == kinds[b] == "numeric"
         pair_kind = "numeric" if both_numeric else ("categorical" if kinds[a] == kinds[b] else "mixed")
-        entry: dict[str, Any] = {"a": a, "b": b, "kind": pair_kind, "metric": "spearman" if both_numeric else "cramers_v", "real": _round(value)}
+        entry: dict[str, Any] = {"a": a, "b": b, "kind": pair_kind, "metric": "spearman" if both_numeric else "cramers_v", "real": round_figure(value)}
         for source, values in others.items():
             gap = abs(value - values[(a, b)])
-            entry[source] = _round(values[(a, b)])
-            entry[f"similarity_{source}"] = _round(1.0 - gap / 2 if both_numeric else 1.0 - gap)
+            entry[source] = round_figure(values[(a, b)])
+            entry[f"similarity_{source}"] = round_figure(1.0 - gap / 2 if both_numeric else 1.0 - gap)
         entries.append(entry)
     return entries
 
@@ -298,4 +294,4 @@ def detection_auc(real: Any, synthetic: Any, model_factory: Any, folds: int, see
     for train_index, test_index in splitter.split(np.zeros(labels.size), labels):
         model = model_factory(train_index.size).fit(features[train_index], labels[train_index])
         scores.append(roc_auc_score(labels[test_index], model.predict_proba(features[test_index])[:, 1]))
-    return {"auc": _round(float(np.mean(scores))), "folds": [_round(score) for score in scores]}
+    return {"auc": round_figure(float(np.mean(scores))), "folds": [round_figure(score) for score in scores]}

@@ -1,9 +1,10 @@
-"""Atomic, deterministic writes and file hashing shared by every stage."""
+"""Atomic, deterministic writes, report figures and file hashing shared by every stage."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -74,6 +75,18 @@ def write_text(text: str, path: Path | str) -> None:
     """Write UTF-8 ``text`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+FIGURE_DIGITS = 6
+
+
+def round_figure(value: Any, digits: int = FIGURE_DIGITS) -> Any:
+    """A float as reports store it: ``digits`` decimals (stable bytes across runs), None when not
+    finite (JSON has no NaN); anything else (None, ints, text) unchanged."""
+    if isinstance(value, float) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "f"):
+        value = float(value)
+        return round(value, digits) if math.isfinite(value) else None
+    return value
 
 
 def sha256_file(path: Path | str, chunk_size: int = 1 << 20) -> str:

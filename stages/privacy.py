@@ -50,9 +50,10 @@ from typing import Any
 
 import numpy as np
 
+from stages.io import round_figure
+
 MISSING = -1.0
 CHUNK_ELEMENTS = 1 << 24  # a chunk's distance matrix: 16M float32 = 64 MiB
-DIGITS = 6
 _HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # an odd 64-bit multiplier; arithmetic wraps mod 2**64
 _HASH_INVERSE = pow(int(_HASH_BASE), -1, 1 << 64)
 _HASH_CHUNK_CHARS = 1 << 22  # characters hashed at a time (4M: about 100 MiB of working arrays)
@@ -130,10 +131,6 @@ def mixed_distance_to_closest(
 # summaries
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(float(value), DIGITS)
-
-
 def _ratio(numerator: float, denominator: float) -> float | None:
     """numerator / denominator; 1.0 when both are 0; None (undefined) when only the denominator is."""
     if denominator > 0:
@@ -154,12 +151,12 @@ def dcr_summary(synthetic_to_train: np.ndarray, holdout_to_train: np.ndarray, qu
     s_low, s_mid = np.quantile(syn, quantile), np.median(syn)
     h_low, h_mid = np.quantile(hold, quantile), np.median(hold)
     return {
-        "synthetic_p5": _round(s_low),
-        "synthetic_median": _round(s_mid),
-        "holdout_p5": _round(h_low),
-        "holdout_median": _round(h_mid),
-        "p5_ratio": _round(_ratio(s_low, h_low)),
-        "median_ratio": _round(_ratio(s_mid, h_mid)),
+        "synthetic_p5": round_figure(s_low),
+        "synthetic_median": round_figure(s_mid),
+        "holdout_p5": round_figure(h_low),
+        "holdout_median": round_figure(h_mid),
+        "p5_ratio": round_figure(_ratio(s_low, h_low)),
+        "median_ratio": round_figure(_ratio(s_mid, h_mid)),
     }
 
 
@@ -177,7 +174,7 @@ def closer_to_train_share(
     share = float(np.mean(to_train < to_holdout) + 0.5 * np.mean(to_train == to_holdout)) if to_train.size else 0.0
     n_train, n_holdout = len(train), len(holdout)
     ideal = n_train / (n_train + n_holdout)
-    return {"share": _round(share), "ideal": _round(ideal), "excess": _round(share - ideal)}
+    return {"share": round_figure(share), "ideal": round_figure(ideal), "excess": round_figure(share - ideal)}
 
 
 def _row_keys(values: Any) -> np.ndarray:
