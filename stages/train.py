@@ -552,6 +552,9 @@ def train_generator(
         prepared.tokenizer.save_pretrained(str(staging))
         write_json({"domain": domain_name, **prepared.generator, "params": spec.model_dump(mode="json")}, staging / GENERATOR_FILE)
     write_json(metrics, model_dir / METRICS_FILE)
+    # Checkpoints exist to resume an interrupted run; once the model is saved there is nothing to
+    # resume, and a later run with the same inputs (dvc repro -f) must train, not "resume" at its end.
+    shutil.rmtree(output_dir, ignore_errors=True)
     log.info(
         "train %s: best dev loss %.4f at epoch %s of %s (%s s, %s tokens/s); saved %s",
         domain_name,

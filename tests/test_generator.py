@@ -44,6 +44,8 @@ def test_model_dir_holds_model_tokenizer_generator_config_and_metrics(demo_param
     for name in ("generator/config.json", "generator/model.safetensors", "generator/tokenizer.json", "generator/generator.json", "metrics.json"):
         assert (model_dir / name).is_file(), name
     assert json.loads((model_dir / "metrics.json").read_text())["best_dev_loss"] == metrics["best_dev_loss"]
+    # A finished run leaves nothing to resume: the same inputs again must train, not stop at once.
+    assert not any((tmp_path / "m-ckpt").iterdir())
     generator = json.loads((model_dir / "generator" / "generator.json").read_text())
     assert generator["mode"] == "scratch" and generator["features"][0] == "race"
     assert "encounter_id" not in generator["features"] and "patient_nbr" not in generator["features"]
