@@ -38,7 +38,8 @@ predictor is reported as the floor TRTR must clear.
 with ``rare_count=1`` (each train category its own code), numbers range-normalised with the train
 minimum and maximum. Distances to the closest record go from ``max_distance_rows`` synthetic and
 holdout (dev + test) rows to ``max_reference_rows`` train rows; the closer-to-train share and the
-membership attack use equal-size train and holdout samples (ideal 0.5). Exact copies compare raw
+membership attack use equal-size train and holdout samples of one row per group (patient,
+customer) each, so that rows from the population itself score the ideal 0.5. Exact copies compare raw
 values of the modelled columns over all rows (synthetic and holdout against all of train). Text:
 the share of units with a verbatim run of ``verbatim_span`` characters from train text, against
 the same for holdout units.
@@ -325,6 +326,7 @@ def tabular_privacy(
 ) -> dict[str, Any]:
     """DCR, closer-to-train share, exact copies and the membership attack, per source, with the holdout reference."""
     from stages.generator.codec import TabularCodec
+    from stages.split import one_row_per_group, row_groups
 
     columns = modelled_columns(domain)
     codec = TabularCodec.fit(train, columns, rare_count=1, max_categories=1_000_000)
@@ -333,9 +335,13 @@ def tabular_privacy(
     reference = codec.features(_sample(train, spec.max_reference_rows, seed))
     holdout_queries = codec.features(_sample(holdout, spec.max_distance_rows, seed))
     holdout_to_train = privacy.mixed_distance_to_closest(holdout_queries, reference, flags, device=device)
-    equal = min(holdout.height, train.height, spec.max_distance_rows)
-    members = codec.features(_sample(train, equal, seed + 1))
-    non_members = codec.features(_sample(holdout, equal, seed + 1))
+    # Members and non-members: one row per group on both sides and as many of each, so that rows
+    # from the population itself score the ideal 0.5 (stages.split.one_row_per_group says why).
+    group_names = (domain.split.group_by, domain.split.group_fallback)
+    member_rows = one_row_per_group(train, row_groups(train, group_names), spec.max_distance_rows, seed + 1)
+    non_member_rows = one_row_per_group(holdout, row_groups(holdout, group_names), spec.max_distance_rows, seed + 1)
+    equal = min(member_rows.height, non_member_rows.height)
+    members, non_members = codec.features(member_rows.head(equal)), codec.features(non_member_rows.head(equal))
     train_hashes = privacy.raw_row_hashes(train, columns)
     holdout_copies = privacy.exact_copy_rate(privacy.raw_row_hashes(holdout, columns), train_hashes)
     out: dict[str, Any] = {

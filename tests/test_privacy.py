@@ -137,3 +137,32 @@ def test_verbatim_spans_scale_to_many_units() -> None:
     copied = np.array([len(text) >= 50 for text in reference[:10_000]])
     assert flags[10_000:].tolist() == copied.tolist()
     assert flags[:10_000].mean() < 0.01  # random word salad rarely repeats 50 characters
+
+
+def test_closer_to_train_share_is_fair_for_fresh_rows_only_with_one_row_per_group() -> None:
+    """Patients with several similar encounters: a holdout sample that takes most of a small split
+    covers less of the population than a uniform sample of a large train split, so fresh patients
+    look nearer to train. One row per patient on both sides removes the lean (evaluate stage)."""
+    import polars as pl
+
+    from stages.split import one_row_per_group, row_groups
+
+    rng = np.random.default_rng(0)
+
+    def encounters(patients: int, per_patient: int, first_id: int) -> pl.DataFrame:
+        centres = rng.random((patients, 3))
+        rows = np.clip(np.repeat(centres, per_patient, axis=0) + rng.normal(0, 0.01, size=(patients * per_patient, 3)), 0, 1)
+        frame = pl.DataFrame(rows.astype(np.float32), schema=[f"c{i}" for i in range(3)])
+        return frame.with_columns(pl.Series("patient", np.repeat(np.arange(first_id, first_id + patients), per_patient)))
+
+    train, holdout, fresh = encounters(4000, 4, 0), encounters(400, 4, 10_000), encounters(1500, 1, 20_000)
+    flags = [False] * 3
+    features = lambda frame: frame.drop("patient").to_numpy()  # noqa: E731
+    n = holdout.height
+    uniform = privacy.closer_to_train_share(features(fresh), features(train.sample(n=n, seed=1)), features(holdout), flags)["share"]
+    members = one_row_per_group(train, row_groups(train, ["patient"]), n, seed=1)
+    non_members = one_row_per_group(holdout, row_groups(holdout, ["patient"]), n, seed=1)
+    members = members.head(non_members.height)
+    grouped = privacy.closer_to_train_share(features(fresh), features(members), features(non_members), flags)["share"]
+    assert uniform > 0.55
+    assert abs(grouped - 0.5) < 0.04

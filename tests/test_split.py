@@ -25,7 +25,7 @@ from stages.cli import app
 from stages.config import DomainSpec, SplitSpec, load_params
 from stages.errors import AssayError
 from stages.io import write_parquet
-from stages.split import SPLITS, assign_groups, group_key, run_split, seeds_within_tolerance, split_frame, unit_interval
+from stages.split import SPLITS, assign_groups, group_key, one_row_per_group, row_groups, run_split, seeds_within_tolerance, split_frame, unit_interval
 
 from .conftest import REPO_ROOT, require_shared_data
 
@@ -521,3 +521,26 @@ def test_real_data_guarantees(name: str, tmp_path: Path) -> None:
     assert max(gaps.values()) <= 0.02, f"split sizes off the ratios: {gaps}"
     if domain.split.stratify_by:
         assert report["target_gap_pp"] <= 2
+
+
+# ---------------------------------------------------------------------------------------------
+# reference samples with one row per group (used by the evaluate stage's privacy figures)
+
+
+def test_row_groups_takes_the_first_named_column_with_a_value() -> None:
+    frame = pl.DataFrame({"patient": [1, None, 3], "invoice": ["a", "b", None]})
+    assert row_groups(frame, ["patient", "invoice"]).to_list() == ["1", "b", "3"]
+    assert row_groups(frame, ["missing", None]) is None
+
+
+def test_one_row_per_group_never_repeats_a_group_and_is_seeded() -> None:
+    frame = pl.DataFrame({"patient": [1, 1, 1, 2, 2, 3, None, None], "row": list(range(8))})
+    groups = row_groups(frame, ["patient"])
+    picked = one_row_per_group(frame, groups, 10, seed=4)
+    named = picked.filter(pl.col("patient").is_not_null())
+    assert named["patient"].n_unique() == named.height == 3
+    assert picked.filter(pl.col("patient").is_null()).height == 2  # rows without a group are their own
+    assert picked.columns == frame.columns
+    assert one_row_per_group(frame, groups, 10, seed=4).equals(picked)
+    assert one_row_per_group(frame, groups, 2, seed=4).height == 2
+    assert one_row_per_group(frame, None, 5, seed=4).height == 5  # no groups: a plain sample
