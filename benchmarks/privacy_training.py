@@ -80,7 +80,7 @@ def prepare(work: Path, train_rows: int, dev_rows: int) -> None:
     (work / DOMAIN_FILE).write_text(domain.model_dump_json(indent=2))
 
 
-def train(work: Path, results: Path, max_epochs: int, checks: list[str], with_off: bool = True) -> None:
+def train(work: Path, results: Path, max_epochs: int, checks: list[str], with_off: bool = True, temperatures: list[float] | None = None) -> None:
     """Train once per mode on the prepared splits; keep synthetic rows and the training record."""
     import numpy as np
     import polars as pl
@@ -110,28 +110,29 @@ def train(work: Path, results: Path, max_epochs: int, checks: list[str], with_of
             train_seconds = time.perf_counter() - started
             model, _, generator = load_generator(folder / "model")
             model.to(pick_device().kind)
-            started = time.perf_counter()
-            sampled, _ = sample_tabular(
-                model, generator, train_frame.height, spec.sample.batch_size, spec.sample.temperature, np.random.default_rng(spec.sample.seed)
-            )
-            sample_seconds = time.perf_counter() - started
-        synthetic = assemble(sampled, domain, dict(train_frame.schema), train_frame)
-        (results / mode).mkdir(parents=True, exist_ok=True)
-        synthetic.write_parquet(results / mode / "synthetic.parquet")
-        record: dict[str, Any] = {
-            "device": device,
-            "train_rows": train_frame.height,
-            "max_epochs": max_epochs,
-            "check_rows": privacy["sample_rows"] if overrides else None,
-            "reference_rows": privacy["reference_rows"] if overrides else None,
-            "epochs_run": metrics["epochs_run"],
-            "chosen_epoch": metrics["best_epoch"],
-            "train_seconds": round(train_seconds, 1),
-            "sample_seconds": round(sample_seconds, 1),
-            "privacy": metrics["privacy"],
-        }
-        (results / mode / "result.json").write_text(json.dumps(record, indent=2, default=str))
-        print(f"{mode}: {record['epochs_run']} epochs in {train_seconds:.0f} s on {device}; chosen epoch {record['chosen_epoch']}")
+            for temperature in temperatures or [spec.sample.temperature]:
+                started = time.perf_counter()
+                sampled, _ = sample_tabular(model, generator, train_frame.height, spec.sample.batch_size, temperature, np.random.default_rng(spec.sample.seed))
+                sample_seconds = time.perf_counter() - started
+                name = mode if temperature == spec.sample.temperature else f"{mode}-t{temperature:g}"
+                synthetic = assemble(sampled, domain, dict(train_frame.schema), train_frame)
+                (results / name).mkdir(parents=True, exist_ok=True)
+                synthetic.write_parquet(results / name / "synthetic.parquet")
+                record: dict[str, Any] = {
+                    "device": device,
+                    "train_rows": train_frame.height,
+                    "max_epochs": max_epochs,
+                    "check_rows": privacy["sample_rows"] if overrides else None,
+                    "reference_rows": privacy["reference_rows"] if overrides else None,
+                    "epochs_run": metrics["epochs_run"],
+                    "chosen_epoch": metrics["best_epoch"],
+                    "temperature": temperature,
+                    "train_seconds": round(train_seconds, 1),
+                    "sample_seconds": round(sample_seconds, 1),
+                    "privacy": metrics["privacy"],
+                }
+                (results / name / "result.json").write_text(json.dumps(record, indent=2, default=str))
+                print(f"{name}: {record['epochs_run']} epochs in {train_seconds:.0f} s on {device}; chosen epoch {record['chosen_epoch']}")
 
 
 def evaluate(work: Path, results: Path, distance_rows: int | None, out: Path | None) -> None:
@@ -170,7 +171,7 @@ def evaluate(work: Path, results: Path, distance_rows: int | None, out: Path | N
     print(f"{'figure':<58}" + "".join(f"{mode:>16}" for mode in runs))
     rows: list[tuple[str, list[Any]]] = [
         (key, [run.get(key) for run in runs.values()])
-        for key in ("check_rows", "reference_rows", "epochs_run", "chosen_epoch", "train_seconds", "sample_seconds")
+        for key in ("check_rows", "reference_rows", "temperature", "epochs_run", "chosen_epoch", "train_seconds", "sample_seconds")
     ]
     rows.append(("privacy check share of training time", [(run["privacy"] or {}).get("check_share_of_training_time") for run in runs.values()]))
     for key in ("closer_to_train_share", "closer_to_train_threshold", "dcr_p5_ratio", "dcr_median_ratio", "exact_copy_rate"):
@@ -191,6 +192,7 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=10)
     parser.add_argument("--checks", nargs="+", default=None, help="One 'on' run each: SAMPLE_ROWS[:REFERENCE_ROWS] of the privacy checks (default: params).")
     parser.add_argument("--skip-off", action="store_true", help="Train no run with the checks off (one is in --results already).")
+    parser.add_argument("--temperatures", type=float, nargs="+", default=None, help="Sample each trained model at these temperatures (default: params).")
     parser.add_argument("--distance-rows", type=int, default=None, help="The evaluation's max_distance_rows (default: params).")
     parser.add_argument("--out", type=Path, default=None, help="Also write the evaluated figures as JSON here.")
     args = parser.parse_args()
@@ -206,7 +208,7 @@ def main() -> None:
         if args.phase in ("all", "prepare"):
             prepare(work, args.train_rows, args.dev_rows)
         if args.phase in ("all", "train"):
-            train(work, results, args.max_epochs, checks, with_off=not args.skip_off)
+            train(work, results, args.max_epochs, checks, with_off=not args.skip_off, temperatures=args.temperatures)
         if args.phase in ("all", "evaluate"):
             evaluate(work, results, args.distance_rows, args.out)
 
