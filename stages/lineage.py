@@ -74,7 +74,6 @@ MARKS = {"ok": "✓", "stale": "✗", "modified": "✗", "missing": "✗"}
 PACKAGES = ("assay", "dvc", "polars", "pyarrow", "great-expectations", "torch", "transformers", "tokenizers", "scikit-learn")
 VALIDATION_KEYS = ("suite", "suite_sha256", "success", "evaluated", "passed", "failed_critical", "failed_warning")
 DEVICE_KEYS = ("device", "device_name", "bf16", "threads", "torch")
-METRICS_FILE = "metrics.json"  # train's metrics beside the generator folder (stages/train.py)
 CARD_FILE = "README.md"  # the model card, Hugging Face style, in the model folder
 LINEAGE_COPY = "lineage.json"  # the record's copy in the model folder
 
@@ -694,8 +693,10 @@ def build_lineage(repo: Repo, domain: str, targets: dict[str, str]) -> dict[str,
     for source in sources.values():
         if not source.get("files"):
             source.pop("files", None)
+    from stages.train import METRICS_FILE
+
     root = Path(repo.root_dir)
-    # The generator folder's sibling: models/<domain>/metrics.json (stages/train.py).
+    # The generator folder's sibling: models/<domain>/metrics.json.
     model_metrics = _read_json(Path(target_outs["model"].fs_path).parent / METRICS_FILE)
     seeds = _seeds({_stage_id(stage): stage_params(stage) for stage in stages})
     record = {
@@ -737,7 +738,7 @@ def run_lineage(domain: str, params_path: Path, model_dir: Path, targets: dict[s
     from stages.config import load_params
     from stages.io import write_json, write_text
     from stages.modelcard import render_model_card
-    from stages.train import GENERATOR_DIR
+    from stages.train import GENERATOR_DIR, METRICS_FILE
 
     spec = load_params(params_path).domain(domain)
     repo = open_repo(root)

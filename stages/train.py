@@ -388,12 +388,10 @@ def run_fingerprint(train_path: Path, dev_path: Path, spec: GeneratorSpec) -> st
 
 def _group_keys(path: Path, group_by: list[str]) -> pl.Series | None:
     """The split's group of each row (group_by, else its fallback), for privacy checks that split dev by group."""
-    if not group_by:
-        return None
+    from stages.split import row_groups
+
     available = [name for name in group_by if name in pl.read_parquet_schema(path)]
-    if not available:
-        return None
-    return pl.read_parquet(path, columns=available).select(pl.coalesce([pl.col(c).cast(pl.String) for c in available])).to_series()
+    return row_groups(pl.read_parquet(path, columns=available), available) if available else None
 
 
 def _read_split(path: Path, spec: GeneratorSpec) -> pl.DataFrame:
