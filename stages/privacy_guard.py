@@ -41,6 +41,7 @@ from stages.config import PrivacyGuardSpec
 log = logging.getLogger("assay.train")
 
 NOT_CHOSEN = 1e9  # selection loss of a checkpoint that may not be kept
+_GROUP = "__assay_group__"  # a dev row's group, carried through the halves
 CPU_BATCH_ROWS = 1024  # rows generated at once by a check on the CPU
 IDEAL_CLOSER_SHARE = 0.5  # rows from the population itself are as near train as the dev reference (equal sizes)
 
@@ -122,23 +123,37 @@ def halves_by_group(frame: pl.DataFrame, groups: pl.Series | None, seed: int) ->
 
 
 def tabular_reference(
-    codec: Any, train: pl.DataFrame, dev: pl.DataFrame, spec: PrivacyGuardSpec, device: str = "cpu", dev_groups: pl.Series | None = None
+    codec: Any,
+    train: pl.DataFrame,
+    dev: pl.DataFrame,
+    spec: PrivacyGuardSpec,
+    device: str = "cpu",
+    dev_groups: pl.Series | None = None,
+    train_groups: pl.Series | None = None,
 ) -> TabularReference:
     """Encode reference samples and set thresholds from dev rows that the model never trains on.
 
     Dev is split in two by group: one half is the reference a synthetic row may be near, the
-    other plays the synthetic sample's part as fresh data. Train is subsampled to the size of the
-    dev reference. Fresh rows measured this way set the level the synthetic share is compared
-    with (it is not exactly 0.5: the dev reference takes most of a small split, so it holds
-    several rows of many patients, unlike the train sample).
+    other plays the synthetic sample's part as fresh data. Every reference sample (train, dev
+    reference, fresh) takes one row per group, and train as many rows as the dev reference, as
+    the evaluate stage's samples do (:func:`stages.split.one_row_per_group` says why). With
+    uniform samples, a dev half of a few dozen customers was matched against train rows from
+    hundreds: rows of the population itself were nearer to train, so on the demo transactions
+    an untrained generator's first check already failed.
     """
     from stages.privacy import exact_copy_flags, mixed_distance_to_closest, raw_row_hashes
+    from stages.split import one_row_per_group
 
     rng = np.random.default_rng(spec.seed)
-    dev_reference, fresh = halves_by_group(dev, dev_groups, spec.seed)
-    dev_reference = dev_reference.sample(n=min(dev_reference.height, spec.reference_rows), shuffle=True, seed=spec.seed)
-    fresh = fresh.sample(n=min(fresh.height, spec.reference_rows), shuffle=True, seed=spec.seed)
-    train_rows = train.sample(n=min(train.height, dev_reference.height), shuffle=True, seed=spec.seed)
+    keyed = dev if dev_groups is None else dev.with_columns(pl.Series(_GROUP, dev_groups, dtype=pl.String))
+    halves = halves_by_group(keyed, dev_groups, spec.seed)
+
+    def per_group(frame: pl.DataFrame, rows: int) -> pl.DataFrame:
+        groups = frame[_GROUP] if dev_groups is not None else None
+        return one_row_per_group(frame, groups, rows, spec.seed).drop(_GROUP, strict=False)
+
+    dev_reference, fresh = (per_group(half, spec.reference_rows) for half in halves)
+    train_rows = one_row_per_group(train, train_groups, dev_reference.height, spec.seed)
     features = lambda frame: codec.token_features(codec.encode(frame))  # noqa: E731
     train_x, reference_x, fresh_x = features(train_rows), features(dev_reference), features(fresh)
     is_categorical = codec.is_categorical

@@ -61,16 +61,30 @@ class Device:
     threads: int
 
 
+THREADS_ENV = "ASSAY_NUM_THREADS"
+
+
+def cpu_threads() -> int:
+    """CPU threads for torch: ``ASSAY_NUM_THREADS`` when set (benchmarks and tests pin it to compare
+    thread counts), else every core."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise AssayError(f"{THREADS_ENV}={value!r}: expected a whole number of threads, at least 1")
+    return int(value)
+
+
 def pick_device() -> Device:
-    """CUDA when present (bf16 if the card has it, TF32 on), else the CPU with every core."""
+    """CUDA when present (bf16 if the card has it, TF32 on), else the CPU with every core (or ``ASSAY_NUM_THREADS``)."""
     import torch
 
+    threads = cpu_threads()
+    torch.set_num_threads(threads)
     if torch.cuda.is_available():
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-        return Device("cuda", torch.cuda.get_device_name(0), torch.cuda.is_bf16_supported(), torch.get_num_threads())
-    threads = os.cpu_count() or 1
-    torch.set_num_threads(threads)
+        return Device("cuda", torch.cuda.get_device_name(0), torch.cuda.is_bf16_supported(), threads)
     return Device("cpu", "cpu", True, threads)
 
 
@@ -186,7 +200,7 @@ class Prepared:
     generator: dict[str, Any]
 
 
-def prepare_tabular(spec: GeneratorSpec, train: pl.DataFrame, dev: pl.DataFrame) -> Prepared:
+def prepare_tabular(spec: GeneratorSpec, train: pl.DataFrame, dev: pl.DataFrame, train_groups: pl.Series | None = None) -> Prepared:
     from transformers import DataCollatorForLanguageModeling
 
     if spec.base_model:
@@ -213,7 +227,8 @@ def prepare_tabular(spec: GeneratorSpec, train: pl.DataFrame, dev: pl.DataFrame)
 
     from stages.generator.codec import TabularCodec
 
-    codec = TabularCodec.fit(train, spec.features, numeric_bins=spec.numeric_bins, rare_count=spec.rare_count)
+    # rare_count counts patients (customers) as well as rows: see TabularCodec.fit.
+    codec = TabularCodec.fit(train, spec.features, numeric_bins=spec.numeric_bins, rare_count=spec.rare_count, groups=train_groups)
     train_ids, dev_ids = codec.sequences(train).tolist(), codec.sequences(dev).tolist()
     seq_len = len(spec.features) + 2
     model = new_gpt2(spec, codec.vocab_size, seq_len, codec.bos_id, codec.eos_id, codec.pad_id)
@@ -223,7 +238,7 @@ def prepare_tabular(spec: GeneratorSpec, train: pl.DataFrame, dev: pl.DataFrame)
     return Prepared(model, tokenizer, TokenDataset(train_ids, True), TokenDataset(dev_ids, True), None, seq_len, generator)
 
 
-def prepare_text(spec: GeneratorSpec, train: pl.DataFrame, dev: pl.DataFrame) -> Prepared:
+def prepare_text(spec: GeneratorSpec, train: pl.DataFrame, dev: pl.DataFrame, train_groups: pl.Series | None = None) -> Prepared:
     from transformers import DataCollatorForLanguageModeling
 
     assert spec.text_column is not None
@@ -333,6 +348,7 @@ def privacy_guard_for(
     device: Device,
     live: Any,
     dev_groups: pl.Series | None,
+    train_groups: pl.Series | None,
     checks_path: Path,
     resumed_epoch: float | None,
 ):
@@ -354,7 +370,7 @@ def privacy_guard_for(
         from stages.generator.codec import TabularCodec
 
         codec = TabularCodec.from_dict(prepared.generator["codec"])
-        reference = tabular_reference(codec, train, dev, guard_spec, device.kind, dev_groups)
+        reference = tabular_reference(codec, train, dev, guard_spec, device.kind, dev_groups, train_groups)
         run = lambda model: check_tabular(model, codec, reference, guard_spec, spec.sample.temperature)  # noqa: E731
         threshold = f"closer-to-train share <= {reference.threshold_closer_share:.3f} (fresh dev rows: {reference.fresh_closer_share:.3f})"
     else:
@@ -440,7 +456,8 @@ def train_generator(
     device = pick_device()
     set_seed(spec.train.seed)
     train, dev = _read_split(train_path, spec), _read_split(dev_path, spec)
-    prepared = (prepare_text if spec.kind == "text" else prepare_tabular)(spec, train, dev)
+    train_groups, dev_groups = _group_keys(train_path, group_by or []), _group_keys(dev_path, group_by or [])
+    prepared = (prepare_text if spec.kind == "text" else prepare_tabular)(spec, train, dev, train_groups)
     log.info(
         "train %s: %s generator (%s) on %s train / %s dev rows, %s parameters, on %s%s",
         domain_name,
@@ -465,7 +482,7 @@ def train_generator(
     live = Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None, resume=bool(last))
     resumed_epoch = json.loads((Path(last) / "trainer_state.json").read_text()).get("epoch") if last else None
     checks_path = output_dir / PRIVACY_CHECKS_FILE
-    guard = privacy_guard_for(spec, prepared, train, dev, device, live, _group_keys(dev_path, group_by or []), checks_path, resumed_epoch)
+    guard = privacy_guard_for(spec, prepared, train, dev, device, live, dev_groups, train_groups, checks_path, resumed_epoch)
     args = training_arguments(spec, device, prepared.seq_len, output_dir, "eval_selection_loss" if guard else "eval_loss")
     # Unchecked epochs cannot be chosen, so patience counts in checks, not epochs.
     patience = spec.train.patience * (spec.privacy.privacy_check_every if guard else 1)

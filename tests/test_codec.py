@@ -371,3 +371,25 @@ def test_token_names_make_a_word_level_vocabulary(codec: TabularCodec, frame: pl
     tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     ids = codec.sequences(frame)[0].tolist()
     assert tokenizer.encode(tokenizer.decode(ids, skip_special_tokens=False)).ids == ids
+
+
+def test_with_groups_a_value_of_one_person_gets_no_token_of_its_own() -> None:
+    """An invoice's timestamp on its 40 lines, or a product only one customer buys, is that
+    customer's: with groups, rare_count counts people as well as rows."""
+    busy = datetime(2011, 5, 3, 10, 15)
+    # 40 lines of one customer's invoice share a timestamp; 200 other lines, one per customer, spread out.
+    when = [busy] * 40 + [datetime(2011, 1, 1) + timedelta(hours=7 * i) for i in range(200)]
+    product = ["only-mine"] * 40 + [f"p{i % 4}" for i in range(200)]
+    customer = ["c-busy"] * 40 + [f"c{i}" for i in range(200)]
+    frame = pl.DataFrame({"InvoiceDate": when, "StockCode": product})
+
+    by_rows = TabularCodec.fit(frame, ["InvoiceDate", "StockCode"], numeric_bins=8, rare_count=5)
+    by_people = TabularCodec.fit(frame, ["InvoiceDate", "StockCode"], numeric_bins=8, rare_count=5, groups=pl.Series(customer))
+
+    stamp = int(pl.Series([busy]).dt.cast_time_unit(frame["InvoiceDate"].dtype.time_unit).to_physical()[0])
+    assert [stamp, stamp] in by_rows.columns[0].bins and "only-mine" in by_rows.columns[1].values
+    assert [stamp, stamp] not in by_people.columns[0].bins and "only-mine" not in by_people.columns[1].values
+    # Popular values held by many customers keep their tokens.
+    assert set(by_people.columns[1].values) == {"p0", "p1", "p2", "p3"}
+    with pytest.raises(ValueError, match="groups has 3 keys for 240 rows"):
+        TabularCodec.fit(frame, ["StockCode"], groups=pl.Series(["a", "b", "c"]))

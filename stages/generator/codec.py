@@ -1,5 +1,12 @@
 """Table rows as token sequences: one vocabulary per column, and constrained decoding.
 
+Counting "seen at least ``rare_count`` times"
+    With ``groups`` given to ``fit`` (the train stage passes the split's group: the patient, the
+    customer), a value must be held by at least ``rare_count`` rows *and* ``rare_count`` distinct
+    groups. A value repeated on many rows of one person (an invoice's timestamp on its 40 lines)
+    is that person's, not a popular value: as a token of its own, the generator would reproduce it
+    exactly, and a membership attack would find the person (it did, on the demo transactions).
+
 Token layout
     ids 0, 1, 2 are PAD, BOS, EOS. Each column then owns one contiguous block of ids, in sequence
     order: first its values (categorical) or bins (numeric), then its special tokens. A row is
@@ -165,10 +172,28 @@ def _categorical_keys(series: pl.Series) -> pl.Series:
     return series if series.dtype == pl.Boolean else series.cast(pl.String)
 
 
-def _fit_categorical(name: str, series: pl.Series, dtype: dict[str, Any], *, rare_count: int, max_categories: int) -> ColumnCodec:
+def _group_counts(inverse: np.ndarray, n_values: int, groups: np.ndarray | None) -> np.ndarray | None:
+    """Per distinct value (``inverse`` maps rows to values): how many distinct groups hold it; None without groups."""
+    if groups is None:
+        return None
+    pairs = np.unique(np.stack([inverse.astype(np.int64), groups.astype(np.int64)]), axis=1)
+    return np.bincount(pairs[0], minlength=n_values)
+
+
+def _fit_categorical(
+    name: str, series: pl.Series, dtype: dict[str, Any], *, rare_count: int, max_categories: int, groups: np.ndarray | None = None
+) -> ColumnCodec:
     keys = _categorical_keys(series).rename("value")
+    present = keys.is_not_null().to_numpy()
     counts = keys.drop_nulls().value_counts(name="count")
-    kept = counts.filter(pl.col("count") >= rare_count).sort(["count", "value"], descending=[True, False]).head(max_categories)
+    if groups is not None:
+        pairs = pl.DataFrame({"value": keys.filter(pl.Series(present)), "group": groups[present]})
+        per_group = pairs.group_by("value").agg(pl.col("group").n_unique().alias("groups"))
+        counts = counts.join(per_group, on="value", how="left", nulls_equal=True)
+        counts = counts.with_columns(pl.min_horizontal("count", "groups").alias("support"))
+    else:
+        counts = counts.with_columns(pl.col("count").alias("support"))
+    kept = counts.filter(pl.col("support") >= rare_count).sort(["count", "value"], descending=[True, False]).head(max_categories)
     values = sorted(kept["value"].to_list())
     n_other = (keys.len() - keys.null_count()) - int(kept["count"].sum())
     specials, n_seen = _specials({OTHER: n_other > 0, MISSING: keys.null_count() > 0})
@@ -269,23 +294,29 @@ def _quantile_levels(n_ranges: int, n_values: int, rare_count: int) -> np.ndarra
     return np.unique(np.concatenate([nodes, tail, 1.0 - np.asarray(tail)]))
 
 
-def _fit_numeric(name: str, series: pl.Series, dtype: dict[str, Any], *, numeric_bins: int, rare_count: int) -> ColumnCodec:
+def _fit_numeric(
+    name: str, series: pl.Series, dtype: dict[str, Any], *, numeric_bins: int, rare_count: int, groups: np.ndarray | None = None
+) -> ColumnCodec:
     polars_dtype = _dtype_from_dict(dtype)
     values, missing = _physical(series, polars_dtype)
     values = values[~missing]
     step, decimals = _grid_step(values, polars_dtype)
     if decimals is not None:
         values = np.round(values, decimals)
-    distinct, counts = np.unique(values, return_counts=True)
+    distinct, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    group_counts = _group_counts(inverse, distinct.size, None if groups is None else groups[~missing])
+    # A value gets its own token only when enough groups (people) hold it: an invoice's timestamp
+    # repeated on its 40 lines is one customer's, not a popular value, and would be memorised.
+    support = counts if group_counts is None else np.minimum(counts, group_counts)
     if polars_dtype.is_integer() and distinct.size <= numeric_bins:
         kind = "discrete"
-        is_atom = counts >= rare_count
+        is_atom = support >= rare_count
         rare, rare_counts = distinct[~is_atom], counts[~is_atom]
         ranges = _ranges(rare, rare_counts, np.arange(rare.size + 1), rare_count) if rare.size else []
     else:
         kind = "binned"
         threshold = max(rare_count, math.ceil(values.size / (4 * numeric_bins)))
-        heavy = np.flatnonzero(counts >= threshold)
+        heavy = np.flatnonzero((counts >= threshold) & (support >= rare_count))
         heavy = heavy[np.lexsort((distinct[heavy], -counts[heavy]))][:numeric_bins]
         is_atom = np.zeros(distinct.size, dtype=bool)
         is_atom[heavy] = True
@@ -418,8 +449,22 @@ class TabularCodec:
             raise ValueError(f"column names repeat: {names}")
 
     @classmethod
-    def fit(cls, frame: pl.DataFrame, columns: list[str], *, numeric_bins: int = 64, rare_count: int = 5, max_categories: int = 2000) -> TabularCodec:
-        """Fit one vocabulary per column (in the order given) on ``frame``; deterministic."""
+    def fit(
+        cls,
+        frame: pl.DataFrame,
+        columns: list[str],
+        *,
+        numeric_bins: int = 64,
+        rare_count: int = 5,
+        max_categories: int = 2000,
+        groups: pl.Series | None = None,
+    ) -> TabularCodec:
+        """Fit one vocabulary per column (in the order given) on ``frame``; deterministic.
+
+        ``groups`` (one key per row: the patient, the customer) makes ``rare_count`` count distinct
+        groups as well as rows, so a value held by fewer than ``rare_count`` people never gets a
+        token of its own, however many rows those people have.
+        """
         if numeric_bins < 2 or rare_count < 1 or max_categories < 1:
             raise ValueError(f"numeric_bins must be >= 2, rare_count and max_categories >= 1; got {numeric_bins}, {rare_count}, {max_categories}")
         if not columns:
@@ -431,14 +476,17 @@ class TabularCodec:
             raise ValueError(f"columns not in the frame: {', '.join(absent)}")
         if frame.height == 0:
             raise ValueError("cannot fit a codec on an empty frame")
+        if groups is not None and groups.len() != frame.height:
+            raise ValueError(f"groups has {groups.len()} keys for {frame.height} rows")
+        group_codes = None if groups is None else groups.cast(pl.String).fill_null("").rank("dense").to_numpy()
         fitted: list[ColumnCodec] = []
         offset = N_RESERVED
         for name in columns:
             dtype = _dtype_to_dict(name, frame.schema[name])
             if dtype["name"] in _CATEGORICAL_DTYPES:
-                col = _fit_categorical(name, frame[name], dtype, rare_count=rare_count, max_categories=max_categories)
+                col = _fit_categorical(name, frame[name], dtype, rare_count=rare_count, max_categories=max_categories, groups=group_codes)
             else:
-                col = _fit_numeric(name, frame[name], dtype, numeric_bins=numeric_bins, rare_count=rare_count)
+                col = _fit_numeric(name, frame[name], dtype, numeric_bins=numeric_bins, rare_count=rare_count, groups=group_codes)
             col.offset = offset
             offset += col.size
             fitted.append(col)
