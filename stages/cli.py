@@ -386,3 +386,7 @@ def demo_data(
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":  # python -m stages.cli (accelerate launch, torchrun, benchmarks)
+    main()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,31 +26,10 @@ def shared_data() -> Path:
 
 
 def copy_repo(destination: Path) -> Path:
-    """Copy the working tree (what git tracks or would track) into ``destination`` as a fresh repo.
+    """Copy the working tree into ``destination`` as a fresh repo; pipeline tests run ``dvc repro`` there."""
+    from stages.workspace import copy_working_tree
 
-    Pipeline tests run ``dvc repro`` there, so they never touch the developer's outputs.
-    """
-    listing = (
-        subprocess.run(
-            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-            cwd=REPO_ROOT,
-            check=True,
-            capture_output=True,
-        )
-        .stdout.decode()
-        .split("\0")
-    )
-    for name in filter(None, listing):
-        source = REPO_ROOT / name
-        if source.is_file():
-            target = destination / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    subprocess.run(["git", "init", "-q"], cwd=destination, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=destination, check=True)
-    subprocess.run(["git", "commit", "-q", "-m", "copy"], cwd=destination, check=True, env=env)
-    return destination
+    return copy_working_tree(REPO_ROOT, destination)
 
 
 def run_dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
