@@ -274,6 +274,9 @@ class ReleaseGate(StrictModel):
 
     enabled: bool = Field(True, description="With true, a failed check makes `assay evaluate` exit 1 (after writing the report).")
     min_tstr_trtr_auc: float | None = Field(0.9, gt=0, description="Train-on-synthetic ROC AUC / train-on-real ROC AUC, first model in 'models'.")
+    min_tstr_auc: float | None = Field(
+        None, ge=0, le=1, description="Train-on-synthetic ROC AUC itself: a ratio near 1 says nothing when the real model is near 0.5 too."
+    )
     max_detection_auc: float | None = Field(0.8, ge=0.5, le=1, description="ROC AUC of a classifier telling real train rows from synthetic rows.")
     min_dcr_p5_ratio: float | None = Field(1.0, ge=0, description="Tabular: synthetic / holdout 5th percentile of the distance to the closest train row.")
     max_exact_copy_excess: float | None = Field(

@@ -152,5 +152,5 @@ def test_transactions_realism(transactions: tuple[bytes, dict[str, int]]) -> Non
     assert str(dates.min()) >= "2010-12-01" and str(dates.max()) < "2011-12-10"
     named = df.filter(pl.col("CustomerID").str.contains(r"^\d{5}$"))
     assert (named.group_by("CustomerID").agg(pl.col("InvoiceNo").n_unique())["InvoiceNo"] > 1).sum() > 10
-    assert 300 <= df["StockCode"].n_unique() <= 600
+    assert 120 <= df["StockCode"].n_unique() <= 250  # a 160-product catalogue plus service codes
     assert df.filter(pl.col("StockCode") == "POST").height > 0

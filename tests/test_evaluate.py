@@ -47,7 +47,10 @@ def records(demo_params, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
 
 # Every release check switched off; a test turns on the ones it is about.
 OFF = {
-    name: None for name in ("min_tstr_trtr_auc", "max_detection_auc", "min_dcr_p5_ratio", "max_exact_copy_excess", "max_mia_auc", "min_critical_row_pass_share")
+    name: None
+    for name in (
+        "min_tstr_trtr_auc", "min_tstr_auc", "max_detection_auc", "min_dcr_p5_ratio", "max_exact_copy_excess", "max_mia_auc", "min_critical_row_pass_share"
+    )
 }
 
 
@@ -140,8 +143,10 @@ def test_expectations_on_fresh_ids_are_not_applicable(demo_params) -> None:
 
 def test_gate_messages_name_metric_value_and_threshold(demo_params) -> None:
     spec = demo_params.domain("records").evaluate
-    metrics = {"tstr_trtr_auc": 0.5, "detection_auc": 0.6, "dcr_p5_ratio": None, "dcr_p5": 0.1, "exact_copy_excess": None, "mia_auc": 0.5}
+    metrics = {"tstr_trtr_auc": 0.5, "tstr_auc": 0.55, "detection_auc": 0.6, "dcr_p5_ratio": None, "dcr_p5": 0.1, "exact_copy_excess": None, "mia_auc": 0.5}
     checks = {check["check"]: check for check in gate_checks(spec, metrics)}
+    # A ratio near 1 can hide a useless model when the real one is weak too: the AUC itself is checked.
+    assert not checks["min_tstr_auc"]["passed"] and checks["min_tstr_auc"]["message"].startswith("tstr_auc = 0.55, needs >= 0.6")
     assert not checks["min_tstr_trtr_auc"]["passed"] and checks["min_tstr_trtr_auc"]["message"].startswith("tstr_trtr_auc = 0.5, needs >= ")
     assert checks["max_detection_auc"]["passed"]
     assert checks["min_dcr_p5_ratio"]["passed"]  # undefined ratio: holdout p5 is 0 and the synthetic one is not
@@ -202,7 +207,7 @@ def test_evaluate_writes_metrics_plots_and_is_deterministic(demo_params, records
         assert metrics["tstr_trtr_auc"] is not None and metrics["dcr_p5_ratio"] > 0.5
     # the "generator" here is itself a baseline draw: the two sides must look alike
     assert abs(report["generator"]["column_similarity"] - report["baseline"]["column_similarity"]) < 0.03
-    assert report["target"] == "readmitted in ['<30']" and report["rows"]["synthetic"] == 700
+    assert report["target"] == "readmitted in ['<30', '>30']" and report["rows"]["synthetic"] == 700
     assert [check["check"] for check in report["gate_checks"]] == ["min_dcr_p5_ratio", "max_exact_copy_excess"] and report["release_gate_passed"]
     assert {m["model"] for m in report["utility"][0]["models"]} == {"hist_gradient_boosting", "logistic_regression"}
     assert any(row.get("not_applicable") and row["column"] == "encounter_id" for row in report["validity_expectations"])
@@ -285,7 +290,7 @@ def test_report_section_shows_generator_and_baseline(demo_params, records, tmp_p
     page = build_report(load_params(params), tmp_path / "reports", tmp_path / "quarantine", tmp_path)
     section = page.split('id="records-utility"')[1].split("</section>")[0]
     assert "Generator against baseline" in section and "release check" in section and "<svg" in section
-    assert "Exact copies of train rows" in section and "readmitted in [&#39;&lt;30&#39;]" in section
+    assert "Exact copies of train rows" in section and "readmitted in [&#39;&lt;30&#39;, &#39;&gt;30&#39;]" in section
     assert "http" not in section and "<script" not in section
     assert "Privacy during training" in section and "1 (kept)" in section and "0.530" in section and "&lt;within&gt;" in section
     assert 'id="transactions-utility"' in page and "dvc repro evaluate@transactions" in page  # not run yet there
