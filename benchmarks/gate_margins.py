@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,14 +32,14 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # measure this checkout's code, not an installed copy
 
-from stages.workspace import copy_working_tree, tool_environment, train_synthesize_evaluate  # noqa: E402
+from stages.workspace import copy_working_tree, dvc, train_synthesize_evaluate  # noqa: E402
 
 SINGLE_THREAD_RUNS = 2  # the last runs train and sample on one thread
 
 
 def timed_repro(repo: Path) -> float:
     started = time.perf_counter()
-    result = subprocess.run([str(Path(sys.executable).parent / "dvc"), "repro"], cwd=repo, env=tool_environment(repo), capture_output=True, text=True)
+    result = dvc(repo, "repro")
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(f"error: dvc repro failed in {repo} ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")

@@ -46,6 +46,12 @@ def tool_environment(repo: Path, threads: int | None = None) -> dict[str, str]:
     return env
 
 
+def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run this environment's ``dvc`` in ``repo`` (see :func:`tool_environment`), output captured."""
+    command = [str(Path(sys.executable).parent / "dvc"), *args]
+    return subprocess.run(command, cwd=repo, env=tool_environment(repo), capture_output=True, text=True)
+
+
 def train_synthesize_evaluate(repo: Path, domain: str, params: Path, out: Path, threads: int | None = None) -> dict[str, Any]:
     """Run ``assay train``, ``synthesize`` and ``evaluate`` for ``domain`` on ``repo``'s splits, writing
     into ``out``. Returns the utility report (also when its release gate failed), or

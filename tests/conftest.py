@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -33,13 +31,10 @@ def copy_repo(destination: Path) -> Path:
 
 
 def run_dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the dvc of this environment in ``repo`` with analytics off."""
-    # dvc runs stage commands through the shell, so this environment's `assay` must be on PATH
-    # even when the venv is not activated (as in CI).
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1", "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    dvc = bin_dir / "dvc"
-    result = subprocess.run([str(dvc), *args], cwd=repo, env=env, capture_output=True, text=True)
+    """Run the dvc of this environment in ``repo`` with analytics off; with ``check``, fail on a non-zero exit."""
+    from stages.workspace import dvc
+
+    result = dvc(repo, *args)
     if check and result.returncode != 0:
         raise AssertionError(f"dvc {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
