@@ -393,3 +393,24 @@ def test_with_groups_a_value_of_one_person_gets_no_token_of_its_own() -> None:
     assert set(by_people.columns[1].values) == {"p0", "p1", "p2", "p3"}
     with pytest.raises(ValueError, match="groups has 3 keys for 240 rows"):
         TabularCodec.fit(frame, ["StockCode"], groups=pl.Series(["a", "b", "c"]))
+
+
+def test_with_groups_every_range_bin_holds_rare_count_people() -> None:
+    """The last invoice of the period (40 lines, one customer, one timestamp) sits alone in the top
+    quantile bin. Counted by rows that bin is safe, yet it is one customer's value, and a range
+    [t, t] decodes to t itself. With groups, a range merges until it holds rare_count people."""
+    last = datetime(2011, 12, 9, 12, 50)
+    when = [datetime(2011, 1, 1) + timedelta(hours=7 * i) for i in range(400)] + [last] * 40
+    customer = [f"c{i}" for i in range(400)] + ["c-last"] * 40
+    frame = pl.DataFrame({"InvoiceDate": when})
+    stamp = int(pl.Series([last]).dt.cast_time_unit(frame["InvoiceDate"].dtype.time_unit).to_physical()[0])
+
+    by_rows = TabularCodec.fit(frame, ["InvoiceDate"], numeric_bins=16, rare_count=5)
+    by_people = TabularCodec.fit(frame, ["InvoiceDate"], numeric_bins=16, rare_count=5, groups=pl.Series(customer))
+
+    assert by_rows.columns[0].bins[-1] == [stamp, stamp]
+    values = frame["InvoiceDate"].to_physical().to_numpy()
+    for lo, hi in by_people.columns[0].bins:
+        inside = (values >= lo) & (values <= hi)
+        assert len({c for c, hit in zip(customer, inside, strict=True) if hit}) >= 5, (lo, hi)
+    assert by_people.columns[0].bins[-1][1] == stamp  # the tail is still kept: the top bin ends at the max

@@ -49,7 +49,13 @@ def records(demo_params, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
 OFF = {
     name: None
     for name in (
-        "min_tstr_trtr_auc", "min_tstr_auc", "max_detection_auc", "min_dcr_p5_ratio", "max_exact_copy_excess", "max_mia_auc", "min_critical_row_pass_share"
+        "min_tstr_trtr_auc",
+        "min_tstr_auc",
+        "max_detection_auc",
+        "min_dcr_p5_ratio",
+        "max_exact_copy_excess",
+        "max_mia_auc",
+        "min_critical_row_pass_share",
     )
 }
 

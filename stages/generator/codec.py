@@ -32,8 +32,8 @@ Column kinds, chosen from the polars dtype at fit
                  Chebyshev nodes (dense near both ends, so p1 and p99 sit in narrow bins) plus,
                  on large columns, levels ``rare_count``, 4x, 16x ... rows from each end (so one
                  wide extreme bin cannot inflate the mean). Ties are never split, and a bin
-                 under ``rare_count`` rows is merged into a neighbour. Each range bin is the
-                 [min, max] of the training values in it, so the outermost bins end at the
+                 under ``rare_count`` rows (or people, given groups) is merged into a
+                 neighbour. Each range bin is the [min, max] of the training values in it, so the outermost bins end at the
                  observed min and max and the tails are kept. (Range ends are training values;
                  the codec stores no value inside a range.)
 
@@ -172,12 +172,33 @@ def _categorical_keys(series: pl.Series) -> pl.Series:
     return series if series.dtype == pl.Boolean else series.cast(pl.String)
 
 
-def _group_counts(inverse: np.ndarray, n_values: int, groups: np.ndarray | None) -> np.ndarray | None:
-    """Per distinct value (``inverse`` maps rows to values): how many distinct groups hold it; None without groups."""
-    if groups is None:
-        return None
-    pairs = np.unique(np.stack([inverse.astype(np.int64), groups.astype(np.int64)]), axis=1)
-    return np.bincount(pairs[0], minlength=n_values)
+class _Support:
+    """Rows, and distinct groups when groups are given, held by the distinct values of a column.
+
+    ``inverse`` maps each row to its distinct value (0 .. n_values - 1, in sorted order). Support is
+    the smaller of rows and groups: ``rare_count`` counts people as well as rows, for single values
+    (which may get a token of their own) and for runs of values (a range token), alike.
+    """
+
+    def __init__(self, inverse: np.ndarray, n_values: int, groups: np.ndarray | None = None) -> None:
+        inverse = inverse.astype(np.int64)
+        self.rows = np.bincount(inverse, minlength=n_values)
+        self._cumulative_rows = np.concatenate([[0], np.cumsum(self.rows)])
+        # (value, group) pairs, sorted by value: the groups of a run are one slice
+        self._pairs = None if groups is None else np.unique(np.stack([inverse, groups.astype(np.int64)]), axis=1)
+
+    def per_value(self) -> np.ndarray:
+        if self._pairs is None:
+            return self.rows
+        return np.minimum(self.rows, np.bincount(self._pairs[0], minlength=self.rows.size))
+
+    def of_run(self, start: int, end: int) -> int:
+        """Support of the values ``start`` .. ``end - 1`` together."""
+        rows = int(self._cumulative_rows[end] - self._cumulative_rows[start])
+        if self._pairs is None:
+            return rows
+        lo, hi = np.searchsorted(self._pairs[0], [start, end])
+        return min(rows, int(np.unique(self._pairs[1, lo:hi]).size))
 
 
 def _fit_categorical(
@@ -185,14 +206,12 @@ def _fit_categorical(
 ) -> ColumnCodec:
     keys = _categorical_keys(series).rename("value")
     present = keys.is_not_null().to_numpy()
-    counts = keys.drop_nulls().value_counts(name="count")
-    if groups is not None:
-        pairs = pl.DataFrame({"value": keys.filter(pl.Series(present)), "group": groups[present]})
-        per_group = pairs.group_by("value").agg(pl.col("group").n_unique().alias("groups"))
-        counts = counts.join(per_group, on="value", how="left", nulls_equal=True)
-        counts = counts.with_columns(pl.min_horizontal("count", "groups").alias("support"))
-    else:
-        counts = counts.with_columns(pl.col("count").alias("support"))
+    values_seen = keys.drop_nulls()
+    # dense ranks number the distinct values in sorted order, as _Support expects
+    ranks = (values_seen.cast(pl.UInt8) if values_seen.dtype == pl.Boolean else values_seen).rank("dense")
+    distinct = values_seen.unique().sort()
+    support = _Support(ranks.to_numpy() - 1, distinct.len(), None if groups is None else groups[present])
+    counts = pl.DataFrame({"value": distinct, "count": support.rows, "support": support.per_value()})
     kept = counts.filter(pl.col("support") >= rare_count).sort(["count", "value"], descending=[True, False]).head(max_categories)
     values = sorted(kept["value"].to_list())
     n_other = (keys.len() - keys.null_count()) - int(kept["count"].sum())
@@ -256,27 +275,30 @@ def _grid_step(values: np.ndarray, dtype: pl.DataType) -> tuple[int | float, int
     return 1, None
 
 
-def _merge_small(starts: list[int], ends: list[int], counts: list[int], min_count: int) -> None:
-    """Merge ranges (in place) until each holds ``min_count`` rows or one range is left."""
-    while len(counts) > 1 and min(counts) < min_count:
-        i = counts.index(min(counts))
+def _merge_small(starts: list[int], ends: list[int], support: _Support, min_support: int) -> None:
+    """Merge neighbouring runs (in place) until each has ``min_support`` (rows, and groups when
+    known) or one run is left. The run with the least support goes into its smaller neighbour."""
+    held = [support.of_run(s, e) for s, e in zip(starts, ends, strict=True)]
+    while len(held) > 1 and min(held) < min_support:
+        i = held.index(min(held))
         if i == 0:
             j = 1
-        elif i == len(counts) - 1:
+        elif i == len(held) - 1:
             j = i - 1
         else:
-            j = i - 1 if counts[i - 1] <= counts[i + 1] else i + 1
+            j = i - 1 if held[i - 1] <= held[i + 1] else i + 1
         a, b = min(i, j), max(i, j)
-        ends[a], counts[a] = ends[b], counts[a] + counts[b]
-        del starts[b], ends[b], counts[b]
+        ends[a] = ends[b]
+        held[a] = support.of_run(starts[a], ends[a])
+        del starts[b], ends[b], held[b]
 
 
-def _ranges(distinct: np.ndarray, counts: np.ndarray, cuts: np.ndarray, min_count: int) -> list[list[Any]]:
-    """[lo, hi] of each range of ``distinct`` values between consecutive ``cuts`` (indices), small ranges merged."""
+def _ranges(distinct: np.ndarray, support: _Support, cuts: np.ndarray, min_support: int) -> list[list[Any]]:
+    """[lo, hi] of each run of ``distinct`` values between consecutive ``cuts`` (indices), runs with
+    too little support merged."""
     cuts = np.unique(cuts)
     starts, ends = cuts[:-1].tolist(), cuts[1:].tolist()
-    totals = np.add.reduceat(counts, cuts[:-1]).tolist() if starts else []
-    _merge_small(starts, ends, totals, min_count)
+    _merge_small(starts, ends, support, min_support)
     return [[distinct[s].item(), distinct[e - 1].item()] for s, e in zip(starts, ends, strict=True)]
 
 
@@ -294,9 +316,7 @@ def _quantile_levels(n_ranges: int, n_values: int, rare_count: int) -> np.ndarra
     return np.unique(np.concatenate([nodes, tail, 1.0 - np.asarray(tail)]))
 
 
-def _fit_numeric(
-    name: str, series: pl.Series, dtype: dict[str, Any], *, numeric_bins: int, rare_count: int, groups: np.ndarray | None = None
-) -> ColumnCodec:
+def _fit_numeric(name: str, series: pl.Series, dtype: dict[str, Any], *, numeric_bins: int, rare_count: int, groups: np.ndarray | None = None) -> ColumnCodec:
     polars_dtype = _dtype_from_dict(dtype)
     values, missing = _physical(series, polars_dtype)
     values = values[~missing]
@@ -304,15 +324,13 @@ def _fit_numeric(
     if decimals is not None:
         values = np.round(values, decimals)
     distinct, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    group_counts = _group_counts(inverse, distinct.size, None if groups is None else groups[~missing])
+    row_groups = None if groups is None else groups[~missing]
     # A value gets its own token only when enough groups (people) hold it: an invoice's timestamp
     # repeated on its 40 lines is one customer's, not a popular value, and would be memorised.
-    support = counts if group_counts is None else np.minimum(counts, group_counts)
+    support = _Support(inverse, distinct.size, row_groups).per_value()
     if polars_dtype.is_integer() and distinct.size <= numeric_bins:
         kind = "discrete"
         is_atom = support >= rare_count
-        rare, rare_counts = distinct[~is_atom], counts[~is_atom]
-        ranges = _ranges(rare, rare_counts, np.arange(rare.size + 1), rare_count) if rare.size else []
     else:
         kind = "binned"
         threshold = max(rare_count, math.ceil(values.size / (4 * numeric_bins)))
@@ -320,16 +338,23 @@ def _fit_numeric(
         heavy = heavy[np.lexsort((distinct[heavy], -counts[heavy]))][:numeric_bins]
         is_atom = np.zeros(distinct.size, dtype=bool)
         is_atom[heavy] = True
-        rest, rest_counts = distinct[~is_atom], counts[~is_atom]
-        ranges = []
-        if rest.size:
+    # The other values are pooled into ranges, and a range too needs rare_count people: the last
+    # invoice of the period, alone in the top bin, would otherwise decode to its own timestamp.
+    rest, rest_counts = distinct[~is_atom], counts[~is_atom]
+    in_rest = ~is_atom[inverse]
+    rest_support = _Support(np.cumsum(~is_atom)[inverse[in_rest]] - 1, rest.size, None if row_groups is None else row_groups[in_rest])
+    ranges: list[list[Any]] = []
+    if rest.size:
+        if kind == "discrete":
+            cuts = np.arange(rest.size + 1)
+        else:
             levels = _quantile_levels(numeric_bins, int(rest_counts.sum()), rare_count)
             start_rank = np.cumsum(rest_counts) - rest_counts
             cuts = np.searchsorted(start_rank, levels * rest_counts.sum(), side="left")
             cuts[0], cuts[-1] = 0, rest.size
-            ranges = _ranges(rest, rest_counts, cuts, rare_count)
-    if is_atom.any() and counts[~is_atom].sum() < rare_count:
-        ranges = []  # too few rows to pool safely: encoding sends them to the nearest exact value
+        ranges = _ranges(rest, rest_support, cuts, rare_count)
+    if is_atom.any() and rest.size and rest_support.of_run(0, rest.size) < rare_count:
+        ranges = []  # too few rows or people to pool safely: encoding sends them to the nearest exact value
     atoms = [[v.item(), v.item()] for v in distinct[is_atom]]
     bins = sorted(atoms + ranges, key=lambda b: (b[0], b[1]))
     specials, n_seen = _specials({MISSING: bool(missing.any())})
