@@ -47,8 +47,6 @@ GENERATOR_DIR = "generator"
 GENERATOR_FILE = "generator.json"
 METRICS_FILE = "metrics.json"
 PRIVACY_CHECKS_FILE = "privacy_checks.json"  # beside the checkpoints, for resuming
-# Every module whose code shapes a training run: a checkpoint resumes only if none changed.
-TRAINING_CODE = ("train.py", "privacy_guard.py", "privacy.py", "synthesize.py")
 EOS_TEXT = "<|endoftext|>"
 PAD_TEXT = "<|pad|>"
 
@@ -386,16 +384,16 @@ def privacy_guard_for(
 
 def run_fingerprint(train_path: Path, dev_path: Path, spec: GeneratorSpec) -> str:
     """What a checkpoint must match to be resumed: the data, every generator param and the training code."""
+    from stages.code_deps import PACKAGE_DIR, closure
     from stages.io import sha256_file
 
-    here = Path(__file__).parent
-    code = sorted(here.glob("generator/*.py")) + [here / name for name in TRAINING_CODE]
+    code = sorted(closure([__name__]))  # every package module training can run
     material = json.dumps(
         {
             "train": sha256_file(train_path),
             "dev": sha256_file(dev_path),
             "spec": spec.model_dump(mode="json"),
-            "code": {path.name: sha256_file(path) for path in code},
+            "code": {path.relative_to(PACKAGE_DIR).as_posix(): sha256_file(path) for path in code},
         },
         sort_keys=True,
     )
