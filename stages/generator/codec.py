@@ -33,8 +33,8 @@ Column kinds, chosen from the polars dtype at fit
                  on large columns, levels ``rare_count``, 4x, 16x ... rows from each end (so one
                  wide extreme bin cannot inflate the mean). Ties are never split, and a bin
                  under ``rare_count`` rows (or people, given groups) is merged into a
-                 neighbour. Each range bin is the [min, max] of the training values in it, so the outermost bins end at the
-                 observed min and max and the tails are kept. (Range ends are training values;
+                 neighbour. Each range bin is the [min, max] of the training values in it, so
+                 the outermost bins end at the observed min and max and the tails are kept. (Range ends are training values;
                  the codec stores no value inside a range.)
 
 Decoding a numeric range draws uniformly on the column's grid inside [lo, hi], skipping values
