@@ -34,7 +34,7 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check stages tests benchmarks
+	$(BIN)/ruff check assay tests benchmarks
 
 bench: setup
 	$(BIN)/python benchmarks/ingest_clean.py

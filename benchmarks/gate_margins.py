@@ -32,7 +32,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # measure this checkout's code, not an installed copy
 
-from stages.workspace import copy_working_tree, dvc, train_synthesize_evaluate  # noqa: E402
+from assay.workspace import copy_working_tree, dvc, train_synthesize_evaluate  # noqa: E402
 
 SINGLE_THREAD_RUNS = 2  # the last runs train and sample on one thread
 

@@ -24,9 +24,9 @@ SHARED = ROOT.parent / "shared" / "data"
 
 
 def clean_data(params_file: str, domain: str):
-    from stages.clean import clean_frame
-    from stages.config import load_params
-    from stages.ingest import ingest_domain
+    from assay.config import load_params
+    from assay.data.clean import clean_frame
+    from assay.ingest.sources import ingest_domain
 
     params = load_params(ROOT / params_file)
     spec = params.domain(domain)
@@ -37,9 +37,10 @@ def clean_data(params_file: str, domain: str):
 def measure(profile: str, params_file: str, domain: str, max_rows: int, sample_rows: int, peak_tflops: float) -> dict:
     import torch
 
-    from stages.config import GeneratorSpec
-    from stages.synthesize import load_generator, sample_tabular, sample_text_units
-    from stages.train import train_generator
+    from assay.config import GeneratorSpec
+    from assay.generator.model import load_generator
+    from assay.generator.sampling import sample_tabular, sample_text_units
+    from assay.generator.training import train_generator
 
     spec, clean = clean_data(params_file, domain)
     clean = clean.sample(fraction=1.0, shuffle=True, seed=0)

@@ -20,10 +20,10 @@ SHARED = ROOT.parent / "shared" / "data"
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from stages.clean import clean_frame
-from stages.config import load_params
-from stages.ingest import ingest_domain
-from stages.io import write_parquet
+from assay.data.clean import clean_frame
+from assay.config import load_params
+from assay.ingest.sources import ingest_domain
+from assay.io import write_parquet
 import tempfile, logging
 logging.disable(logging.INFO)
 root = Path(sys.argv[1]); domain = sys.argv[2]

@@ -51,7 +51,7 @@ def flat(prefix: str, data: object, out: dict[str, object]) -> dict[str, object]
 def records_domain(work: Path | None = None):
     """The real profile's records params; from ``work`` once prepared, so that the train and
     evaluate phases run where ../shared is absent (a GPU machine) with the params used to split."""
-    from stages.config import DomainSpec, load_params
+    from assay.config import DomainSpec, load_params
 
     if work is not None and (work / DOMAIN_FILE).is_file():
         return DomainSpec.model_validate_json((work / DOMAIN_FILE).read_text())
@@ -60,9 +60,9 @@ def records_domain(work: Path | None = None):
 
 def prepare(work: Path, train_rows: int, dev_rows: int) -> None:
     """Clean and split the real records; ``0`` keeps a split whole."""
-    from stages.clean import clean_frame
-    from stages.ingest import ingest_domain
-    from stages.split import split_frame
+    from assay.data.clean import clean_frame
+    from assay.data.split import split_frame
+    from assay.ingest.sources import ingest_domain
 
     domain = records_domain()
     interim, _ = ingest_domain("records", domain, ROOT)
@@ -86,9 +86,10 @@ def train(work: Path, results: Path, max_epochs: int, checks: list[str], with_of
     import polars as pl
     import torch
 
-    from stages.config import GeneratorSpec
-    from stages.synthesize import assemble, load_generator, sample_tabular
-    from stages.train import pick_device, train_generator
+    from assay.config import GeneratorSpec
+    from assay.generator.model import load_generator, pick_device
+    from assay.generator.sampling import assemble, sample_tabular
+    from assay.generator.training import train_generator
 
     domain = records_domain(work)
     train_frame = pl.read_parquet(work / "train.parquet")
@@ -139,9 +140,9 @@ def evaluate(work: Path, results: Path, distance_rows: int | None, out: Path | N
     """Evaluate each mode's synthetic rows and print the figures side by side."""
     import polars as pl
 
-    from stages.config import EvaluateSpec
-    from stages.evaluate import evaluate_frames
-    from stages.validate import load_suite
+    from assay.config import EvaluateSpec
+    from assay.metrics.evaluate import evaluate_frames
+    from assay.quality.validate import load_suite
 
     domain = records_domain(work)
     if distance_rows:

@@ -32,7 +32,7 @@ def sklearn_assign(frame: pl.DataFrame, spec, seed: int) -> dict[str, int]:
     """Group -> split index (0 train, 1 dev, 2 test) from a shuffled 10-fold scikit-learn splitter."""
     from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
-    from stages.split import group_key
+    from assay.data.split import group_key
 
     groups = frame.select(group_key(spec)[0])["_split_group"].to_numpy()
     if spec.stratify_by:
@@ -50,7 +50,7 @@ def sklearn_assign(frame: pl.DataFrame, spec, seed: int) -> dict[str, int]:
 
 
 def hash_assign(frame: pl.DataFrame, spec) -> dict[str, int]:
-    from stages.split import assign_groups
+    from assay.data.split import assign_groups
 
     groups = assign_groups(frame, spec)
     return dict(zip(groups["_split_group"].to_list(), groups["_split"].to_list(), strict=True))
@@ -58,7 +58,7 @@ def hash_assign(frame: pl.DataFrame, spec) -> dict[str, int]:
 
 def gaps(frame: pl.DataFrame, spec, placed: dict[str, int]) -> tuple[float, float | None]:
     """Largest row-share gap to the ratios and largest class-share gap to train, in points."""
-    from stages.split import SPLITS, group_key
+    from assay.data.split import SPLITS, group_key
 
     split = frame.select(group_key(spec)[0])["_split_group"].replace_strict(placed, return_dtype=pl.Int8)
     shares = np.bincount(split.to_numpy(), minlength=3) / frame.height
@@ -86,11 +86,11 @@ def main() -> None:
         print(f"skipped: real datasets not found at {SHARED}")
         return
     logging.disable(logging.WARNING)
-    from stages.clean import clean_frame
-    from stages.config import load_params
-    from stages.ingest import ingest_domain
-    from stages.io import write_parquet
-    from stages.split import run_split
+    from assay.config import load_params
+    from assay.data.clean import clean_frame
+    from assay.ingest.sources import ingest_domain
+    from assay.io import write_parquet
+    from assay.stages.split import run_split
 
     params = load_params(PARAMS)
     print(f"{'domain':<16}{'rows':>9}{'groups':>8}{'split s':>9}  {'method':<22}{'row gap pp':>11}{'class gap pp':>13}{'old groups moved %':>20}")

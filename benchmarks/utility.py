@@ -2,7 +2,7 @@
 
 For records and transactions (../shared/data, with params.real.yaml): ingest, clean and split as
 the pipeline does, then make synthetic data three ways from the same train split and measure each
-with the evaluate stage's code (stages/evaluate.py: validity, fidelity, utility, privacy):
+with the evaluate stage's code (assay/metrics/evaluate.py: validity, fidelity, utility, privacy):
 
 - ``assay``: the domain's generator with the CPU profile's settings (params.real.yaml: same
   model as params.yaml), trained on at most ``--train-rows`` train rows for ``--epochs`` epochs,
@@ -58,10 +58,10 @@ ROWS = (
 
 def real_splits(domain: str, work: Path) -> dict[str, pl.DataFrame]:
     """train/dev/test of the real data, as the pipeline makes them (cached under ``work``)."""
-    from stages.clean import clean_frame, pseudonym_key
-    from stages.config import load_params
-    from stages.ingest import ingest_domain
-    from stages.split import split_frame
+    from assay.config import load_params
+    from assay.data.clean import clean_frame, pseudonym_key
+    from assay.data.split import split_frame
+    from assay.ingest.sources import ingest_domain
 
     folder = work / "splits" / domain
     if not (folder / "test.parquet").is_file():
@@ -81,9 +81,10 @@ def assay_generator(
 ) -> tuple[pl.DataFrame, float, float, dict[str, Any]]:
     import torch
 
-    from stages.config import GeneratorSpec, load_params
-    from stages.synthesize import assemble, load_generator, sample_tabular
-    from stages.train import train_generator
+    from assay.config import GeneratorSpec, load_params
+    from assay.generator.model import load_generator
+    from assay.generator.sampling import assemble, sample_tabular
+    from assay.generator.training import train_generator
 
     spec = load_params(ROOT / "params.real.yaml").domain(domain)
     settings = spec.generator.model_dump()
@@ -116,9 +117,9 @@ def sdv_generator(domain: str, train: pl.DataFrame, rows: int, seed: int) -> tup
     from sdv.metadata import Metadata
     from sdv.single_table import GaussianCopulaSynthesizer
 
-    from stages.config import load_params
-    from stages.evaluate import modelled_columns
-    from stages.synthesize import assemble
+    from assay.config import load_params
+    from assay.generator.sampling import assemble
+    from assay.metrics.evaluate import modelled_columns
 
     spec = load_params(ROOT / "params.real.yaml").domain(domain)
     strings = [name for name in modelled_columns(spec) if train.schema[name] == pl.String]
@@ -143,9 +144,9 @@ def sdv_generator(domain: str, train: pl.DataFrame, rows: int, seed: int) -> tup
 
 
 def run(domain: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    from stages.config import load_params
-    from stages.evaluate import evaluate_frames
-    from stages.validate import load_suite
+    from assay.config import load_params
+    from assay.metrics.evaluate import evaluate_frames
+    from assay.quality.validate import load_suite
 
     splits = real_splits(domain, work)
     train, dev, test = splits["train"], splits["dev"], splits["test"]
@@ -206,7 +207,7 @@ def limit_threads(threads: int) -> None:
     import torch
     from threadpoolctl import threadpool_limits
 
-    import stages.train as train_module
+    import assay.generator.training as train_module
 
     torch.set_num_threads(threads)
     threadpool_limits(limits=threads, user_api="openmp")

@@ -27,10 +27,10 @@ def main() -> None:
         print(f"skipped: real datasets not found at {SHARED}")
         return
     logging.disable(logging.WARNING)
-    import stages.validate as validate
-    from stages.clean import clean_frame
-    from stages.config import load_params
-    from stages.ingest import ingest_domain
+    import assay.quality.validate as validate
+    from assay.config import load_params
+    from assay.data.clean import clean_frame
+    from assay.ingest.sources import ingest_domain
 
     params = load_params(ROOT / "params.real.yaml")
     # Time the pieces by wrapping the GX call and the pandas conversion.

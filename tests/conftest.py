@@ -25,14 +25,14 @@ def shared_data() -> Path:
 
 def copy_repo(destination: Path) -> Path:
     """Copy the working tree into ``destination`` as a fresh repo; pipeline tests run ``dvc repro`` there."""
-    from stages.workspace import copy_working_tree
+    from assay.workspace import copy_working_tree
 
     return copy_working_tree(REPO_ROOT, destination)
 
 
 def run_dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the dvc of this environment in ``repo`` with analytics off; with ``check``, fail on a non-zero exit."""
-    from stages.workspace import dvc
+    from assay.workspace import dvc
 
     result = dvc(repo, *args)
     if check and result.returncode != 0:
@@ -43,7 +43,7 @@ def run_dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedP
 @pytest.fixture(scope="module")
 def demo_params():
     """The demo profile, params.yaml."""
-    from stages.config import load_params
+    from assay.config import load_params
 
     return load_params(REPO_ROOT / "params.yaml")
 
@@ -51,8 +51,8 @@ def demo_params():
 @pytest.fixture(scope="module")
 def records_splits(demo_params, tmp_path_factory: pytest.TempPathFactory):
     """(train path, dev path, clean frame): 600 train and 150 dev rows of the clean demo records."""
-    from stages.clean import clean_frame
-    from stages.ingest import ingest_domain
+    from assay.data.clean import clean_frame
+    from assay.ingest.sources import ingest_domain
 
     spec = demo_params.domain("records")
     interim, _ = ingest_domain("records", spec, REPO_ROOT)

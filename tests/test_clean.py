@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from stages.clean import clean_frame, pseudonymise
-from stages.config import DomainSpec
+from assay.config import DomainSpec
+from assay.data.clean import clean_frame, pseudonymise
 
 KEY = b"test-key"
 

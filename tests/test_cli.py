@@ -10,8 +10,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from stages import __version__
-from stages.cli import app
+from assay import __version__
+from assay.cli import app
 
 from .conftest import REPO_ROOT
 
@@ -42,7 +42,7 @@ def test_version() -> None:
 def test_cli_import_stays_light() -> None:
     """`assay --help` must answer fast: no heavy library may load at import time."""
     heavy = "('polars', 'great_expectations', 'transformers', 'torch', 'pandas', 'sklearn', 'dvc')"
-    code = f"import sys, stages.cli; print([m for m in {heavy} if m in sys.modules])"
+    code = f"import sys, assay.cli; print([m for m in {heavy} if m in sys.modules])"
     output = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
 
@@ -134,7 +134,7 @@ def test_bad_input_file_exits_2_without_traceback_in_a_real_process(tmp_path: Pa
 
 
 def test_repo_params_files_validate() -> None:
-    from stages.config import load_params
+    from assay.config import load_params
 
     params = load_params(REPO_ROOT / "params.yaml")
     assert set(params.domains) == {"records", "transactions", "course_material"}

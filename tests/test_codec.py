@@ -12,7 +12,7 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LogitsProcessorList
 
-from stages.generator.codec import (
+from assay.generator.codec import (
     BOS_ID,
     EOS_ID,
     MISSING,

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from stages.datadocs import ASSETS, BASE_ASSETS, CHART_ASSETS, remote_references, write_data_docs
+from assay.quality.datadocs import ASSETS, BASE_ASSETS, CHART_ASSETS, remote_references, write_data_docs
 
 from .browser import chromium, load_page
 
@@ -186,6 +186,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 @pytest.mark.browser
+@pytest.mark.slow  # starts a browser
 @pytest.mark.parametrize("page", ["index.html", "suite.html"])
 def test_pages_render_offline_in_chromium(docs: Path, page: str, tmp_path: Path) -> None:
     if chromium() is None:

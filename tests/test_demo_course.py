@@ -7,7 +7,7 @@ import re
 import ftfy
 import pytest
 
-from stages.demo_data.course import COURSE_DIR, FAULT_KINDS, build_course_files
+from assay.demo_data.course import COURSE_DIR, FAULT_KINDS, build_course_files
 
 SECTION = re.compile(r"^## (\d+)\.(\d+) \S", re.MULTILINE)
 ITEM = re.compile(r"(\d+)\. ?(.*)")

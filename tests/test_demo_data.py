@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.demo_data import write_demo_data
+from assay.demo_data import write_demo_data
 
 from .conftest import REPO_ROOT
 

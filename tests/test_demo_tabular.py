@@ -8,7 +8,7 @@ import io
 import polars as pl
 import pytest
 
-from stages.demo_data.tabular import (
+from assay.demo_data.tabular import (
     RECORDS_COLUMNS,
     RECORDS_FAULT_KINDS,
     TRANSACTIONS_COLUMNS,

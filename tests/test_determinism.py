@@ -1,6 +1,6 @@
 """Across thread counts (and so across machines), training is not bit-identical, but the release
 gate must come out the same and its figures must agree within the tolerances the README states
-(``stages.evaluate.RUN_TO_RUN_TOLERANCE``, measured by ``benchmarks/gate_margins.py``)."""
+(``assay.metrics.evaluate.RUN_TO_RUN_TOLERANCE``, measured by ``benchmarks/gate_margins.py``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from stages.evaluate import RUN_TO_RUN_TOLERANCE
-from stages.workspace import train_synthesize_evaluate
+from assay.metrics.evaluate import RUN_TO_RUN_TOLERANCE
+from assay.workspace import train_synthesize_evaluate
 
 from .conftest import copy_repo, run_dvc
 

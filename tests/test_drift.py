@@ -9,8 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from stages import drift
-from stages.config import DriftThresholds
+from assay.config import DriftThresholds
+from assay.data import drift
 
 
 def s(values: list, dtype: pl.DataType | None = None) -> pl.Series:

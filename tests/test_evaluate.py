@@ -1,4 +1,4 @@
-"""Synthetic-data tests (stages/evaluate.py, stages/fidelity.py) on slices of the demo data.
+"""Synthetic-data tests (assay/metrics/evaluate.py, assay/metrics/fidelity.py) on slices of the demo data.
 
 The "synthetic" data here is the naive baseline drawn with another seed, or copies of train rows,
 so no generator has to be trained: what is tested is the measuring, not a model.
@@ -15,12 +15,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from stages import fidelity
-from stages.clean import clean_frame
-from stages.config import DomainSpec, load_params
-from stages.errors import AssayError
-from stages.evaluate import gate_checks, naive_baseline, not_applicable, run_evaluate
-from stages.ingest import ingest_domain
+from assay.config import DomainSpec, load_params
+from assay.data.clean import clean_frame
+from assay.errors import AssayError
+from assay.ingest.sources import ingest_domain
+from assay.metrics import fidelity
+from assay.metrics.evaluate import gate_checks, naive_baseline, not_applicable
+from assay.stages.evaluate import run_evaluate
 
 from .conftest import REPO_ROOT
 
@@ -76,7 +77,7 @@ def params_file(folder: Path, evaluate: dict[str, dict]) -> Path:
 
 
 def evaluate_cli(params: Path, domain: str, splits: Path, synthetic: Path, out: Path) -> object:
-    from stages.cli import app
+    from assay.cli import app
 
     args = ["evaluate", "--domain", domain, "--params", str(params), "--splits", str(splits), "--synthetic", str(synthetic)]
     args += ["--suite", str(REPO_ROOT / f"expectations/{domain}.json"), "--report", str(out / f"{domain}.json"), "--plots", str(out / domain)]
@@ -123,6 +124,7 @@ def test_pairwise_similarity_sees_a_broken_relation() -> None:
     assert fidelity.cramers_v(np.array([0, 1] * 50), np.array([0, 1] * 50), 2, 2) == pytest.approx(1.0, abs=0.02)
 
 
+@pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_detection_auc_half_for_the_same_distribution_and_one_for_another() -> None:
     rng = np.random.default_rng(0)
     design = fidelity.Design(columns=("a", "b"), kinds=("numeric", "numeric"), categories=(None, None))
@@ -137,7 +139,7 @@ def test_detection_auc_half_for_the_same_distribution_and_one_for_another() -> N
 
 
 def test_expectations_on_fresh_ids_are_not_applicable(demo_params) -> None:
-    from stages.validate import load_suite
+    from assay.quality.validate import load_suite
 
     suite = load_suite(REPO_ROOT / "expectations/transactions.json")
     kept, skipped = not_applicable(suite, demo_params.domain("transactions"))
@@ -197,6 +199,7 @@ def test_text_domain_ignores_default_distance_thresholds(demo_params) -> None:
 # the stage
 
 
+@pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_evaluate_writes_metrics_plots_and_is_deterministic(demo_params, records, tmp_path: Path) -> None:
     splits, train = records
     synthetic = naive_baseline(train, demo_params.domain("records"), 700, seed=99)
@@ -225,6 +228,7 @@ def test_evaluate_writes_metrics_plots_and_is_deterministic(demo_params, records
     assert again.exit_code == 0 and (tmp_path / "out/records.json").read_bytes() == first
 
 
+@pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_copies_of_train_fail_the_gate_with_one_line_per_check(demo_params, records, tmp_path: Path) -> None:
     splits, train = records
     copies = train.drop("_source_file", "_source_row").head(700)
@@ -242,6 +246,7 @@ def test_copies_of_train_fail_the_gate_with_one_line_per_check(demo_params, reco
     assert report["generator"]["mia_auc"] > 0.75 and report["generator"]["dcr_p5"] == 0.0  # 700 of the 900 train rows copied
 
 
+@pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_text_domain_reports_verbatim_copies(demo_params, tmp_path: Path) -> None:
     splits, train = split_clean(demo_params, "course_material", tmp_path / "course", (150, 30, 40))
     baseline = naive_baseline(train, demo_params.domain("course_material"), 120, seed=5)  # train texts: verbatim copies
@@ -274,8 +279,9 @@ def test_missing_inputs_are_one_line_errors(demo_params, records, tmp_path: Path
         )
 
 
+@pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_report_section_shows_generator_and_baseline(demo_params, records, tmp_path: Path) -> None:
-    from stages.report import build_report
+    from assay.report.page import build_report
 
     splits, train = records
     naive_baseline(train, demo_params.domain("records"), 500, seed=7).write_parquet(tmp_path / "s.parquet")

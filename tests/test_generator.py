@@ -9,12 +9,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from stages.clean import clean_frame
-from stages.config import GeneratorSpec
-from stages.errors import AssayError
-from stages.ingest import ingest_domain
-from stages.synthesize import assemble, load_generator, parse_where, sample_tabular
-from stages.train import train_generator
+from assay.config import GeneratorSpec
+from assay.data.clean import clean_frame
+from assay.errors import AssayError
+from assay.generator.model import load_generator
+from assay.generator.sampling import assemble, parse_where, sample_tabular
+from assay.generator.training import train_generator
+from assay.ingest.sources import ingest_domain
 
 from .conftest import REPO_ROOT
 
@@ -39,6 +40,7 @@ def train_tiny(demo_params, splits, tmp_path: Path, name: str = "m", **overrides
     return model_dir, metrics
 
 
+@pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_model_dir_holds_model_tokenizer_generator_config_and_metrics(demo_params, records_splits, tmp_path: Path) -> None:
     model_dir, metrics = train_tiny(demo_params, records_splits, tmp_path)
     for name in ("generator/config.json", "generator/model.safetensors", "generator/tokenizer.json", "generator/generator.json", "metrics.json"):
@@ -54,16 +56,18 @@ def test_model_dir_holds_model_tokenizer_generator_config_and_metrics(demo_param
     assert curves[0] == "step\tloss" and [line.split("\t")[0] for line in curves[1:]] == ["1", "2"]
 
 
+@pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_same_seed_gives_the_same_weights_on_cpu(demo_params, records_splits, tmp_path: Path) -> None:
     first, _ = train_tiny(demo_params, records_splits, tmp_path, "a")
     second, _ = train_tiny(demo_params, records_splits, tmp_path, "b")
     assert (first / "generator/model.safetensors").read_bytes() == (second / "generator/model.safetensors").read_bytes()
 
 
+@pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_interrupted_training_resumes_from_its_last_checkpoint(demo_params, records_splits, tmp_path: Path, monkeypatch) -> None:
     from transformers import TrainerCallback
 
-    import stages.train as train_module
+    import assay.generator.training as train_module
 
     class Interrupt(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):  # noqa: ANN001
@@ -81,6 +85,7 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(demo_params, reco
     assert metrics["epochs_run"] == 3
 
 
+@pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_sampling_parses_every_row_and_keeps_the_clean_schema(demo_params, records_splits, tmp_path: Path) -> None:
     import numpy as np
 
@@ -99,10 +104,11 @@ def test_sampling_parses_every_row_and_keeps_the_clean_schema(demo_params, recor
     assert (synthetic["expired_at_discharge"] == expired).all()
 
 
+@pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_conditional_sampling_cli(demo_params, records_splits, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from stages.cli import app
+    from assay.cli import app
 
     model_dir, _ = train_tiny(demo_params, records_splits, tmp_path)
     train_path = records_splits[0]
@@ -143,7 +149,7 @@ def save_tiny_pretrained(folder: Path, texts: list[str]) -> Path:
     """A randomly initialised GPT-2 and a BPE tokenizer, saved like a hub model would be."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from stages.train import train_bpe_tokenizer
+    from assay.generator.model import train_bpe_tokenizer
 
     tokenizer = train_bpe_tokenizer(texts, 400)
     config = GPT2Config(
@@ -154,8 +160,9 @@ def save_tiny_pretrained(folder: Path, texts: list[str]) -> Path:
     return folder
 
 
+@pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_fine_tuning_path_with_a_local_base_model(demo_params, records_splits, tmp_path: Path) -> None:
-    from stages.generator.serialise import frame_to_texts
+    from assay.generator.serialise import frame_to_texts
 
     _, _, clean = records_splits
     spec = demo_params.domain("records").generator
@@ -174,10 +181,11 @@ def test_unreachable_base_model_fails_fast_naming_the_setting(demo_params, recor
     assert time.perf_counter() - started < 5  # (GX/transformers imports included; the hub is never waited on)
 
 
+@pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_text_generator_trains_and_samples_units(demo_params, tmp_path: Path) -> None:
     import numpy as np
 
-    from stages.synthesize import sample_text_units
+    from assay.generator.sampling import sample_text_units
 
     spec = demo_params.domain("course_material")
     interim, _ = ingest_domain("course_material", spec, REPO_ROOT)
@@ -194,7 +202,7 @@ def test_text_generator_trains_and_samples_units(demo_params, tmp_path: Path) ->
 
 
 def test_identifiers_cannot_be_generator_features(demo_params) -> None:
-    from stages.config import DomainSpec
+    from assay.config import DomainSpec
 
     data = demo_params.domain("records").model_dump(mode="json")
     data["generator"]["features"] = [*data["generator"]["features"], "patient_nbr"]

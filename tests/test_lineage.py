@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 import yaml
 
-from stages.lineage import STATES, _seeds, node_label, summarise_utility, worst
+from assay.lineage.trace import STATES, node_label, seeds_by_key, summarise_utility, worst
 
 from .conftest import REPO_ROOT, copy_repo, run_dvc
 
-SCHEMAS = REPO_ROOT / "stages" / "assets" / "openlineage"
+SCHEMAS = REPO_ROOT / "assay" / "lineage" / "assets" / "openlineage"
 SMALL_EVALUATE = {"max_rows": 2000, "max_distance_rows": 500, "max_reference_rows": 2000}
 TINY = {"model": {"n_layer": 1, "n_head": 2, "n_embd": 32}, "train": {"max_epochs": 1, "tokens_per_batch": 16384, "patience": 1}}
 
@@ -46,7 +46,7 @@ def test_seeds_are_found_at_any_depth() -> None:
         "split@r": {"domains.r.split": {"seed": 42, "ratios": {"train": 0.8}}},
         "train@r": {"domains.r.generator": {"train": {"seed": 1}, "sample": {"seed": 7}}},
     }
-    assert _seeds(params) == {"domains.r.generator.sample.seed": 7, "domains.r.generator.train.seed": 1, "domains.r.split.seed": 42}
+    assert seeds_by_key(params) == {"domains.r.generator.sample.seed": 7, "domains.r.generator.train.seed": 1, "domains.r.split.seed": 42}
 
 
 def test_utility_summary_is_tolerant_of_the_report_shape() -> None:

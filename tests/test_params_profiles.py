@@ -10,7 +10,7 @@ from .conftest import REPO_ROOT
 PROFILE_KEYS = {"raw_dir", "sources"}
 
 
-# A split seed is chosen per dataset (re-randomisation: see stages/split.py), so it may differ too.
+# A split seed is chosen per dataset (re-randomisation: see assay/data/split.py), so it may differ too.
 SEED_KEYS = {("split", "seed")}
 # Privacy-check sampling, the batch size and the model are sized to the data: frequent small
 # checks, smaller batches (more optimiser steps) and a smaller records model on the few thousand

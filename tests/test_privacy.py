@@ -1,4 +1,4 @@
-"""Privacy metrics (stages/privacy.py) on inputs small enough to check by hand."""
+"""Privacy metrics (assay/metrics/privacy.py) on inputs small enough to check by hand."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from stages import privacy
+from assay.metrics import privacy
 
 # Two numeric columns and one categorical code per row; -1 is missing.
 FLAGS = np.array([False, True, False])
@@ -124,6 +124,7 @@ def test_verbatim_spans_of_fifty_characters() -> None:
     assert privacy.verbatim_span_share([], reference) == 0.0
 
 
+@pytest.mark.slow  # a scale check over many units
 def test_verbatim_spans_scale_to_many_units() -> None:
     """20k units against 20k (about 3.4M characters each side) in a few seconds; exact answers."""
     rng = np.random.default_rng(0)
@@ -145,7 +146,7 @@ def test_closer_to_train_share_is_fair_for_fresh_rows_only_with_one_row_per_grou
     look nearer to train. One row per patient on both sides removes the lean (evaluate stage)."""
     import polars as pl
 
-    from stages.split import one_row_per_group, row_groups
+    from assay.data.split import one_row_per_group, row_groups
 
     rng = np.random.default_rng(0)
 

@@ -8,33 +8,34 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stages.config import GeneratorSpec, PrivacyGuardSpec
-from stages.errors import AssayError
-from stages.generator.codec import TabularCodec
-from stages.privacy_guard import IDEAL_CLOSER_SHARE, _bootstrap_threshold, _closer_share, copy_threshold, tabular_reference
-from stages.train import train_generator
+from assay.config import GeneratorSpec, PrivacyGuardSpec
+from assay.errors import AssayError
+from assay.generator.codec import TabularCodec
+from assay.generator.privacy_checks import IDEAL_CLOSER_SHARE, bootstrap_threshold, copy_threshold, tabular_reference
+from assay.generator.training import train_generator
+from assay.metrics.privacy import closer_to_train_flags
 
 from .test_generator import TINY
 
 GUARD = {"enabled": True, "privacy_check_every": 1, "privacy_patience": 2, "sample_rows": 200, "reference_rows": 300, "bootstraps": 200}
 
 
-def test_closer_share_counts_ties_as_half() -> None:
-    assert _closer_share(np.array([0.1, 0.5, 0.3]), np.array([0.2, 0.5, 0.1])).tolist() == [1.0, 0.5, 0.0]
+def test_closer_to_train_flags_count_ties_as_half() -> None:
+    assert closer_to_train_flags(np.array([0.1, 0.5, 0.3]), np.array([0.2, 0.5, 0.1])).tolist() == [1.0, 0.5, 0.0]
 
 
 def test_bootstrap_threshold_tracks_the_spread_of_real_rows() -> None:
     spec = PrivacyGuardSpec(bootstraps=400, quantile=0.95)
     rng = np.random.default_rng(0)
     constant = np.zeros(100)
-    assert _bootstrap_threshold(constant, 50, spec, rng) == 0.0
+    assert bootstrap_threshold(constant, 50, spec, rng) == 0.0
     coin = rng.integers(0, 2, 2000).astype(float)
-    small, large = _bootstrap_threshold(coin, 50, spec, rng), _bootstrap_threshold(coin, 5000, spec, rng)
+    small, large = bootstrap_threshold(coin, 50, spec, rng), bootstrap_threshold(coin, 5000, spec, rng)
     assert coin.mean() < large < small  # a smaller synthetic sample is allowed more noise
     assert small - coin.mean() == pytest.approx(1.645 * 0.5 / np.sqrt(50), abs=0.04)
     # Fresh rows below the ideal: the spread counts from the ideal, which a perfect generator scores.
     low = (rng.random(2000) < 0.45).astype(float)
-    assert _bootstrap_threshold(low, 500, spec, rng, ideal=IDEAL_CLOSER_SHARE) == pytest.approx(0.5 + 1.645 * 0.5 / np.sqrt(500), abs=0.01)
+    assert bootstrap_threshold(low, 500, spec, rng, ideal=IDEAL_CLOSER_SHARE) == pytest.approx(0.5 + 1.645 * 0.5 / np.sqrt(500), abs=0.01)
 
 
 def test_copy_threshold_allows_chance_copies_even_when_dev_shows_none() -> None:
@@ -65,16 +66,17 @@ def train_guarded(demo_params, splits, tmp_path: Path, **privacy) -> dict:
     return train_generator("records", spec, train_path, dev_path, tmp_path / "m", tmp_path / "live", tmp_path / "ckpt")
 
 
+@pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_chosen_checkpoint_is_the_best_dev_loss_among_those_within_the_threshold(demo_params, records_splits, tmp_path: Path, monkeypatch) -> None:
-    import stages.privacy_guard as guard
+    import assay.generator.training as training  # the check as the training loop calls it
 
-    real_check = guard.check_tabular
+    real_check = training.check_tabular
     verdicts = iter([True, False, True])  # epoch 2 (the best dev loss) is made to fail its check
 
     def scripted(*args, **kwargs):
         return {**real_check(*args, **kwargs), "within_threshold": next(verdicts)}
 
-    monkeypatch.setattr(guard, "check_tabular", scripted)
+    monkeypatch.setattr(training, "check_tabular", scripted)
     metrics = train_guarded(demo_params, records_splits, tmp_path)
     privacy = metrics["privacy"]
     assert [c["within_threshold"] for c in privacy["checks"]] == [True, False, True]
@@ -88,11 +90,12 @@ def test_chosen_checkpoint_is_the_best_dev_loss_among_those_within_the_threshold
         assert (tmp_path / "live" / "plots" / "metrics" / "privacy" / f"{name}.tsv").is_file()
 
 
+@pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_no_qualifying_checkpoint_fails_and_saves_nothing(demo_params, records_splits, tmp_path: Path, monkeypatch) -> None:
-    import stages.privacy_guard as guard
+    import assay.generator.training as training  # the check as the training loop calls it
 
-    real_check = guard.check_tabular
-    monkeypatch.setattr(guard, "check_tabular", lambda *a, **k: {**real_check(*a, **k), "within_threshold": False})
+    real_check = training.check_tabular
+    monkeypatch.setattr(training, "check_tabular", lambda *a, **k: {**real_check(*a, **k), "within_threshold": False})
     with pytest.raises(AssayError, match="no checkpoint passed the privacy check"):
         train_guarded(demo_params, records_splits, tmp_path, privacy_patience=2)
     assert not (tmp_path / "m").exists()
@@ -100,6 +103,7 @@ def test_no_qualifying_checkpoint_fails_and_saves_nothing(demo_params, records_s
     assert len(checks) - 1 == 2  # stopped after privacy_patience failures, before max_epochs (3)
 
 
+@pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_checks_off_keeps_plain_early_stopping(demo_params, records_splits, tmp_path: Path) -> None:
     metrics = train_guarded(demo_params, records_splits, tmp_path, enabled=False)
     assert metrics["privacy"] == {"enabled": False}

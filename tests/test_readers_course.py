@@ -13,14 +13,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from stages.errors import AssayError
-from stages.readers.cnxml import (
+from assay.errors import AssayError
+from assay.ingest.cnxml import (
     CNXML_KINDS,
     UNIT_SCHEMA,
     modules_outside_collections,
     read_cnxml_book,
 )
-from stages.readers.markdown import MARKDOWN_KINDS, read_markdown_course
+from assay.ingest.markdown import MARKDOWN_KINDS, read_markdown_course
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_BOOK = REPO_ROOT.parent / "shared" / "data" / "course_material" / "openstax-principles-economics"

@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from stages.errors import AssayError
-from stages.readers.tabular import read_csv_source, read_parquet_source
+from assay.errors import AssayError
+from assay.ingest.tabular import read_csv_source, read_parquet_source
 
 COLUMNS = ["id", "name", "qty"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from stages.clean import clean_frame
-from stages.config import load_params
-from stages.ingest import ingest_domain
+from assay.config import load_params
+from assay.data.clean import clean_frame
+from assay.ingest.sources import ingest_domain
 
 from .conftest import REPO_ROOT, require_shared_data
 

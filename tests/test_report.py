@@ -10,8 +10,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from stages.errors import AssayError
-from stages.report import SECTIONS, TEMPLATES, bar_chart, describe_rule, mask_raw, rule_columns, run_report
+from assay.errors import AssayError
+from assay.report.formatting import bar_chart, mask_raw
+from assay.report.page import SECTIONS, TEMPLATES, describe_rule, rule_columns
+from assay.stages.report import run_report
 
 from .browser import chromium, load_page
 
@@ -137,7 +139,7 @@ def _validation() -> dict[str, Any]:
 
 
 def _split() -> dict[str, Any]:
-    """The shape stages/split.py writes (abridged)."""
+    """The shape assay/data/split.py writes (abridged)."""
     return {
         "rows_in": 4924,
         "rows": {"dev": 493, "test": 492, "train": 3939},
@@ -338,7 +340,7 @@ def test_registry_templates_exist() -> None:
 
 
 def test_rule_helpers() -> None:
-    from stages.config import load_params
+    from assay.config import load_params
 
     params = load_params(REPO_ROOT / "params.yaml")
     spec = params.domain("transactions")
@@ -365,6 +367,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 @pytest.mark.browser
+@pytest.mark.slow  # starts a browser
 def test_report_renders_offline_in_chromium(project: Path, tmp_path: Path) -> None:
     if chromium() is None:
         pytest.skip("chromium is not installed (apt-get install chromium); skipping the report browser test")

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from stages.generator.serialise import frame_to_texts, row_to_text, text_to_row, texts_to_frame
+from assay.generator.serialise import frame_to_texts, row_to_text, text_to_row, texts_to_frame
 
 SCHEMA: dict[str, pl.DataType] = {
     "age": pl.String(),

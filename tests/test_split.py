@@ -21,11 +21,12 @@ from pydantic import ValidationError
 from scipy.stats import chisquare
 from typer.testing import CliRunner
 
-from stages.cli import app
-from stages.config import DomainSpec, SplitSpec, load_params
-from stages.errors import AssayError
-from stages.io import write_parquet
-from stages.split import SPLITS, assign_groups, group_key, one_row_per_group, row_groups, run_split, seeds_within_tolerance, split_frame, unit_interval
+from assay.cli import app
+from assay.config import DomainSpec, SplitSpec, load_params
+from assay.data.split import SPLITS, assign_groups, group_key, one_row_per_group, row_groups, seeds_within_tolerance, split_frame, unit_interval
+from assay.errors import AssayError
+from assay.io import write_parquet
+from assay.stages.split import run_split
 
 from .conftest import REPO_ROOT, require_shared_data
 
@@ -456,8 +457,8 @@ def test_breach_with_on_breach_warn_only_logs(tmp_path: Path, records_data: Path
 
 def clean_domain(params_file_name: str, name: str) -> tuple[pl.DataFrame, DomainSpec]:
     """Ingest and clean one domain as the pipeline does; the frame gets its row number ``_i``."""
-    from stages.clean import clean_frame
-    from stages.ingest import ingest_domain
+    from assay.data.clean import clean_frame
+    from assay.ingest.sources import ingest_domain
 
     spec = load_params(REPO_ROOT / params_file_name).domain(name)
     interim, _ = ingest_domain(name, spec, REPO_ROOT)

@@ -14,10 +14,10 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from stages.cli import app
-from stages.config import load_params
-from stages.errors import AssayError
-from stages.suite import HEX16, scaffold_suite
+from assay.cli import app
+from assay.config import load_params
+from assay.errors import AssayError
+from assay.quality.suite import HEX16, scaffold_suite
 
 from .conftest import REPO_ROOT
 

@@ -12,9 +12,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from stages.clean import DEMO_PSEUDONYM_KEY, clean_frame
-from stages.config import load_params
-from stages.ingest import ingest_domain
+from assay.config import load_params
+from assay.data.clean import DEMO_PSEUDONYM_KEY, clean_frame
+from assay.ingest.sources import ingest_domain
 
 from .conftest import REPO_ROOT, require_shared_data
 

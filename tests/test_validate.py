@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from stages.cli import app
-from stages.errors import AssayError
-from stages.validate import failure_lines, load_suite, validate_frame
+from assay.cli import app
+from assay.errors import AssayError
+from assay.quality.validate import failure_lines, load_suite, validate_frame
 
 runner = CliRunner()
 

@@ -1,0 +1,311 @@
+"""Stage ``clean``: typed, rule-checked data plus a quarantine that says why each row was rejected.
+
+The rules come from ``params.yaml`` (``domains.<d>.columns`` and ``domains.<d>.clean``) and run
+in this order, as polars expressions over one lazy frame:
+
+1. normalise text: trim, Unicode normal form, whitespace collapsing, mojibake repair (ftfy),
+   missing-value markers to null;
+2. drop exact duplicates (counted, with the row each one repeats);
+3. per column: strict type cast, required, allowed values, pattern, length, range;
+4. key uniqueness, then the domain rules (SQL over typed columns), ``quarantine`` or ``flag``;
+5. pseudonymise direct identifiers (keyed hash), add derived columns.
+
+A row goes to quarantine with ``_rule`` (the first check it failed) and ``_reason`` (every
+failure, in words). The stage guarantees ``rows_in == rows_clean + rows_quarantined +
+rows_deduplicated`` and fails loudly if its own arithmetic ever breaks that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from assay.columns import PROVENANCE
+from assay.config import ColumnSpec, DomainSpec
+
+log = logging.getLogger("assay.clean")
+
+PSEUDONYM_KEY_ENV = "ASSAY_PSEUDONYM_KEY"
+# Public on purpose: it makes the demo reproducible. Real runs must set ASSAY_PSEUDONYM_KEY.
+DEMO_PSEUDONYM_KEY = "assay-demo-key-not-secret"
+VALUE_PREVIEW = 60
+MOJIBAKE_HINT = r"[ÃÂâ€ï¿½Ð]"
+_ORDER = "_order"
+
+_POLARS_TYPES: dict[str, pl.DataType] = {
+    "str": pl.String(),
+    "int": pl.Int64(),
+    "float": pl.Float64(),
+    "bool": pl.Boolean(),
+    "date": pl.Date(),
+    "datetime": pl.Datetime("us"),
+}
+_TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true/false", "date": "a date", "datetime": "a date-time"}
+_TRUE = ["true", "yes", "y", "1", "t"]
+_FALSE = ["false", "no", "n", "0", "f"]
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    clean: pl.DataFrame
+    quarantine: pl.DataFrame
+    report: dict[str, Any]
+
+
+def pseudonym_key() -> bytes:
+    """The HMAC key for identifiers: ``$ASSAY_PSEUDONYM_KEY``, else the documented demo key."""
+    key = os.environ.get(PSEUDONYM_KEY_ENV)
+    if not key:
+        log.warning("%s is not set: identifiers are hashed with the public demo key; set it for real data", PSEUDONYM_KEY_ENV)
+        key = DEMO_PSEUDONYM_KEY
+    return key.encode("utf-8")
+
+
+def pseudonymise(values: pl.Series, key: bytes) -> pl.Series:
+    """Replace each value by the first 16 hex digits of its HMAC-SHA256 under ``key``.
+
+    Hashing runs once per distinct value, so 100k rows with 70k patients cost 70k HMACs.
+    """
+    text = values.cast(pl.String)
+    distinct = text.drop_nulls().unique(maintain_order=True)
+    mapping = {value: hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:16] for value in distinct.to_list()}
+    return text.replace_strict(mapping, default=None, return_dtype=pl.String).alias(values.name)
+
+
+def _fix_mojibake(values: pl.Series) -> pl.Series:
+    """Repair UTF-8-read-as-cp1252 text with ftfy, visiting only distinct values that look broken."""
+    from ftfy import fix_encoding
+
+    suspects = values.filter(values.str.contains(MOJIBAKE_HINT)).unique(maintain_order=True)
+    if suspects.is_empty():
+        return values
+    mapping = {value: fix_encoding(value) for value in suspects.to_list()}
+    return values.replace(mapping)
+
+
+def _normalise(frame: pl.DataFrame, domain: DomainSpec) -> tuple[pl.DataFrame, dict[str, int]]:
+    spec = domain.clean
+    columns = list(domain.columns)
+    before = frame.select(columns)
+    exprs = []
+    for name in columns:
+        expr = pl.col(name)
+        if spec.trim:
+            expr = expr.str.strip_chars()
+        if name in spec.collapse_whitespace:
+            expr = expr.str.replace_all(r"\s+", " ")
+        if spec.unicode_form:
+            expr = expr.str.normalize(spec.unicode_form)
+        exprs.append(expr.alias(name))
+    frame = frame.with_columns(exprs)
+    mojibake_fixed = 0
+    for name in spec.fix_mojibake:
+        repaired = _fix_mojibake(frame[name])
+        mojibake_fixed += int((repaired != frame[name]).sum())
+        frame = frame.with_columns(repaired)
+    changed = sum(int((frame[name] != before[name]).sum()) for name in columns) - mojibake_fixed
+    markers = [pl.col(name).is_in(spec.null_values).sum().alias(name) for name in columns]
+    null_markers = int(frame.select(markers).sum_horizontal().item()) if columns else 0
+    frame = frame.with_columns([pl.when(pl.col(name).is_in(spec.null_values)).then(None).otherwise(pl.col(name)).alias(name) for name in columns])
+    return frame, {"values_trimmed_or_normalised": changed, "mojibake_repaired": mojibake_fixed, "missing_markers_to_null": null_markers}
+
+
+def _preview(name: str) -> pl.Expr:
+    value = pl.col(name).cast(pl.String)
+    return pl.when(value.str.len_chars() > VALUE_PREVIEW).then(value.str.slice(0, VALUE_PREVIEW) + "…").otherwise(value)
+
+
+def _say(*parts: str | pl.Expr) -> pl.Expr:
+    """A message from literal text and expressions; text from params is never parsed as a template."""
+    return pl.concat_str([pl.lit(part) if isinstance(part, str) else part.cast(pl.String) for part in parts])
+
+
+def _cast(name: str, spec: ColumnSpec) -> pl.Expr:
+    raw = pl.col(name)
+    if spec.type == "str":
+        return raw
+    if spec.type == "int":
+        as_float = raw.cast(pl.Float64, strict=False)
+        # "17850.0" is an integer written by a spreadsheet; "17850.5" is not.
+        whole = pl.when(as_float.is_finite() & (as_float == as_float.floor())).then(as_float.cast(pl.Int64, strict=False))
+        return pl.coalesce(raw.cast(pl.Int64, strict=False), whole)
+    if spec.type == "float":
+        as_float = raw.cast(pl.Float64, strict=False)
+        return pl.when(as_float.is_finite()).then(as_float)
+    if spec.type == "bool":
+        lowered = raw.str.to_lowercase()
+        return pl.when(lowered.is_in(_TRUE)).then(True).when(lowered.is_in(_FALSE)).then(False)
+    dtype = _POLARS_TYPES[spec.type]
+    assert spec.formats  # the params model requires formats for dates
+    return pl.coalesce([raw.str.strptime(dtype, fmt, strict=False) for fmt in spec.formats])
+
+
+def _bound(value: float | str, spec: ColumnSpec) -> pl.Expr:
+    if spec.type == "date":
+        return pl.lit(datetime.fromisoformat(str(value)).date())
+    if spec.type == "datetime":
+        return pl.lit(datetime.fromisoformat(str(value)), dtype=pl.Datetime("us"))
+    return pl.lit(value)
+
+
+def _column_checks(name: str, spec: ColumnSpec) -> list[tuple[str, pl.Expr, pl.Expr]]:
+    """(rule, failed, reason) triples for one column; ``failed`` reads the typed ``name`` and raw ``name__raw``."""
+    raw = pl.col(f"{name}__raw")
+    typed = pl.col(name)
+    checks: list[tuple[str, pl.Expr, pl.Expr]] = []
+    if spec.type != "str":
+        checks.append((f"type:{name}", raw.is_not_null() & typed.is_null(), _say(f"{name}='", _preview(f"{name}__raw"), f"' is not {_TYPE_WORDS[spec.type]}")))
+    if spec.required:
+        checks.append((f"required:{name}", raw.is_null(), pl.lit(f"{name} is missing")))
+    if spec.allowed is not None:
+        shown = ", ".join(spec.allowed[:8]) + (", …" if len(spec.allowed) > 8 else "")
+        checks.append(
+            (
+                f"allowed:{name}",
+                typed.is_not_null() & ~typed.cast(pl.String).is_in(spec.allowed),
+                _say(f"{name}='", _preview(name), f"' is not one of: {shown}"),
+            )
+        )
+    if spec.pattern is not None:
+        checks.append(
+            (
+                f"pattern:{name}",
+                typed.is_not_null() & ~typed.str.contains(f"^(?:{spec.pattern})$"),
+                _say(f"{name}='", _preview(name), f"' does not match the pattern {spec.pattern}"),
+            )
+        )
+    if spec.min_length is not None:
+        checks.append(
+            (
+                f"length:{name}",
+                typed.str.len_chars() < spec.min_length,
+                _say(f"{name} has ", typed.str.len_chars(), f" characters, fewer than {spec.min_length}"),
+            )
+        )
+    if spec.max_length is not None:
+        checks.append(
+            (
+                f"length:{name}",
+                typed.str.len_chars() > spec.max_length,
+                _say(f"{name} has ", typed.str.len_chars(), f" characters, more than {spec.max_length}"),
+            )
+        )
+    if spec.min is not None:
+        checks.append((f"range:{name}", typed < _bound(spec.min, spec), _say(f"{name}=", _preview(name), f" is below the minimum {spec.min}")))
+    if spec.max is not None:
+        checks.append((f"range:{name}", typed > _bound(spec.max, spec), _say(f"{name}=", _preview(name), f" is above the maximum {spec.max}")))
+    return checks
+
+
+def _deduplicate(parseable: pl.DataFrame, subset: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split into (first occurrences, later exact copies); copies name the row they repeat."""
+    first_row = pl.col("_source_row").first().over(subset).alias("duplicate_of_row")
+    first_file = pl.col("_source_file").first().over(subset).alias("duplicate_of_file")
+    marked = parseable.with_columns(pl.struct(subset).is_first_distinct().alias("_keep"), first_row, first_file)
+    kept = marked.filter("_keep").drop("_keep", "duplicate_of_row", "duplicate_of_file")
+    dropped = marked.filter(~pl.col("_keep")).select(*PROVENANCE, "duplicate_of_file", "duplicate_of_row")
+    return kept, dropped
+
+
+def clean_frame(frame: pl.DataFrame, domain: DomainSpec, key: bytes) -> CleanResult:
+    """Clean one domain's interim frame; pure apart from logging."""
+    spec = domain.clean
+    columns = list(domain.columns)
+    rows_in = frame.height
+    frame = frame.with_row_index(_ORDER)
+    frame, normalised = _normalise(frame, domain)
+
+    broken = frame.filter(pl.col("_ingest_error").is_not_null())
+    parseable = frame.filter(pl.col("_ingest_error").is_null())
+    if spec.dedupe:
+        parseable, duplicates = _deduplicate(parseable, spec.dedupe_subset or columns)
+    else:
+        duplicates = (
+            parseable.clear()
+            .select(*PROVENANCE)
+            .with_columns(pl.lit(None, pl.String).alias("duplicate_of_file"), pl.lit(None, pl.Int64).alias("duplicate_of_row"))
+        )
+
+    checks: list[tuple[str, pl.Expr, pl.Expr]] = []
+    for name, column in domain.columns.items():
+        checks.extend(_column_checks(name, column))
+    if spec.unique_key:
+        key_cols = spec.unique_key
+        repeated = ~pl.struct(key_cols).is_first_distinct() & pl.all_horizontal([pl.col(c).is_not_null() for c in key_cols])
+        first_line = pl.col("_source_row").first().over(key_cols)
+        label = ", ".join(key_cols)
+        checks.append((f"duplicate_key:{label}", repeated, _say(f"{label} repeats the key of line ", first_line, " with different values")))
+    for rule in spec.rules:
+        if rule.action == "quarantine":
+            checks.append((rule.name, pl.sql_expr(rule.when).fill_null(False), pl.lit(rule.reason)))
+
+    typed = (
+        parseable.lazy()
+        .with_columns([pl.col(name).alias(f"{name}__raw") for name in columns])
+        .with_columns([_cast(name, column).alias(name) for name, column in domain.columns.items()])
+    )
+    failed = [expr.fill_null(False) for _, expr, _ in checks]
+    first_rule = (
+        pl.coalesce([pl.when(fail).then(pl.lit(rule)) for (rule, _, _), fail in zip(checks, failed, strict=True)]) if checks else pl.lit(None, pl.String)
+    )
+    reasons = (
+        pl.concat_str([pl.when(fail).then(reason) for (_, _, reason), fail in zip(checks, failed, strict=True)], separator="; ", ignore_nulls=True)
+        if checks
+        else pl.lit(None, pl.String)
+    )
+    flags = [pl.sql_expr(rule.when).fill_null(False).alias(rule.name) for rule in spec.rules if rule.action == "flag"]
+    checked = typed.with_columns(first_rule.alias("_rule"), reasons.alias("_reason"), *flags).collect()
+
+    identifiers = [name for name, column in domain.columns.items() if column.identifier]
+    flag_names = [rule.name for rule in spec.rules if rule.action == "flag"]
+    good = checked.filter(pl.col("_rule").is_null())
+    good = good.with_columns([pseudonymise(good[name], key) for name in identifiers])
+    derived = [pl.sql_expr(item.expr).alias(item.name) for item in spec.derived]
+    clean = good.with_columns(derived).select(*columns, *flag_names, *[d.name for d in spec.derived], *PROVENANCE)
+
+    rejected = checked.filter(pl.col("_rule").is_not_null()).select(
+        _ORDER, *[pl.col(f"{name}__raw").alias(name) for name in columns], *PROVENANCE, "_raw", "_rule", "_reason"
+    )
+    broken = broken.select(_ORDER, *columns, *PROVENANCE, "_raw", pl.lit("ingest").alias("_rule"), pl.col("_ingest_error").alias("_reason"))
+    quarantine = pl.concat([broken, rejected]).sort(_ORDER)
+    # Quarantine is read by stewards, but it is still no place for raw identifiers.
+    quarantine = quarantine.with_columns([pseudonymise(quarantine[name], key) for name in identifiers]).drop(_ORDER)
+
+    report = _report(rows_in, clean, quarantine, duplicates, spec, normalised, identifiers, flag_names)
+    return CleanResult(clean=clean, quarantine=quarantine, report=report)
+
+
+def _report(
+    rows_in: int,
+    clean: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    duplicates: pl.DataFrame,
+    spec: Any,
+    normalised: dict[str, int],
+    identifiers: list[str],
+    flag_names: list[str],
+) -> dict[str, Any]:
+    rows_clean, rows_quarantined, rows_deduplicated = clean.height, quarantine.height, duplicates.height
+    if rows_in != rows_clean + rows_quarantined + rows_deduplicated:
+        raise RuntimeError(f"row accounting broke: {rows_in} in != {rows_clean} clean + {rows_quarantined} quarantined + {rows_deduplicated} deduplicated")
+    rules = {rule.name: 0 for rule in spec.rules if rule.action == "quarantine"}
+    for rule, count in quarantine.group_by("_rule").len().sort("_rule").iter_rows():
+        rules[rule] = count
+    return {
+        "rows_in": rows_in,
+        "rows_clean": rows_clean,
+        "rows_quarantined": rows_quarantined,
+        "rows_deduplicated": rows_deduplicated,
+        "rules": dict(sorted(rules.items())),
+        "flags": {name: int(clean[name].sum()) for name in flag_names},
+        "normalised": normalised,
+        "pseudonymised_columns": identifiers,
+        "duplicate_examples": duplicates.head(20).to_dicts(),
+    }

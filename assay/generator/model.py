@@ -1,0 +1,154 @@
+"""The generator model and where it runs: the device, the files of a trained generator, tokenizers, and building or loading a GPT-2."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assay.config import GeneratorSpec
+from assay.errors import AssayError
+
+# A model folder, models/<domain>: the trained generator (model, tokenizer, generator.json) in
+# generator/, which checkpoint was kept and why in metrics.json; the lineage stage adds the model
+# card (README.md) and lineage.json beside them. Separate outputs, because DVC lets one stage own
+# a folder but not files that a later stage adds to it.
+GENERATOR_DIR = "generator"
+GENERATOR_FILE = "generator.json"
+METRICS_FILE = "metrics.json"
+EOS_TEXT = "<|endoftext|>"
+PAD_TEXT = "<|pad|>"
+
+
+@dataclass(frozen=True)
+class Device:
+    kind: str  # "cuda" or "cpu"
+    name: str
+    bf16: bool
+    threads: int
+
+
+THREADS_ENV = "ASSAY_NUM_THREADS"
+
+
+def cpu_threads() -> int:
+    """CPU threads for torch: ``ASSAY_NUM_THREADS`` when set (benchmarks and tests pin it to compare
+    thread counts), else every core."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise AssayError(f"{THREADS_ENV}={value!r}: expected a whole number of threads, at least 1")
+    return int(value)
+
+
+def pick_device() -> Device:
+    """CUDA when present (bf16 if the card has it, TF32 on), else the CPU with every core (or ``ASSAY_NUM_THREADS``)."""
+    import torch
+
+    threads = cpu_threads()
+    torch.set_num_threads(threads)
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        return Device("cuda", torch.cuda.get_device_name(0), torch.cuda.is_bf16_supported(), threads)
+    return Device("cpu", "cpu", True, threads)
+
+
+def control_prefix(row: dict[str, Any], features: list[str]) -> str:
+    """The prompt that conditions a text unit, e.g. ``chapter: 2 Cleaning Data | kind: exercise\\n``."""
+    return " | ".join(f"{name}: {row[name]}" for name in features) + "\n"
+
+
+def train_bpe_tokenizer(texts: list[str], vocab_size: int):
+    """A byte-level BPE tokenizer trained on ``texts`` (the train split only)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=[EOS_TEXT, PAD_TEXT], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
+    tokenizer.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=EOS_TEXT, eos_token=EOS_TEXT, pad_token=PAD_TEXT)
+
+
+def tabular_tokenizer(codec: Any):
+    """A word-level tokenizer whose vocabulary is the codec's tokens, so the model dir is self-describing."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {name: index for index, name in enumerate(codec.token_names())}
+    tokenizer = Tokenizer(models.WordLevel(vocab=vocab, unk_token=codec.token_names()[codec.pad_id]))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    names = codec.token_names()
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token=names[codec.pad_id], bos_token=names[codec.bos_id], eos_token=names[codec.eos_id])
+
+
+def resolve_base_model(base_model: str):
+    """Load a pretrained causal LM and its tokenizer without waiting on an unreachable hub.
+
+    A local directory loads with ``local_files_only``. A hub id is tried from the local cache;
+    beyond that, with ``HF_HUB_OFFLINE=1`` (set by the Makefile and CI) it fails at once with a
+    message naming the setting, instead of retrying for half a minute.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(base_model)
+    if path.is_dir():
+        try:
+            return AutoModelForCausalLM.from_pretrained(path, local_files_only=True), AutoTokenizer.from_pretrained(path, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise AssayError(f"generator.base_model={base_model!r}: not a loadable causal LM directory ({str(exc).splitlines()[0]})") from None
+    try:
+        return AutoModelForCausalLM.from_pretrained(base_model, local_files_only=True), AutoTokenizer.from_pretrained(base_model, local_files_only=True)
+    except (OSError, ValueError):
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise AssayError(
+            f"generator.base_model={base_model!r} is neither a local directory nor in the local cache, and HF_HUB_OFFLINE=1 forbids the hub; "
+            "point generator.base_model at a local directory"
+        )
+    try:
+        return AutoModelForCausalLM.from_pretrained(base_model), AutoTokenizer.from_pretrained(base_model)
+    except OSError as exc:
+        raise AssayError(f"generator.base_model={base_model!r} could not be loaded from the hub: {str(exc).splitlines()[0]}") from None
+
+
+def new_gpt2(spec: GeneratorSpec, vocab_size: int, n_positions: int, bos_id: int, eos_id: int, pad_id: int):
+    from transformers import AutoModelForCausalLM, GPT2Config
+
+    config = GPT2Config(
+        vocab_size=vocab_size,
+        n_positions=n_positions,
+        n_layer=spec.model.n_layer,
+        n_head=spec.model.n_head,
+        n_embd=spec.model.n_embd,
+        resid_pdrop=spec.model.dropout,
+        embd_pdrop=spec.model.dropout,
+        attn_pdrop=spec.model.dropout,
+        bos_token_id=bos_id,
+        eos_token_id=eos_id,
+        pad_token_id=pad_id,
+    )
+    # Eager attention ran 2.5x faster than sdpa for these small models on CPU at dropout 0.
+    return AutoModelForCausalLM.from_config(config, attn_implementation="eager")
+
+
+def load_generator(model_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
+    """The trained model (eval mode), its tokenizer and the generator config, from ``model_dir/generator``."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = model_dir / GENERATOR_DIR
+    config_path = folder / GENERATOR_FILE
+    if not config_path.is_file():
+        raise AssayError(f"{model_dir}: no trained generator here ({GENERATOR_DIR}/{GENERATOR_FILE} missing); run `assay train` first")
+    generator = json.loads(config_path.read_text())
+    model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    return model.eval(), tokenizer, generator

@@ -1,0 +1,201 @@
+"""Stage ``synthesize``: sample synthetic rows (or units) with the same schema as the clean data.
+
+Tabular generators sample with constrained decoding: a logits processor allows at each position
+only the tokens of that position's column, so every row parses (the report says how many did;
+for a generator trained from scratch it must be all of them). Fine-tuned text generators are
+parsed back from text and the share that parsed is reported as measured.
+
+Columns the generator does not model are filled from params: ``synthetic_ids`` get fresh ids
+(``syn-000001``), never real or pseudonymised ones; ``lookups`` take the most common train value
+for the sampled key (e.g. a product's description from its stock code); flag and derived columns
+are recomputed with the cleaning rules' SQL; anything else is null. The output has the clean
+data's columns and dtypes, minus provenance.
+
+Conditional sampling (``assay synthesize --where "readmitted=<30"``) draws from the model and
+keeps only rows that match, which samples the model's conditional distribution exactly; it stops
+with a clear message when the condition is too rare for the model to meet.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from assay.columns import PROVENANCE
+from assay.config import DomainSpec
+from assay.errors import AssayError
+from assay.generator.codec import ColumnConstraintLogitsProcessor, TabularCodec
+from assay.generator.model import control_prefix
+from assay.generator.serialise import texts_to_frame
+from assay.progress import track
+
+log = logging.getLogger("assay.synthesize")
+
+MAX_OVERSAMPLE = 50  # conditional sampling gives up after drawing this many times the rows asked
+
+
+def parse_where(conditions: list[str], schema: dict[str, pl.DataType]) -> dict[str, Any]:
+    """``["readmitted=<30", "gender='Female'"]`` -> ``{"readmitted": "<30", "gender": "Female"}``, typed."""
+    fixed: dict[str, Any] = {}
+    for condition in conditions:
+        name, sep, value = condition.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name:
+            raise AssayError(f"--where {condition!r}: expected column=value")
+        if name not in schema:
+            raise AssayError(f"--where {condition!r}: unknown column {name!r}")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        try:
+            fixed[name] = pl.Series([value]).cast(schema[name]).item()
+        except Exception:
+            raise AssayError(f"--where {condition!r}: {value!r} is not a valid {schema[name]} value") from None
+    return fixed
+
+
+def _generate(model: Any, prompts: Any, max_new_tokens: int, temperature: float, processors: list[Any], pad_id: int, eos_id: int, attention_mask: Any = None):
+    import torch
+    from transformers import LogitsProcessorList
+
+    with torch.inference_mode(), torch.autocast(device_type=model.device.type, dtype=torch.bfloat16):
+        return model.generate(
+            input_ids=prompts,
+            attention_mask=attention_mask if attention_mask is not None else torch.ones_like(prompts),
+            do_sample=True,
+            temperature=temperature,
+            top_k=0,
+            max_new_tokens=max_new_tokens,
+            logits_processor=LogitsProcessorList(processors),
+            pad_token_id=pad_id,
+            eos_token_id=eos_id,
+        )
+
+
+def sample_tabular_tokens(model: Any, codec: Any, rows: int, batch_size: int, temperature: float, progress: bool = True) -> np.ndarray:
+    """Sample ``rows`` rows as column tokens (n, n_columns) with constrained decoding."""
+    import torch
+
+    processor = ColumnConstraintLogitsProcessor(codec, prompt_length=1)
+    batches = _batches(rows, batch_size)
+    chunks = []
+    for size in track(batches, "sampling rows", total=len(batches)) if progress else batches:
+        prompts = torch.full((size, 1), codec.bos_id, dtype=torch.long, device=model.device)
+        output = _generate(model, prompts, codec.n_columns + 1, temperature, [processor], codec.pad_id, codec.eos_id)
+        chunks.append(codec.tokens_from_generated(output, prompt_length=1))
+    return np.concatenate(chunks)
+
+
+def sample_tabular(model: Any, generator: dict[str, Any], rows: int, batch_size: int, temperature: float, rng: np.random.Generator) -> tuple[pl.DataFrame, int]:
+    """Sample ``rows`` rows with constrained decoding; return those that parse and how many were drawn."""
+
+    codec = TabularCodec.from_dict(generator["codec"])
+    tokens = sample_tabular_tokens(model, codec, rows, batch_size, temperature)
+    frame, parsed = codec.decode(tokens, rng)
+    return frame.filter(pl.Series(parsed)), rows
+
+
+def sample_text_units(
+    model: Any,
+    tokenizer: Any,
+    generator: dict[str, Any],
+    rows: int,
+    batch_size: int,
+    temperature: float,
+    rng: np.random.Generator,
+    progress: bool = True,
+) -> tuple[pl.DataFrame, int]:
+    """Sample units: draw control prefixes with their train frequencies, then let the model write."""
+
+    features, text_column = generator["features"], generator["text_column"]
+    controls = generator["controls"]
+    weights = np.array([c["len"] for c in controls], dtype=float)
+    picks = rng.choice(len(controls), size=rows, p=weights / weights.sum())
+    tokenizer.padding_side = "left"
+    records: list[dict[str, Any]] = []
+    starts = range(0, rows, batch_size)
+    for start in track(starts, "sampling units", total=len(starts)) if progress else starts:
+        chosen = [controls[i] for i in picks[start : start + batch_size]]
+        prefixes = [control_prefix(c, features) for c in chosen]
+        encoded = tokenizer(prefixes, return_tensors="pt", padding=True).to(model.device)
+        output = _generate(
+            model,
+            encoded["input_ids"],
+            generator["max_length"] - encoded["input_ids"].shape[1],
+            temperature,
+            [],
+            tokenizer.pad_token_id,
+            tokenizer.eos_token_id,
+            encoded["attention_mask"],
+        )
+        texts = tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
+        for control, text in zip(chosen, texts, strict=True):
+            records.append({**{name: control[name] for name in features}, text_column: " ".join(text.split())})
+    frame = pl.DataFrame(records)
+    return frame.filter(pl.col(text_column).str.len_chars() > 0), rows
+
+
+def sample_tabular_text(model: Any, tokenizer: Any, generator: dict[str, Any], rows: int, batch_size: int, temperature: float) -> tuple[pl.DataFrame, int]:
+    """Fine-tune path: sample serialised rows as text and parse them back."""
+    import torch
+
+    schema = {name: _dtype(dtype) for name, dtype in generator["schema"].items()}
+    frames, drawn = [], 0
+    start_id = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    for size in track(_batches(rows, batch_size), "sampling rows", total=math.ceil(rows / batch_size)):
+        prompts = torch.full((size, 1), start_id, dtype=torch.long, device=model.device)
+        output = _generate(model, prompts, 24 * len(schema), temperature, [], tokenizer.pad_token_id, tokenizer.eos_token_id)
+        texts = tokenizer.batch_decode(output[:, 1:], skip_special_tokens=True)
+        frame, parsed = texts_to_frame(texts, schema)
+        frames.append(frame.filter(pl.Series(parsed)))
+        drawn += size
+    return pl.concat(frames), drawn
+
+
+def _dtype(name: str) -> pl.DataType:
+    return {"String": pl.String(), "Int64": pl.Int64(), "Float64": pl.Float64(), "Boolean": pl.Boolean(), "Date": pl.Date()}.get(
+        name, pl.Datetime("us") if name.startswith("Datetime") else pl.String()
+    )
+
+
+def _batches(total: int, size: int) -> list[int]:
+    return [min(size, total - start) for start in range(0, total, size)]
+
+
+def assemble(sampled: pl.DataFrame, domain: DomainSpec, schema: dict[str, pl.DataType], train: pl.DataFrame) -> pl.DataFrame:
+    """Give sampled rows the clean schema: fresh ids, lookups, recomputed flags and derived columns."""
+    spec = domain.generator
+    frame = sampled.with_row_index("_n", offset=1)
+    computed: dict[str, pl.Expr] = {}
+    for column, lookup_key in spec.lookups.items():
+        table = (
+            train.filter(pl.col(column).is_not_null())
+            .group_by(lookup_key, column)
+            .len()
+            .sort([lookup_key, "len", column], descending=[False, True, False])
+            .unique(lookup_key, keep="first", maintain_order=True)
+            .select(lookup_key, pl.col(column).alias(f"_lookup_{column}"))
+        )
+        frame = frame.join(table, on=lookup_key, how="left", maintain_order="left")
+        computed[column] = pl.col(f"_lookup_{column}")
+    for rule in domain.clean.rules:
+        if rule.action == "flag" and rule.name not in spec.features:
+            computed[rule.name] = pl.sql_expr(rule.when).fill_null(False)
+    for column, template in spec.synthetic_ids.items():
+        ids = pl.col("_n").map_elements(lambda n, fmt=template.format: fmt.format(n=n), return_dtype=pl.String)
+        if template.prefix_when:
+            ids = pl.when(pl.col(template.prefix_when)).then(pl.lit(template.prefix) + ids).otherwise(ids)
+        computed[column] = ids
+    frame = frame.with_columns([expr.alias(name) for name, expr in computed.items()])
+    derived = [pl.sql_expr(item.expr).alias(item.name) for item in domain.clean.derived if item.name not in spec.features]
+    frame = frame.with_columns(derived)
+    return frame.select(
+        [
+            (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype, strict=False).alias(name)
+            for name, dtype in schema.items()
+            if name not in PROVENANCE
+        ]
+    )

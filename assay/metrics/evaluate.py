@@ -1,0 +1,773 @@
+"""Stage ``evaluate``: is the synthetic data valid, faithful, useful and safe to release?
+
+Every figure is measured twice, for the trained generator's output and for a **naive baseline**
+of the same size and schema: each modelled column sampled independently (with replacement, own
+seeded stream per column) from the train split, then given ids, lookups, flags and derived
+columns exactly as ``synthesize`` does (:func:`assay.generator.sampling.assemble`). The baseline keeps
+every marginal and breaks every relation between columns, so a generator that does not beat it
+has learnt nothing beyond column counts. For text the baseline's units are train units with
+independently drawn labels (so it is a verbatim copy of train text: the privacy figures show it).
+
+**Validity.** The synthetic frame is validated with the domain's expectation suite by the code of
+``assay check`` (:func:`assay.quality.validate.validate_frame`). Synthetic rows get provenance of their
+own (``_source_file`` is the synthetic file, ``_source_row`` the row number), so the suite's
+provenance expectations hold and failures point at rows. Expectations that read the *format* of
+a column that synthesis fills with fresh ids (``generator.synthetic_ids`` without ``prefix_when``:
+a regex on it, or a row condition on it) are reported as not applicable: synthetic ids are
+deliberately not pseudonyms. ``row_pass_share`` is the share of rows that fail no row-level
+expectation (a GX map expectation without ``mostly``: one with ``mostly`` tolerates unexpected
+rows by design), of any severity; ``row_pass_share_critical`` counts critical ones only. The
+real test split, validated the same way, gives the reference.
+
+**Fidelity** (:mod:`assay.metrics.fidelity`): per-column similarity, pairwise association similarity on
+``max_rows`` rows, and the detection AUC (real train rows against synthetic rows, k-fold). Columns
+are those the split stage's drift check compares (:func:`assay.data.drift.drift_columns`), without
+identifiers and synthetic ids; a text domain adds the text's length in characters.
+
+**Utility.** Each model in ``evaluate.models`` is trained on real train (TRTR) and on synthetic
+data (TSTR), at most ``max_rows`` rows, and scored on the real test split: F1 (of the positive
+class; macro over classes for text), ROC AUC (macro one-vs-rest over the test classes for text)
+and accuracy, plus TSTR/TRTR ratios. Classes are weighted inversely to their frequency so that F1
+at the default threshold means something for a rare positive class (which is why accuracy can
+sit below the majority-class share). Augmentation: a seeded ``augment_share`` of real train alone,
+and with the synthetic rows added; the lift is the difference on test. The majority-class
+predictor is reported as the floor TRTR must clear.
+
+**Privacy** (:mod:`assay.metrics.privacy`, tabular): rows are encoded for distances by a
+:class:`~assay.generator.codec.TabularCodec` fitted on the train split over the modelled columns
+with ``rare_count=1`` (each train category its own code), numbers range-normalised with the train
+minimum and maximum. Distances to the closest record go from ``max_distance_rows`` synthetic and
+holdout (dev + test) rows to ``max_reference_rows`` train rows; the closer-to-train share and the
+membership attack use equal-size train and holdout samples of one row per group (patient,
+customer) each, so that rows from the population itself score the ideal 0.5. Exact copies compare raw
+values of the modelled columns over all rows (synthetic and holdout against all of train). Text:
+the share of units with a verbatim run of ``verbatim_span`` characters from train text, against
+the same for holdout units.
+
+**Release gate.** ``evaluate.release_gate`` thresholds apply to the generator's figures. The
+report is always written; then, with ``enabled: true``, a failed check stops the pipeline (exit 1)
+with one line per failed check. A check whose figure could not be measured fails.
+
+Determinism: every sample, split and model is seeded from ``evaluate.seed``; the report holds no
+timings (they go to the log), so the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from assay.columns import PROVENANCE
+from assay.config import DomainSpec, EvaluateSpec
+from assay.data import drift
+from assay.data.split import one_row_per_group, row_groups
+from assay.errors import AssayError
+from assay.generator.codec import TabularCodec
+from assay.generator.sampling import assemble
+from assay.io import read_json_object, round_figure
+from assay.metrics import fidelity, privacy
+from assay.quality.validate import validate_frame
+from assay.report.formatting import bar_chart
+
+log = logging.getLogger("assay.evaluate")
+
+SOURCES = ("generator", "baseline")
+TEXT_LENGTH = "{}_chars"
+REGEX_EXPECTATIONS = ("match_regex", "match_like_pattern")
+WORST_PAIRS = 10
+OPENMP_THREADS = 1
+
+
+def _sample(frame: pl.DataFrame, n: int, seed: int) -> pl.DataFrame:
+    """At most ``n`` rows, a seeded sample when there are more (same seed, same rows)."""
+    return frame if frame.height <= n else frame.sample(n=n, shuffle=True, seed=seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# the naive baseline
+
+
+def modelled_columns(domain: DomainSpec) -> list[str]:
+    """The columns the generator samples: its features, plus the text column of a text generator."""
+    spec = domain.generator
+    return [*spec.features, *([spec.text_column] if spec.text_column else [])]
+
+
+def naive_baseline(train: pl.DataFrame, domain: DomainSpec, rows: int, seed: int) -> pl.DataFrame:
+    """``rows`` rows, each modelled column drawn independently from train; then the synthetic schema.
+
+    Column ``j`` uses its own generator ``default_rng([seed, j])``, so the draws of one column do
+    not depend on the others. Missing values are drawn with their train share.
+    """
+    if train.height == 0:
+        raise AssayError("the train split is empty: there is nothing to sample a baseline from")
+    picks = {}
+    for j, name in enumerate(modelled_columns(domain)):
+        index = np.random.default_rng([seed, j]).integers(0, train.height, size=rows)
+        picks[name] = train[name].gather(index)
+    return assemble(pl.DataFrame(picks), domain, dict(train.schema), train)
+
+
+# ---------------------------------------------------------------------------------------------
+# validity
+
+
+def with_provenance(frame: pl.DataFrame, source_file: str) -> pl.DataFrame:
+    """``frame`` with ``_source_file`` (``source_file``) and ``_source_row`` (1, 2, ...) if it has none."""
+    if all(name in frame.columns for name in PROVENANCE):
+        return frame
+    return frame.with_columns(pl.lit(source_file).alias(PROVENANCE[0]), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(PROVENANCE[1]))
+
+
+def not_applicable(suite: dict[str, Any], domain: DomainSpec) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The suite without expectations on the format of fresh synthetic ids, and those left out (with why)."""
+    plain_ids = {name: spec.format for name, spec in domain.generator.synthetic_ids.items() if spec.prefix_when is None}
+    kept, skipped = [], []
+    for expectation in suite["expectations"]:
+        kwargs = expectation.get("kwargs") or {}
+        column = kwargs.get("column")
+        condition = json.dumps(kwargs.get("row_condition") or "")
+        reason = None
+        if column in plain_ids and any(marker in expectation["type"] for marker in REGEX_EXPECTATIONS):
+            reason = f"checks the format of {column}, which synthetic data fills with fresh ids ({plain_ids[column]})"
+        else:
+            mentioned = [name for name in plain_ids if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", condition)]
+            if mentioned:
+                reason = f"its row condition reads {mentioned[0]}, which synthetic data fills with fresh ids ({plain_ids[mentioned[0]]})"
+        if reason:
+            skipped.append({"type": expectation["type"], "column": column, "severity": (expectation.get("meta") or {}).get("severity"), "reason": reason})
+        else:
+            kept.append(expectation)
+    return {**suite, "expectations": kept}, skipped
+
+
+def validity(frame: pl.DataFrame, suite: dict[str, Any], source_file: str) -> dict[str, Any]:
+    """Validate with the suite; per expectation results and the shares of rows passing every row-level one."""
+
+    summary = validate_frame(with_provenance(frame, source_file), suite, unexpected_rows=True)
+    failing: set[tuple[Any, Any]] = set()
+    failing_critical: set[tuple[Any, Any]] = set()
+    expectations = []
+    mostly = {index for index, e in enumerate(suite["expectations"]) if (e.get("kwargs") or {}).get("mostly", 1) < 1}
+    for index, item in enumerate(summary["expectations"]):
+        # A ``mostly`` expectation tolerates some unexpected rows by design: it is a share, not a rule per row.
+        rows = None if index in mostly else item["unexpected_rows"]
+        if rows is not None:
+            keys = {(file, row) for file, row in rows}
+            failing |= keys
+            if item["severity"] == "critical":
+                failing_critical |= keys
+        expectations.append(
+            {
+                "type": item["type"],
+                "column": item["column"],
+                "severity": item["severity"],
+                "row_level": rows is not None,
+                "success": item["success"],
+                "unexpected_count": item["unexpected_count"],
+                "unexpected_percent": round_figure(item["unexpected_percent"]),
+                "error": item["error"],
+            }
+        )
+    n = max(frame.height, 1)
+    return {
+        "rows": frame.height,
+        "evaluated": summary["evaluated"],
+        "passed": summary["passed"],
+        "failed_critical": summary["failed_critical"],
+        "failed_warning": summary["failed_warning"],
+        "row_pass_share": round_figure(1.0 - len(failing) / n),
+        "row_pass_share_critical": round_figure(1.0 - len(failing_critical) / n),
+        "expectations": expectations,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# utility
+
+
+@dataclass(frozen=True)
+class Task:
+    """What the utility models predict, and from what."""
+
+    target: str
+    positive: tuple[str, ...] | None
+    negative: tuple[str, ...] | None
+    text: str | None  # text column (text domains), else None
+    design: fidelity.Design | None  # tabular features, fitted on real train
+
+    @property
+    def binary(self) -> bool:
+        return self.text is None
+
+    def labels(self, frame: pl.DataFrame) -> np.ndarray:
+        values = frame[self.target].cast(pl.String)
+        if not self.binary:
+            return values.fill_null("(missing)").to_numpy().astype(str)
+        if self.positive is not None:
+            hit = values.is_in(list(self.positive))
+        else:
+            hit = ~values.is_in(list(self.negative or ())) & values.is_not_null()
+        return hit.fill_null(False).to_numpy()
+
+    def features(self, frame: pl.DataFrame) -> Any:
+        if self.text is not None:
+            return np.asarray(frame[self.text].fill_null("").to_list(), dtype=object)
+        assert self.design is not None
+        return self.design.matrix(frame)
+
+    def describe(self) -> str:
+        if not self.binary:
+            return f"classify {self.text} into {self.target}"
+        if self.positive is not None:
+            return f"{self.target} in {list(self.positive)}"
+        return f"{self.target} not in {list(self.negative or ())}"
+
+
+def _scores(task: Task, truth: np.ndarray, model: Any, features: Any) -> dict[str, float | None]:
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+    predicted = model.predict(features)
+    proba = model.predict_proba(features)
+    classes = list(model.classes_)
+    if task.binary:
+        positive = proba[:, classes.index(True)] if True in classes else np.zeros(truth.size)
+        auc = roc_auc_score(truth, positive) if 0 < truth.sum() < truth.size else None
+        f1 = f1_score(truth, predicted.astype(bool), zero_division=0)
+    else:
+        aucs = []
+        for label in sorted(set(truth)):
+            actual = truth == label
+            if 0 < actual.sum() < truth.size:
+                score = proba[:, classes.index(label)] if label in classes else np.zeros(truth.size)
+                aucs.append(roc_auc_score(actual, score))
+        auc = float(np.mean(aucs)) if aucs else None
+        f1 = f1_score(truth, predicted, average="macro", labels=sorted(set(truth)), zero_division=0)
+    return {
+        "f1": round_figure(float(f1)),
+        "roc_auc": round_figure(None if auc is None else float(auc)),
+        "accuracy": round_figure(float(accuracy_score(truth, predicted))),
+    }
+
+
+def fit_and_score(task: Task, model_name: str, train: pl.DataFrame, test: pl.DataFrame, seed: int) -> dict[str, Any]:
+    """Train ``model_name`` on ``train`` and score it on ``test``; ``error`` instead when it cannot be trained."""
+    labels = task.labels(train)
+    if np.unique(labels).size < 2:
+        return {"f1": None, "roc_auc": None, "accuracy": None, "error": f"the training data has a single class ({labels[0] if labels.size else 'no rows'})"}
+    if task.text is not None:
+        model = fidelity.make_text_model(seed)
+    else:
+        assert task.design is not None
+        model = fidelity.make_model(model_name, task.design, train.height, seed)  # type: ignore[arg-type]
+    model.fit(task.features(train), labels)
+    return _scores(task, task.labels(test), model, task.features(test))
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or denominator is None or denominator == 0:
+        return None
+    return round_figure(numerator / denominator)
+
+
+def _difference(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else round_figure(a - b)
+
+
+def utility(task: Task, spec: EvaluateSpec, train: pl.DataFrame, test: pl.DataFrame, synthetic: dict[str, pl.DataFrame]) -> dict[str, Any]:
+    """TRTR, TSTR per source, ratios, and augmentation lift, per model; plus the majority-class floor."""
+    columns = [task.target, *([task.text] if task.text else list(task.design.columns if task.design else []))]
+    columns = list(dict.fromkeys(columns))
+    real = _sample(train, spec.max_rows, spec.seed).select(columns)
+    small = _sample(train.sample(fraction=spec.augment_share, shuffle=True, seed=spec.seed), spec.max_rows, spec.seed).select(columns)
+    samples = {source: _sample(frame, spec.max_rows, spec.seed).select(columns) for source, frame in synthetic.items()}
+    truth = task.labels(test)
+    values, counts = np.unique(truth, return_counts=True)
+    majority = values[np.argmax(counts)] if values.size else None
+    models = []
+    for name in spec.models:
+        trtr = fit_and_score(task, name, real, test, spec.seed)
+        alone = fit_and_score(task, name, small, test, spec.seed)
+        entry: dict[str, Any] = {"model": name, "trtr": trtr, "augment_real_only": alone}
+        for source, frame in samples.items():
+            tstr = fit_and_score(task, name, frame, test, spec.seed)
+            augmented = fit_and_score(task, name, pl.concat([small, frame]), test, spec.seed)
+            entry[source] = {
+                "tstr": tstr,
+                "ratio": {metric: _ratio(tstr[metric], trtr[metric]) for metric in ("f1", "roc_auc", "accuracy")},
+                "augmented": augmented,
+                "lift": {metric: _difference(augmented[metric], alone[metric]) for metric in ("f1", "roc_auc", "accuracy")},
+            }
+        models.append(entry)
+    return {
+        "task": task.describe(),
+        "test_rows": test.height,
+        "positive_share_test": round_figure(float(truth.mean())) if task.binary and truth.size else None,
+        "majority": {
+            "class": None if majority is None else str(majority),
+            "accuracy": round_figure(float(counts.max() / counts.sum())) if counts.size else None,
+        },
+        "train_rows": {"real": real.height, "augment_real_only": small.height, **{source: frame.height for source, frame in samples.items()}},
+        "models": models,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# privacy
+
+
+def tabular_privacy(
+    domain: DomainSpec, spec: EvaluateSpec, train: pl.DataFrame, holdout: pl.DataFrame, synthetic: dict[str, pl.DataFrame], device: str | None = None
+) -> dict[str, Any]:
+    """DCR, closer-to-train share, exact copies and the membership attack, per source, with the holdout reference."""
+
+    columns = modelled_columns(domain)
+    codec = TabularCodec.fit(train, columns, rare_count=1, max_categories=1_000_000)
+    flags = codec.is_categorical
+    seed = spec.seed
+    reference = codec.features(_sample(train, spec.max_reference_rows, seed))
+    holdout_queries = codec.features(_sample(holdout, spec.max_distance_rows, seed))
+    holdout_to_train = privacy.mixed_distance_to_closest(holdout_queries, reference, flags, device=device)
+    # Members and non-members: one row per group on both sides and as many of each, so that rows
+    # from the population itself score the ideal 0.5 (assay.data.split.one_row_per_group says why).
+    group_names = (domain.split.group_by, domain.split.group_fallback)
+    member_rows = one_row_per_group(train, row_groups(train, group_names), spec.max_distance_rows, seed + 1)
+    non_member_rows = one_row_per_group(holdout, row_groups(holdout, group_names), spec.max_distance_rows, seed + 1)
+    equal = min(member_rows.height, non_member_rows.height)
+    members, non_members = codec.features(member_rows.head(equal)), codec.features(non_member_rows.head(equal))
+    train_hashes = privacy.raw_row_hashes(train, columns)
+    holdout_copies = privacy.exact_copy_rate(privacy.raw_row_hashes(holdout, columns), train_hashes)
+    out: dict[str, Any] = {
+        "holdout": {
+            "dcr_p5": round_figure(float(np.quantile(holdout_to_train, 0.05))),
+            "dcr_median": round_figure(float(np.median(holdout_to_train))),
+            "exact_copy_rate": round_figure(holdout_copies),
+        },
+        "encoding": f"TabularCodec on train ({', '.join(columns)}); rare_count=1",
+        "sizes": {"reference_train": reference.shape[0], "holdout_queries": holdout_queries.shape[0], "members_and_non_members": equal},
+    }
+    for source, frame in synthetic.items():
+        queries = codec.features(_sample(frame, spec.max_distance_rows, seed))
+        to_train = privacy.mixed_distance_to_closest(queries, reference, flags, device=device)
+        dcr = privacy.dcr_summary(to_train, holdout_to_train)
+        closer = privacy.closer_to_train_share(queries, members, non_members, flags, device=device)
+        attack_reference = codec.features(_sample(frame, spec.max_reference_rows, seed))
+        copies = privacy.exact_copy_rate(privacy.raw_row_hashes(frame, columns), train_hashes)
+        out[source] = {
+            "dcr_p5": dcr["synthetic_p5"],
+            "dcr_median": dcr["synthetic_median"],
+            "dcr_p5_ratio": dcr["p5_ratio"],
+            "dcr_median_ratio": dcr["median_ratio"],
+            "closer_to_train_share": closer["share"],
+            "closer_to_train_ideal": closer["ideal"],
+            "exact_copy_rate": round_figure(copies),
+            "exact_copy_excess": round_figure(copies - holdout_copies),
+            "mia_auc": round_figure(privacy.membership_inference_auc(members, non_members, attack_reference, flags, device=device)),
+        }
+    return out
+
+
+def text_privacy(spec: EvaluateSpec, text: str, train: pl.DataFrame, holdout: pl.DataFrame, synthetic: dict[str, pl.DataFrame]) -> dict[str, Any]:
+    """Share of units holding a verbatim ``verbatim_span``-character run of train text, per source and for holdout."""
+    reference = train[text].drop_nulls().to_list()
+    holdout_share = privacy.verbatim_span_share(holdout[text].drop_nulls().to_list(), reference, spec.verbatim_span)
+    out: dict[str, Any] = {"holdout": {"verbatim_span_share": round_figure(holdout_share)}, "span": spec.verbatim_span}
+    for source, frame in synthetic.items():
+        share = privacy.verbatim_span_share(frame[text].drop_nulls().to_list(), reference, spec.verbatim_span)
+        out[source] = {"verbatim_span_share": round_figure(share), "verbatim_excess": round_figure(share - holdout_share)}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the release gate
+
+# (threshold key, metric key, "min" or "max", words for the message)
+GATE_CHECKS = (
+    ("min_tstr_trtr_auc", "tstr_trtr_auc", "min", "train-on-synthetic / train-on-real ROC AUC"),
+    ("min_tstr_auc", "tstr_auc", "min", "train-on-synthetic ROC AUC on the real test split"),
+    ("max_detection_auc", "detection_auc", "max", "ROC AUC of a classifier telling real from synthetic rows"),
+    ("min_dcr_p5_ratio", "dcr_p5_ratio", "min", "5th-percentile distance to closest train row, synthetic / holdout"),
+    ("max_exact_copy_excess", "exact_copy_excess", "max", "share of train copies, synthetic minus holdout"),
+    ("max_mia_auc", "mia_auc", "max", "membership-inference attack ROC AUC"),
+    ("min_critical_row_pass_share", "validity_row_pass_share_critical", "min", "share of rows passing every critical row-level expectation"),
+    ("max_verbatim_excess", "verbatim_excess", "max", "share of units with a verbatim train span, synthetic minus holdout"),
+)
+
+
+# How far a gate figure may move between two runs that differ only in machine, CPU thread count
+# or seed (README, "Determinism"): about four standard deviations of the figure over the five demo
+# runs of benchmarks/gate_margins.py (the larger domain's), rounded up, at least 0.001. Gate outcomes
+# themselves must not change.
+RUN_TO_RUN_TOLERANCE = {
+    "tstr_trtr_auc": 0.066,
+    "tstr_auc": 0.054,
+    "detection_auc": 0.083,
+    "dcr_p5_ratio": 0.53,
+    "exact_copy_excess": 0.001,
+    "mia_auc": 0.085,
+    "validity_row_pass_share_critical": 0.026,
+    "verbatim_excess": 0.001,
+}
+
+
+def gate_checks(spec: EvaluateSpec, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per configured threshold: the generator's value, pass or fail, and a one-line message."""
+    checks = []
+    gate = spec.release_gate
+    for key, metric, bound, words in GATE_CHECKS:
+        threshold = getattr(gate, key)
+        if threshold is None or metric not in metrics:
+            continue  # off, or not measured for this kind of domain (distances for text, verbatim spans for tables)
+        value = metrics.get(metric)
+        if metric == "dcr_p5_ratio" and value is None and metrics.get("dcr_p5") is not None:
+            value_ok = True  # holdout p5 is 0 and synthetic's is not: synthetic rows are the farther ones
+        elif value is None:
+            value_ok = False
+        else:
+            value_ok = value >= threshold if bound == "min" else value <= threshold
+        sign = ">=" if bound == "min" else "<="
+        shown = "not measured" if value is None else f"{value:.4g}"
+        message = f"{metric} = {shown}, needs {sign} {threshold:g} ({words})"
+        checks.append({"check": key, "metric": metric, "value": value, "threshold": threshold, "bound": bound, "passed": bool(value_ok), "message": message})
+    return checks
+
+
+# ---------------------------------------------------------------------------------------------
+# fidelity
+
+
+def evaluated_columns(frame: pl.DataFrame, domain: DomainSpec) -> tuple[dict[str, fidelity.Kind], dict[str, str]]:
+    """Columns compared between real and synthetic data, and the others with the reason."""
+    exclude = {name: "direct identifier" for name, column in domain.columns.items() if column.identifier}
+    exclude |= {name: "synthetic id (fresh by design)" for name in domain.generator.synthetic_ids}
+    if domain.generator.text_column:
+        exclude[domain.generator.text_column] = "free text (compared by its length, detection and the verbatim check)"
+    return drift.drift_columns(frame, exclude)
+
+
+def with_text_length(frame: pl.DataFrame, text: str | None) -> pl.DataFrame:
+    """``frame`` plus the length of ``text`` in characters (``<text>_chars``), compared like any number."""
+    if text is None:
+        return frame
+    return frame.with_columns(pl.col(text).str.len_chars().cast(pl.Int64).alias(TEXT_LENGTH.format(text)))
+
+
+def fidelity_figures(
+    spec: EvaluateSpec, text: str | None, train: pl.DataFrame, frames: dict[str, pl.DataFrame], kinds: dict[str, fidelity.Kind]
+) -> dict[str, Any]:
+    """Per-column and pairwise similarities and the detection AUC, per source."""
+    real = with_text_length(train, text)
+    views = {source: with_text_length(frame, text) for source, frame in frames.items()}
+    columns = {source: fidelity.column_similarities(real, frame, kinds) for source, frame in views.items()}
+    capped = {source: _sample(frame, spec.max_rows, spec.seed) for source, frame in views.items()}
+    pairs = fidelity.pairwise_similarities(_sample(real, spec.max_rows, spec.seed), capped, kinds)
+    real_rows = _sample(train, spec.max_rows, spec.seed)
+    if text is None:
+        design = fidelity.Design.fit(train, kinds)
+
+        def factory(n: int) -> Any:
+            return fidelity.make_model("hist_gradient_boosting", design, n, spec.seed, balanced=False)
+
+        def features(frame: pl.DataFrame) -> Any:
+            return design.matrix(frame)
+    else:
+
+        def factory(n: int) -> Any:
+            return fidelity.make_text_model(spec.seed, balanced=False)
+
+        def features(frame: pl.DataFrame) -> Any:
+            return frame[text].fill_null("").to_list()
+
+    real_features = features(real_rows)
+    detection = {source: fidelity.detection_auc(real_features, features(frame), factory, spec.detection_folds, spec.seed) for source, frame in capped.items()}
+    return {"columns": columns, "pairs": pairs, "detection": detection}
+
+
+# ---------------------------------------------------------------------------------------------
+# the report
+
+
+def _validity_rows(results: dict[str, dict[str, Any]], skipped: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    first = next(iter(results.values()))["expectations"]
+    for index, item in enumerate(first):
+        row = {key: item[key] for key in ("type", "column", "severity", "row_level")}
+        for source, result in results.items():
+            other = result["expectations"][index]
+            row[source] = {key: other[key] for key in ("success", "unexpected_count", "unexpected_percent", "error")}
+        rows.append(row)
+    for item in skipped:
+        rows.append({**item, "row_level": None, "not_applicable": True})
+    return rows
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return round_figure(float(np.mean(present))) if present else None
+
+
+def _source_metrics(source: str, checked: dict[str, Any], fid: dict[str, Any], primary: dict[str, Any], private: dict[str, Any]) -> dict[str, Any]:
+    """The flat scalars of one source (what `dvc metrics show` lists as generator.* / baseline.*)."""
+    mine = primary[source]
+    return {
+        "validity_row_pass_share": checked["row_pass_share"],
+        "validity_row_pass_share_critical": checked["row_pass_share_critical"],
+        "validity_failed_critical": checked["failed_critical"],
+        "validity_failed_warning": checked["failed_warning"],
+        "column_similarity": fidelity.mean_similarity(fid["columns"][source]),
+        "pair_similarity": _mean([pair[f"similarity_{source}"] for pair in fid["pairs"]]),
+        "detection_auc": fid["detection"][source]["auc"],
+        "tstr_auc": mine["tstr"]["roc_auc"],
+        "tstr_f1": mine["tstr"]["f1"],
+        "tstr_accuracy": mine["tstr"]["accuracy"],
+        "tstr_trtr_auc": mine["ratio"]["roc_auc"],
+        "tstr_trtr_f1": mine["ratio"]["f1"],
+        "tstr_trtr_accuracy": mine["ratio"]["accuracy"],
+        "augmentation_auc_lift": mine["lift"]["roc_auc"],
+        "augmentation_f1_lift": mine["lift"]["f1"],
+        **private[source],
+    }
+
+
+def _column_plot(fid: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "column": row["column"],
+            "kind": row["kind"],
+            "metric": row["metric"],
+            "similarity_generator": row["similarity"],
+            "similarity_baseline": other["similarity"],
+        }
+        for row, other in zip(fid["columns"]["generator"], fid["columns"]["baseline"], strict=True)
+    ]
+
+
+def _pairs_by_kind(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for kind in sorted({pair["kind"] for pair in pairs}):
+        chosen = [pair for pair in pairs if pair["kind"] == kind]
+        out.append({"kind": kind, "pairs": len(chosen), **{f"similarity_{s}": _mean([pair[f"similarity_{s}"] for pair in chosen]) for s in SOURCES}})
+    return out
+
+
+def evaluate_frames(
+    domain_name: str,
+    domain: DomainSpec,
+    train: pl.DataFrame,
+    dev: pl.DataFrame,
+    test: pl.DataFrame,
+    synthetic: pl.DataFrame,
+    suite: dict[str, Any],
+    synthetic_file: str = "synthetic",
+    progress: Callable[[str], None] | None = None,
+    device: str | None = None,
+    others: dict[str, pl.DataFrame] | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Every figure for the generator's ``synthetic`` frame and a naive baseline: (report, per-column plot rows).
+
+    Pure apart from logging: frames in, dicts out. ``progress`` is called after each phase.
+    ``others`` adds more sources measured the same way (a benchmark's competing generators); the
+    report gets a top-level entry per source, and the gate still judges ``generator`` only.
+    OpenMP (scikit-learn's gradient boosting, torch's kernels) runs on ``OPENMP_THREADS`` threads:
+    its spinning thread barriers turn a fit of well under a second into tens of seconds when
+    another process holds one of the cores (as a concurrent training stage does), and on these
+    sample sizes more threads buy little.
+    """
+    import sklearn.ensemble  # noqa: F401  (loads scikit-learn's OpenMP runtime, so that the limit reaches it)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=OPENMP_THREADS, user_api="openmp"):
+        done = progress or (lambda label: None)
+        others = others or {}
+        spec = domain.evaluate
+        text = domain.generator.text_column if domain.generator.kind == "text" else None
+        timings: dict[str, float] = {}
+        clock = [time.perf_counter()]
+
+        def phase(label: str) -> None:
+            now = time.perf_counter()
+            timings[label], clock[0] = now - clock[0], now
+            done(label)
+
+        frames = {"generator": synthetic, "baseline": naive_baseline(train, domain, synthetic.height, spec.seed), **others}
+        holdout = pl.concat([dev, test], how="diagonal_relaxed")
+
+        usable_suite, skipped = not_applicable(suite, domain)
+        checked = {source: validity(frame, usable_suite, f"{synthetic_file}#{source}") for source, frame in frames.items()}
+        checked_test = validity(test, usable_suite, "test")
+        phase("validity")
+
+        kinds, skipped_columns = evaluated_columns(with_text_length(train, text), domain)
+        fid = fidelity_figures(spec, text, train, frames, kinds)
+        phase("fidelity")
+
+        target = spec.target
+        predictors = {name: kind for name, kind in kinds.items() if name != target.column}
+        task = Task(
+            target=target.column,
+            positive=tuple(target.positive) if target.positive else None,
+            negative=tuple(target.negative) if target.negative else None,
+            text=text,
+            design=None if text else fidelity.Design.fit(train, predictors),
+        )
+        useful = utility(task, spec, train, test, frames)
+        phase("utility")
+
+        private = tabular_privacy(domain, spec, train, holdout, frames, device=device) if text is None else text_privacy(spec, text, train, holdout, frames)
+        phase("privacy")
+
+        primary = useful["models"][0]
+        metrics = {source: _source_metrics(source, checked[source], fid, primary, private) for source in frames}
+        checks = gate_checks(spec, metrics["generator"])
+        columns_plot = _column_plot(fid)
+        by_generator = sorted(fid["pairs"], key=lambda p: (2.0 if p["similarity_generator"] is None else p["similarity_generator"], p["a"], p["b"]))
+        report = {
+            "domain": domain_name,
+            "kind": domain.generator.kind,
+            "rows": {"train": train.height, "dev": dev.height, "test": test.height, "synthetic": synthetic.height, "baseline": frames["baseline"].height},
+            "target": task.describe(),
+            "primary_model": primary["model"],
+            "trtr_auc": primary["trtr"]["roc_auc"],
+            "trtr_f1": primary["trtr"]["f1"],
+            "trtr_accuracy": primary["trtr"]["accuracy"],
+            "majority_accuracy": useful["majority"]["accuracy"],
+            "holdout": {**private["holdout"], "validity_row_pass_share": checked_test["row_pass_share"]},
+            "generator": metrics["generator"],
+            "baseline": metrics["baseline"],
+            **{source: metrics[source] for source in others},
+            "release_gate_enabled": spec.release_gate.enabled,
+            "release_gate_passed": all(check["passed"] for check in checks),
+            "release_gate_failed": sum(not check["passed"] for check in checks),
+            # Lists (which `dvc metrics show` leaves out) hold the detail.
+            "gate_checks": checks,
+            "columns": columns_plot,
+            "columns_skipped": [{"column": name, "reason": reason} for name, reason in skipped_columns.items()],
+            "pairs_by_kind": _pairs_by_kind(fid["pairs"]),
+            "pairs_worst_generator": by_generator[:WORST_PAIRS],
+            "detection": [{"source": source, **result} for source, result in fid["detection"].items()],
+            "utility": [useful],
+            "validity": [
+                {"source": source, **{key: value for key, value in result.items() if key != "expectations"}}
+                for source, result in [*checked.items(), ("real_test", checked_test)]
+            ],
+            "validity_expectations": _validity_rows({**checked, "real_test": checked_test}, skipped),
+            "privacy": [private],
+            "settings": [spec.model_dump(mode="json")],
+        }
+        log.info("evaluate %s: %s", domain_name, ", ".join(f"{label} {seconds:.1f} s" for label, seconds in timings.items()))
+        return report, columns_plot
+
+
+def read_frame(path: Path, what: str, hint: str) -> pl.DataFrame:
+    if not path.is_file():
+        raise AssayError(f"{what} not found: {path}; {hint}")
+    try:
+        return pl.read_parquet(path)
+    except Exception as exc:  # polars raises several error types for unreadable files
+        raise AssayError(f"{path}: cannot be read: {str(exc).splitlines()[0]}") from None
+
+
+def gate_failure(domain_name: str, report: dict[str, Any], report_path: Path) -> AssayError | None:
+    """The error to raise when the gate is on and a check failed: one line per failed check."""
+    failed = [check for check in report["gate_checks"] if not check["passed"]]
+    if not report["release_gate_enabled"] or not failed:
+        return None
+    lines = [f"release gate: {check['message']}" for check in failed]
+    return AssayError(f"synthetic {domain_name} failed {len(failed)} release check(s); see {report_path}:\n" + "\n".join(lines), exit_code=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# the stewards' report section
+
+CHART_COLUMNS = 12
+# (group, label, metric key, which is better: higher, lower or "half" (nearer 0.5), format, path of the real reference in the report)
+REPORT_ROWS = (
+    ("Validity", "Rows passing every row-level expectation", "validity_row_pass_share", "higher", "share", ("holdout", "validity_row_pass_share")),
+    ("Validity", "… counting critical expectations only", "validity_row_pass_share_critical", "higher", "share", None),
+    ("Fidelity", "Column similarity (mean of KS / TV complements)", "column_similarity", "higher", "fixed", None),
+    ("Fidelity", "Pairwise association similarity (mean)", "pair_similarity", "higher", "fixed", None),
+    ("Fidelity", "Detection ROC AUC (0.5 = indistinguishable)", "detection_auc", "half", "fixed", None),
+    ("Utility", "Train-on-synthetic ROC AUC on real test", "tstr_auc", "higher", "fixed", ("trtr_auc",)),
+    ("Utility", "TSTR / TRTR ROC AUC", "tstr_trtr_auc", "higher", "fixed", None),
+    ("Utility", "TSTR / TRTR F1", "tstr_trtr_f1", "higher", "fixed", None),
+    ("Utility", "ROC AUC lift from adding synthetic rows to a sample of train", "augmentation_auc_lift", "higher", "signed", None),
+    ("Privacy", "Distance to closest train row, 5th percentile", "dcr_p5", "higher", "fixed", ("holdout", "dcr_p5")),
+    ("Privacy", "… ratio to holdout rows (≥ 1: no closer than unseen real rows)", "dcr_p5_ratio", "higher", "fixed", None),
+    ("Privacy", "Distance to closest train row, median", "dcr_median", "higher", "fixed", ("holdout", "dcr_median")),
+    ("Privacy", "Nearer to train than to holdout (ideal 0.5)", "closer_to_train_share", "half", "share", None),
+    ("Privacy", "Exact copies of train rows", "exact_copy_rate", "lower", "share", ("holdout", "exact_copy_rate")),
+    ("Privacy", "Membership-inference ROC AUC (0.5 = no leak)", "mia_auc", "half", "fixed", None),
+    ("Privacy", "Units with a verbatim span of train text", "verbatim_span_share", "lower", "share", ("holdout", "verbatim_span_share")),
+)
+
+
+def _lookup(report: dict[str, Any], path: tuple[str, ...] | None) -> Any:
+    value: Any = report
+    for key in path or ():
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if path else None
+
+
+def load_utility_section(domain: str, inputs: Any) -> dict[str, Any] | None:
+    """The report loader (see :mod:`assay.report.page`): ``reports/utility/<domain>.json``, ready to show."""
+
+    path = inputs.reports_dir / "utility" / f"{domain}.json"
+    report = read_json_object(path)
+    if report is None:
+        return None
+    generator, baseline = report.get("generator") or {}, report.get("baseline") or {}
+    rows = []
+    for group, label, key, better, style, reference in REPORT_ROWS:
+        if key not in generator and key not in baseline:
+            continue
+        mine, naive = generator.get(key), baseline.get(key)
+        winner = None
+        if isinstance(mine, int | float) and isinstance(naive, int | float) and mine != naive:
+            if better == "half":
+                winner = "generator" if abs(mine - 0.5) < abs(naive - 0.5) else "baseline"
+            else:
+                winner = "generator" if (mine > naive) == (better == "higher") else "baseline"
+        reference_value = _lookup(report, reference)
+        rows.append({"group": group, "label": label, "style": style, "generator": mine, "baseline": naive, "reference": reference_value, "winner": winner})
+    columns = [row for row in report.get("columns") or [] if isinstance(row, dict) and row.get("similarity_generator") is not None]
+    worst = sorted(columns, key=lambda row: (row["similarity_generator"], row["column"]))[:CHART_COLUMNS]
+    items = []
+    for row in worst:
+        items.append((f"{row['column']} · generator", row["similarity_generator"], "drift"))
+        if row.get("similarity_baseline") is not None:
+            items.append((f"{row['column']} · baseline", row["similarity_baseline"], "ingest"))
+    utility = (report.get("utility") or [{}])[0]
+    training = (read_json_object(inputs.reports_dir / "train" / domain / "metrics.json") or {}).get("privacy") or {}
+    return {
+        "training_privacy": training if training.get("enabled") else None,
+        "source": path.as_posix(),
+        "target": report.get("target"),
+        "rows": report.get("rows") or {},
+        "primary_model": report.get("primary_model"),
+        "trtr_auc": report.get("trtr_auc"),
+        "trtr_f1": report.get("trtr_f1"),
+        "majority_accuracy": report.get("majority_accuracy"),
+        "gate_enabled": bool(report.get("release_gate_enabled")),
+        "gate_passed": bool(report.get("release_gate_passed")),
+        "checks": [check for check in report.get("gate_checks") or [] if isinstance(check, dict)],
+        "metrics": rows,
+        "models": utility.get("models") or [],
+        "chart": bar_chart(items, lambda value: f"{value:.3f}"),
+        "columns_total": len(columns),
+        "worst_pairs": (report.get("pairs_worst_generator") or [])[:5],
+        "not_applicable": [row for row in report.get("validity_expectations") or [] if isinstance(row, dict) and row.get("not_applicable")],
+        "failed_expectations": [
+            row
+            for row in report.get("validity_expectations") or []
+            if isinstance(row, dict) and not row.get("not_applicable") and not (row.get("generator") or {}).get("success", True)
+        ],
+    }

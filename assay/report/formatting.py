@@ -1,0 +1,113 @@
+"""How figures and values read on the page: numbers, shares, sizes, previews of values, and bar-chart geometry."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+PREVIEW = 80  # characters of a value shown before it is cut
+
+
+def preview(value: Any, limit: int = PREVIEW) -> str:
+    """A value as short text: None as an empty string, long text cut with an ellipsis."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return fmt_number(value)
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def mask_raw(raw: str | None) -> str:
+    """The first 80 characters of a raw line with digits masked (see the module docstring)."""
+    if not raw:
+        return ""
+    cut = raw[:PREVIEW]
+    return re.sub(r"\d", "#", cut) + ("…" if len(raw) > PREVIEW else "")
+
+
+def bar_chart(
+    items: list[tuple[str, float, str]], value_format: Callable[[float], str], width: int = 640, marker: float | None = None
+) -> dict[str, Any] | None:
+    """Geometry of a horizontal bar chart: ``items`` are (label, value, css class); the template draws it.
+
+    ``marker`` draws a dashed vertical line at that value (a threshold).
+    """
+    items = [(label, value, kind) for label, value, kind in items if value is not None and math.isfinite(value)]
+    if not items:
+        return None
+    bar, gap, pad = 18, 8, 4
+    label_width = min(max(len(label) for label, _, _ in items) * 7 + 12, 300)
+    value_width = 70
+    plot = width - label_width - value_width
+    top = max([value for _, value, _ in items] + ([marker] if marker else [])) or 1.0
+    bars = []
+    for index, (label, value, kind) in enumerate(items):
+        y = pad + index * (bar + gap)
+        length = max(value / top * plot, 1.0 if value > 0 else 0.0)
+        bars.append(
+            {
+                "label": preview(label, 42),
+                "value": value_format(value),
+                "kind": kind,
+                "y": y,
+                "text_y": y + bar - 5,
+                "x": label_width,
+                "width": round(length, 1),
+                "value_x": round(label_width + length + 6, 1),
+            }
+        )
+    height = pad * 2 + len(items) * (bar + gap) - gap
+    marker_x = round(label_width + marker / top * plot, 1) if marker else None
+    return {"width": width, "height": height, "bar": bar, "label_x": label_width - 8, "bars": bars, "marker_x": marker_x}
+
+
+def fmt_int(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def fmt_pct(value: Any, digits: int = 2) -> str:
+    """A percentage (0-100) as text; tiny non-zero values are not rounded to 0."""
+    if value is None:
+        return "—"
+    value = float(value)
+    if 0 < value < 10**-digits:
+        return f"<{10**-digits:.{digits}f}%"
+    return f"{value:.{digits}f}%"
+
+
+def fmt_share(value: Any) -> str:
+    """A share (0-1) as a percentage."""
+    return "—" if value is None else fmt_pct(float(value) * 100, 1)
+
+
+def fmt_bytes(value: Any) -> str:
+    if value is None:
+        return "—"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return str(value)
+
+
+def fmt_fixed(value: Any, digits: int = 3) -> str:
+    """A statistic with a fixed number of decimals."""
+    return "—" if not isinstance(value, int | float) else f"{value:.{digits}f}"
+
+
+def fmt_number(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)

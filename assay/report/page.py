@@ -1,0 +1,412 @@
+"""Stage ``report``: one self-contained HTML page for data stewards, a section per domain.
+
+The page (``reports/index.html``) opens with a summary table (per domain: rows in, clean,
+quarantined, deduplicated, validation and split status) and then, per domain, one block per
+entry of :data:`SECTIONS`. A :class:`Section` is a name, a loader
+``loader(domain, inputs) -> dict | None`` and a template under ``assay/report/templates/``;
+a loader returns None when its inputs do not exist yet and the page says "not run yet" with the
+stage to run, so the report never fails because a later stage has not run. Adding a section
+(training, synthetic-data tests, lineage) is one loader, one template and one registry entry.
+
+The page needs no network and no JavaScript: the CSS is inline, charts are inline SVG, and
+every value is HTML-escaped by Jinja's autoescape (a quarantined ``<script>`` shows as text).
+Output is deterministic (no clock, no random ids; everything comes from the inputs), so DVC sees
+no change when nothing changed.
+
+Raw lines: quarantine keeps ``_raw``, the source line as read, which for lines that could not be
+parsed may hold direct identifiers (patient or customer numbers) that clean data pseudonymises.
+The page shows ``_raw`` only for rows quarantined by the ``ingest`` rule (whose columns are
+empty), cut to its first 80 characters with every digit replaced by ``#``: enough to see the
+shape of the broken line (delimiters, quotes, stray text), never a usable identifier.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assay.config import DomainSpec, Params
+from assay.errors import AssayError
+from assay.io import read_json_object
+from assay.lineage.trace import load_lineage_section
+from assay.metrics.evaluate import load_utility_section
+from assay.report.formatting import bar_chart, fmt_bytes, fmt_fixed, fmt_int, fmt_number, fmt_pct, fmt_share, mask_raw, preview
+
+log = logging.getLogger("assay.report")
+
+TEMPLATES = Path(__file__).parent / "templates"
+EXAMPLES_PER_RULE = 3
+DUPLICATE_EXAMPLES = 5
+VALUE_EXAMPLES = 3
+DRIFT_BARS = 8
+SPLIT_ORDER = ("train", "dev", "test")
+_TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "date": "a date", "datetime": "a date-time"}
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Where the loaders read from, and where the page goes (for relative links)."""
+
+    params: Params
+    reports_dir: Path
+    quarantine_dir: Path
+    out_dir: Path
+
+    def spec(self, domain: str) -> DomainSpec:
+        return self.params.domain(domain)
+
+    def link(self, target: Path) -> str:
+        """``target`` as a relative link from the page."""
+        return Path(os.path.relpath(target.resolve(), self.out_dir.resolve())).as_posix()
+
+
+Loader = Callable[[str, ReportInputs], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of a domain's block: what it is called, how its data is loaded, how it is shown."""
+
+    name: str
+    title: str
+    loader: Loader
+    template: str
+    stage: str
+    """The DVC stage (foreach over domains) whose outputs the loader reads."""
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _where(source_file: Any, source_row: Any) -> dict[str, str]:
+    """Where a row came from: ``file:line`` in full (for a tooltip) and with the file's name only."""
+    if source_row is None:
+        return {"where": "", "where_short": ""}
+    name = str(source_file or "")
+    return {"where": f"{name}:{source_row}", "where_short": f"{name.rsplit('/', 1)[-1]}:{source_row}"}
+
+
+# ---------------------------------------------------------------------------------------------
+# ingest
+
+
+def load_ingest(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
+    report = read_json_object(inputs.reports_dir / "ingest" / f"{domain}.json")
+    if report is None:
+        return None
+    sources = report.get("sources") or []
+    return {
+        "rows": report.get("rows"),
+        "rows_with_errors": report.get("rows_with_errors"),
+        "sources": [
+            {
+                "path": source.get("path", ""),
+                "format": source.get("format", ""),
+                "size": source.get("size_bytes"),
+                "sha256": source.get("sha256", ""),
+                "rows": source.get("rows"),
+                "rows_with_errors": source.get("rows_with_errors"),
+                "encoding": source.get("encoding"),
+                "delimiter": source.get("delimiter"),
+                "line_endings": source.get("line_endings"),
+                "notes": source.get("notes") or [],
+            }
+            for source in sources
+        ],
+        "total_size": sum(source.get("size_bytes") or 0 for source in sources),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# cleaning
+
+
+def rule_columns(rule: str, spec: DomainSpec) -> list[str]:
+    """The columns a quarantine rule is about: ``range:Quantity`` -> Quantity; SQL rules -> the columns they name."""
+    if rule == "ingest":
+        return []
+    kind, _, rest = rule.partition(":")
+    if rest:
+        return [name.strip() for name in rest.split(",") if name.strip() in spec.columns]
+    for domain_rule in spec.clean.rules:
+        if domain_rule.name == rule:
+            return [name for name in spec.columns if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", domain_rule.when)][:4]
+    return []
+
+
+def describe_rule(rule: str, spec: DomainSpec) -> str:
+    """What a quarantine rule checks, in words, from the params that define it."""
+    if rule == "ingest":
+        return "the line could not be read: wrong number of fields, bytes not valid in the file's encoding, or an oversized field"
+    kind, _, column = rule.partition(":")
+    for domain_rule in spec.clean.rules:
+        if domain_rule.name == rule:
+            return domain_rule.reason
+    col = spec.columns.get(column)
+    if kind == "duplicate_key":
+        return f"the key ({column}) repeats an earlier row with different values"
+    if col is None:
+        return ""
+    if kind == "type":
+        formats = f" (formats: {', '.join(col.formats)})" if col.formats else ""
+        return f"{column} must be {_TYPE_WORDS.get(col.type, col.type)}{formats}"
+    if kind == "required":
+        return f"{column} must be present"
+    if kind == "allowed":
+        allowed = col.allowed or []
+        return f"{column} must be one of: {', '.join(allowed[:10])}{', …' if len(allowed) > 10 else ''}"
+    if kind == "pattern":
+        return f"{column} must match the pattern {col.pattern}"
+    if kind == "length":
+        bounds = [f"at least {col.min_length}" if col.min_length is not None else "", f"at most {col.max_length}" if col.max_length is not None else ""]
+        return f"{column} must have {' and '.join(b for b in bounds if b)} characters"
+    if kind == "range":
+        bounds = [f"≥ {col.min}" if col.min is not None else "", f"≤ {col.max}" if col.max is not None else ""]
+        return f"{column} must be {' and '.join(b for b in bounds if b)}"
+    return ""
+
+
+def _quarantine_examples(path: Path, spec: DomainSpec) -> dict[str, list[dict[str, Any]]] | None:
+    """The first few quarantined rows of each rule, in file order, ready to show."""
+    if not path.is_file():
+        return None
+    import polars as pl
+
+    try:
+        frame = pl.scan_parquet(path).filter(pl.int_range(pl.len()).over("_rule") < EXAMPLES_PER_RULE).collect()
+    except Exception as exc:  # polars raises several error types for unreadable files
+        raise AssayError(f"{path}: cannot be read: {str(exc).splitlines()[0]}") from None
+    examples: dict[str, list[dict[str, Any]]] = {}
+    for row in frame.iter_rows(named=True):
+        rule = row.get("_rule") or ""
+        columns = rule_columns(rule, spec)
+        examples.setdefault(rule, []).append(
+            {
+                **_where(row.get("_source_file"), row.get("_source_row")),
+                "reason": preview(row.get("_reason"), 200),
+                "cells": [(name, preview(row.get(name))) for name in columns],
+                "raw": mask_raw(row.get("_raw")) if rule == "ingest" else "",
+            }
+        )
+    return examples
+
+
+def load_cleaning(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
+    report = read_json_object(inputs.reports_dir / "clean" / f"{domain}.json")
+    if report is None:
+        return None
+    spec = inputs.spec(domain)
+    quarantine_path = inputs.quarantine_dir / f"{domain}.parquet"
+    examples = _quarantine_examples(quarantine_path, spec)
+    counts = report.get("rules") or {}
+    rules = [
+        {"name": name, "count": count, "description": describe_rule(name, spec), "examples": (examples or {}).get(name, [])}
+        for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    flag_reasons = {rule.name: rule.reason for rule in spec.clean.rules if rule.action == "flag"}
+    chart = bar_chart([(rule["name"], rule["count"], "ingest" if rule["name"] == "ingest" else "rule") for rule in rules if rule["count"]], fmt_int)
+    return {
+        "rows_in": report.get("rows_in"),
+        "rows_clean": report.get("rows_clean"),
+        "rows_quarantined": report.get("rows_quarantined"),
+        "rows_deduplicated": report.get("rows_deduplicated"),
+        "rules": rules,
+        "chart": chart,
+        "quarantine_path": quarantine_path.as_posix(),
+        "quarantine_found": examples is not None,
+        "duplicates": (report.get("duplicate_examples") or [])[:DUPLICATE_EXAMPLES],
+        "flags": [{"name": name, "count": count, "reason": flag_reasons.get(name, "")} for name, count in sorted((report.get("flags") or {}).items())],
+        "normalised": sorted((report.get("normalised") or {}).items()),
+        "pseudonymised": report.get("pseudonymised_columns") or [],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# validation
+
+
+def _expectation_row(item: dict[str, Any]) -> dict[str, Any]:
+    column = item.get("column")
+    if isinstance(column, list):
+        column = ", ".join(map(str, column))
+    kwargs = {k: v for k, v in (item.get("kwargs") or {}).items() if k not in ("column", "column_list", "batch_id", "result_format")}
+    examples = []
+    for example in (item.get("examples") or [])[:VALUE_EXAMPLES]:
+        examples.append({"value": preview(example.get("value"), 60), **_where(example.get("_source_file"), example.get("_source_row"))})
+    severity = item.get("severity") or "—"
+    success = bool(item.get("success"))
+    return {
+        "type": item.get("type", ""),
+        "column": column or "",
+        "expects": preview(", ".join(f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in kwargs.items()), 120),
+        "severity": severity,
+        "success": success,
+        "status": "pass" if success else ("fail-critical" if severity == "critical" else "fail-warning"),
+        "error": item.get("error"),
+        "unexpected_count": item.get("unexpected_count"),
+        "unexpected_percent": item.get("unexpected_percent"),
+        "observed": "" if item.get("unexpected_count") is not None else preview(item.get("observed_value")),
+        "examples": examples,
+        "notes": item.get("notes") or "",
+    }
+
+
+def load_validation(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
+    report = read_json_object(inputs.reports_dir / "validation" / f"{domain}.json")
+    if report is None:
+        return None
+    rows = [_expectation_row(item) for item in report.get("expectations") or []]
+    order = {"fail-critical": 0, "fail-warning": 1, "pass": 2}
+    rows = sorted(rows, key=lambda row: order[row["status"]])  # stable: suite order within a status
+    docs = inputs.reports_dir / "validation" / "docs" / domain / "index.html"
+    if not docs.is_file() and report.get("data_docs"):
+        # The report records the path relative to the project root, which holds reports_dir.
+        docs = inputs.reports_dir.parent / report["data_docs"]
+    return {
+        "rows": report.get("rows"),
+        "evaluated": report.get("evaluated", len(rows)),
+        "passed": report.get("passed", sum(row["success"] for row in rows)),
+        "failed_critical": report.get("failed_critical", sum(row["status"] == "fail-critical" for row in rows)),
+        "failed_warning": report.get("failed_warning", sum(row["status"] == "fail-warning" for row in rows)),
+        "success": bool(report.get("success")),
+        "suite": report.get("suite", ""),
+        "suite_sha256": report.get("suite_sha256", ""),
+        "data": report.get("data", ""),
+        "expectations": rows,
+        "docs_link": inputs.link(docs) if docs.is_file() else None,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# splits
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _drift_row(entry: dict[str, Any], thresholds: dict[str, Any]) -> dict[str, Any]:
+    breached = entry.get("breached") or []
+    breached = [str(name) for name in breached] if isinstance(breached, list) else []
+    stats = [
+        {"name": name, "value": entry.get(name), "threshold": thresholds.get(name), "breached": name in breached}
+        for name in ("ks", "psi", "tvd")
+        if isinstance(entry.get(name), int | float)
+    ]
+    score = entry.get("score")
+    return {
+        "column": str(entry.get("column", "")),
+        "kind": str(entry.get("kind", "")),
+        "pair": str(entry.get("pair", "")).replace("-", " ↔ "),
+        "stats": stats,
+        "score": score if isinstance(score, int | float) else None,
+        "breached": bool(breached),
+    }
+
+
+def load_splits(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
+    """``reports/split/<domain>.json`` as written by assay/data/split.py: sizes, groups, target shares, drift worst-first."""
+    report = read_json_object(inputs.reports_dir / "split" / f"{domain}.json")
+    if report is None:
+        return None
+    rows, groups, ratios = _mapping(report.get("rows")), _mapping(report.get("groups")), _mapping(report.get("ratios"))
+    configured = _mapping(report.get("ratios_configured")) or dict(inputs.spec(domain).split.ratios)
+    target = {name: shares for name, shares in _mapping(report.get("target")).items() if isinstance(shares, dict)}
+    names = [name for name in SPLIT_ORDER if name in rows] + sorted(name for name in rows if name not in SPLIT_ORDER)
+    thresholds = _mapping(report.get("drift_thresholds"))
+    drift = report.get("drift") if isinstance(report.get("drift"), list) else []
+    drift_rows = [_drift_row(entry, thresholds) for entry in drift if isinstance(entry, dict)]
+    chart_items = [
+        (f"{row['column']} ({row['pair'].replace(' ↔ ', '-')})", row["score"], "breach" if row["breached"] else "drift")
+        for row in drift_rows[:DRIFT_BARS]
+        if row["score"] is not None
+    ]
+    return {
+        "splits": [
+            {"name": name, "rows": rows.get(name), "share": ratios.get(name), "configured": configured.get(name), "groups": groups.get(name)} for name in names
+        ],
+        "rows_in": report.get("rows_in"),
+        "group_by": report.get("group_by"),
+        "group_fallback": report.get("group_fallback"),
+        "seed": report.get("seed"),
+        "mode": report.get("mode"),
+        "status": report.get("status"),
+        "ratio_gap_pp": report.get("ratio_gap_pp"),
+        "ratio_tolerance_pp": report.get("ratio_tolerance_pp"),
+        "target_column": report.get("target_column"),
+        "target_gap_pp": report.get("target_gap_pp"),
+        "classes": sorted({str(cls) for shares in target.values() for cls in shares}),
+        "target": {name: {str(k): v for k, v in target.get(name, {}).items()} for name in names},
+        "thresholds": {name: thresholds[name] for name in ("ks", "psi", "tvd") if name in thresholds},
+        "drift": drift_rows,
+        "breaches": report.get("breaches", sum(row["breached"] for row in drift_rows)),
+        "skipped": [entry for entry in report.get("drift_skipped") or [] if isinstance(entry, dict)],
+        "chart": bar_chart(chart_items, lambda score: f"{score:.2f}×", marker=1.0),
+        "source": (inputs.reports_dir / "split" / f"{domain}.json").as_posix(),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# the page
+
+SECTIONS: list[Section] = [
+    Section("ingest", "Ingest", load_ingest, "ingest.html.j2", "ingest"),
+    Section("cleaning", "Cleaning", load_cleaning, "cleaning.html.j2", "clean"),
+    Section("validation", "Validation", load_validation, "validation.html.j2", "validate"),
+    Section("splits", "Splits", load_splits, "splits.html.j2", "split"),
+    Section("utility", "Synthetic data", load_utility_section, "utility.html.j2", "evaluate"),
+    Section("lineage", "Lineage", load_lineage_section, "lineage.html.j2", "lineage"),
+]
+
+
+def _summary(domain: str, loaded: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    cleaning = loaded.get("cleaning") or {}
+    validation = loaded.get("validation")
+    splits = loaded.get("splits")
+    if validation is None:
+        status = "not-run"
+    elif validation["failed_critical"]:
+        status = "fail-critical"
+    elif validation["failed_warning"]:
+        status = "fail-warning"
+    else:
+        status = "pass"
+    return {
+        "domain": domain,
+        "rows_in": cleaning.get("rows_in"),
+        "rows_clean": cleaning.get("rows_clean"),
+        "rows_quarantined": cleaning.get("rows_quarantined"),
+        "rows_deduplicated": cleaning.get("rows_deduplicated"),
+        "cleaned": bool(cleaning),
+        "validation": validation,
+        "validation_status": status,
+        "splits": splits,
+    }
+
+
+def _environment() -> Any:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(num=fmt_int, pct=fmt_pct, share=fmt_share, size=fmt_bytes, number=fmt_number, fixed=fmt_fixed)
+    return env
+
+
+def build_report(params: Params, reports_dir: Path, quarantine_dir: Path, out_dir: Path) -> str:
+    """Load every section of every domain and render the page; pure apart from reading inputs."""
+    inputs = ReportInputs(params=params, reports_dir=reports_dir, quarantine_dir=quarantine_dir, out_dir=out_dir)
+    domains = []
+    for name, spec in params.domains.items():
+        loaded = {section.name: section.loader(name, inputs) for section in SECTIONS}
+        missing = [section.title.lower() for section in SECTIONS if loaded[section.name] is None]
+        if missing:
+            log.info("report %s: not run yet: %s", name, ", ".join(missing))
+        domains.append({"name": name, "description": spec.description, "sections": loaded, "summary": _summary(name, loaded)})
+    return _environment().get_template("page.html.j2").render(domains=domains, sections=SECTIONS)

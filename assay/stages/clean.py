@@ -1,0 +1,50 @@
+"""The ``clean`` stage: interim rows -> clean data, quarantine and the cleaning report."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from assay.config import load_params
+from assay.data.clean import clean_frame, pseudonym_key
+from assay.errors import AssayError
+from assay.io import write_json, write_parquet
+from assay.progress import steps
+
+log = logging.getLogger(__name__)
+
+
+def run_clean(domain_name: str, params_path: Path, interim: Path, out: Path, quarantine_path: Path, report_path: Path) -> dict[str, Any]:
+    """Entry point for ``assay clean``: read params and the interim frame, write clean, quarantine, report."""
+
+    params = load_params(params_path)
+    domain = params.domain(domain_name)
+    if not interim.is_file():
+        raise AssayError(f"{interim}: interim data not found; run `assay ingest --domain {domain_name}` first")
+    frame = pl.read_parquet(interim)
+    with steps(f"clean {domain_name}", total=4) as done:
+        has_identifiers = any(column.identifier for column in domain.columns.values())
+        result = clean_frame(frame, domain, pseudonym_key() if has_identifiers else b"")
+        done("rows checked")
+        write_parquet(result.clean, out)
+        done("clean data written")
+        write_parquet(result.quarantine, quarantine_path)
+        done("quarantine written")
+        write_json(result.report, report_path)
+        done("report written")
+    r = result.report
+    log.info(
+        "clean %s: %s rows in -> %s clean, %s quarantined, %s exact duplicates removed",
+        domain_name,
+        f"{r['rows_in']:,}",
+        f"{r['rows_clean']:,}",
+        f"{r['rows_quarantined']:,}",
+        f"{r['rows_deduplicated']:,}",
+    )
+    for rule, count in r["rules"].items():
+        if count:
+            log.info("clean %s: rule %s quarantined %s row(s)", domain_name, rule, f"{count:,}")
+    return r

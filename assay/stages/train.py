@@ -1,0 +1,17 @@
+"""The ``train`` stage: a domain's generator, trained on its train split, chosen on dev."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from assay.config import DomainSpec, load_params
+from assay.generator.training import train_generator
+
+
+def run_train(domain_name: str, params_path: Path, train_path: Path, dev_path: Path, model_dir: Path, live_dir: Path, checkpoints_dir: Path) -> dict[str, Any]:
+    """Entry point for ``assay train``."""
+
+    domain: DomainSpec = load_params(params_path).domain(domain_name)
+    group_by = [name for name in (domain.split.group_by, domain.split.group_fallback) if name]
+    return train_generator(domain_name, domain.generator, train_path, dev_path, model_dir, live_dir, checkpoints_dir, group_by)
