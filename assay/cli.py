@@ -16,6 +16,7 @@ import typer
 
 from assay import __version__
 from assay.errors import AssayError
+from assay.layout import LAYOUT
 from assay.progress import setup_logging
 
 app = typer.Typer(
@@ -30,6 +31,8 @@ app = typer.Typer(
 
 DomainOption = Annotated[str, typer.Option("--domain", "-d", help="Domain name, a key of `domains` in params.yaml.")]
 ParamsOption = Annotated[Path, typer.Option("--params", help="Params file.")]
+# How help texts name a domain's default paths: "[default: data/clean/<domain>.parquet]".
+D = "<domain>"
 
 
 @contextmanager
@@ -60,8 +63,8 @@ def _main(
 def ingest(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
-    out: Annotated[Path | None, typer.Option(help="Interim Parquet file [default: data/interim/<domain>.parquet].")] = None,
-    report: Annotated[Path | None, typer.Option(help="Ingest report [default: reports/ingest/<domain>.json].")] = None,
+    out: Annotated[Path | None, typer.Option(help=f"Interim Parquet file [default: {LAYOUT.interim(D)}].")] = None,
+    report: Annotated[Path | None, typer.Option(help=f"Ingest report [default: {LAYOUT.ingest_report(D)}].")] = None,
 ) -> None:
     """Read a domain's raw sources into data/interim/<domain>.parquet, with provenance.
 
@@ -70,17 +73,17 @@ def ingest(
     from assay.stages.ingest import run_ingest
 
     with _user_errors():
-        run_ingest(domain, params, out or Path(f"data/interim/{domain}.parquet"), report or Path(f"reports/ingest/{domain}.json"))
+        run_ingest(domain, params, out or LAYOUT.interim(domain), report or LAYOUT.ingest_report(domain))
 
 
 @app.command()
 def clean(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
-    interim: Annotated[Path | None, typer.Option(help="Interim input [default: data/interim/<domain>.parquet].")] = None,
-    out: Annotated[Path | None, typer.Option(help="Clean output [default: data/clean/<domain>.parquet].")] = None,
-    quarantine: Annotated[Path | None, typer.Option(help="Rejected rows [default: data/quarantine/<domain>.parquet].")] = None,
-    report: Annotated[Path | None, typer.Option(help="Cleaning metrics [default: reports/clean/<domain>.json].")] = None,
+    interim: Annotated[Path | None, typer.Option(help=f"Interim input [default: {LAYOUT.interim(D)}].")] = None,
+    out: Annotated[Path | None, typer.Option(help=f"Clean output [default: {LAYOUT.clean(D)}].")] = None,
+    quarantine: Annotated[Path | None, typer.Option(help=f"Rejected rows [default: {LAYOUT.quarantine(D)}].")] = None,
+    report: Annotated[Path | None, typer.Option(help=f"Cleaning metrics [default: {LAYOUT.clean_report(D)}].")] = None,
 ) -> None:
     """Apply the domain's cleaning rules; rejected rows go to quarantine with the rule and reason.
 
@@ -92,10 +95,10 @@ def clean(
         run_clean(
             domain,
             params,
-            interim or Path(f"data/interim/{domain}.parquet"),
-            out or Path(f"data/clean/{domain}.parquet"),
-            quarantine or Path(f"data/quarantine/{domain}.parquet"),
-            report or Path(f"reports/clean/{domain}.json"),
+            interim or LAYOUT.interim(domain),
+            out or LAYOUT.clean(domain),
+            quarantine or LAYOUT.quarantine(domain),
+            report or LAYOUT.clean_report(domain),
         )
 
 
@@ -103,10 +106,10 @@ def clean(
 def validate(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
-    data: Annotated[Path | None, typer.Option(help="Clean data [default: data/clean/<domain>.parquet].")] = None,
-    suite: Annotated[Path | None, typer.Option(help="Expectation suite [default: expectations/<domain>.json].")] = None,
-    report: Annotated[Path | None, typer.Option(help="Validation report [default: reports/validation/<domain>.json].")] = None,
-    docs: Annotated[Path | None, typer.Option(help="Data Docs folder [default: reports/validation/docs/<domain>].")] = None,
+    data: Annotated[Path | None, typer.Option(help=f"Clean data [default: {LAYOUT.clean(D)}].")] = None,
+    suite: Annotated[Path | None, typer.Option(help=f"Expectation suite [default: {LAYOUT.suite(D)}].")] = None,
+    report: Annotated[Path | None, typer.Option(help=f"Validation report [default: {LAYOUT.validation_report(D)}].")] = None,
+    docs: Annotated[Path | None, typer.Option(help=f"Data Docs folder [default: {LAYOUT.data_docs(D)}].")] = None,
 ) -> None:
     """Validate clean data with the domain's GX suite; a failed critical expectation stops the pipeline.
 
@@ -118,10 +121,10 @@ def validate(
         run_validate(
             domain,
             params,
-            data or Path(f"data/clean/{domain}.parquet"),
-            suite or Path(f"expectations/{domain}.json"),
-            report or Path(f"reports/validation/{domain}.json"),
-            docs or Path(f"reports/validation/docs/{domain}"),
+            data or LAYOUT.clean(domain),
+            suite or LAYOUT.suite(domain),
+            report or LAYOUT.validation_report(domain),
+            docs or LAYOUT.data_docs(domain),
         )
 
 
@@ -149,8 +152,8 @@ app.add_typer(suite_app, name="suite")
 def suite_scaffold(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
-    data: Annotated[Path | None, typer.Option(help="Clean data to profile [default: data/clean/<domain>.parquet].")] = None,
-    out: Annotated[Path | None, typer.Option(help="Suite to write [default: expectations/<domain>.draft.json].")] = None,
+    data: Annotated[Path | None, typer.Option(help=f"Clean data to profile [default: {LAYOUT.clean(D)}].")] = None,
+    out: Annotated[Path | None, typer.Option(help=f"Suite to write [default: {LAYOUT.draft_suite(D)}].")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Draft a suite from clean data (types, null rates, ranges, small value sets, key uniqueness) for a steward to edit.
@@ -160,7 +163,7 @@ def suite_scaffold(
     from assay.quality.suite import run_scaffold
 
     with _user_errors():
-        path = run_scaffold(domain, params, data or Path(f"data/clean/{domain}.parquet"), out or Path(f"expectations/{domain}.draft.json"), force)
+        path = run_scaffold(domain, params, data or LAYOUT.clean(domain), out or LAYOUT.draft_suite(domain), force)
     typer.echo(str(path))
 
 
@@ -168,10 +171,10 @@ def suite_scaffold(
 def split(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
-    data: Annotated[Path | None, typer.Option(help="Clean data [default: data/clean/<domain>.parquet].")] = None,
-    validation: Annotated[Path | None, typer.Option(help="Validation report that must show success [default: reports/validation/<domain>.json].")] = None,
-    out_dir: Annotated[Path | None, typer.Option(help="Folder for train/dev/test.parquet [default: data/splits/<domain>].")] = None,
-    report: Annotated[Path | None, typer.Option(help="Split metrics [default: reports/split/<domain>.json].")] = None,
+    data: Annotated[Path | None, typer.Option(help=f"Clean data [default: {LAYOUT.clean(D)}].")] = None,
+    validation: Annotated[Path | None, typer.Option(help=f"Validation report that must show success [default: {LAYOUT.validation_report(D)}].")] = None,
+    out_dir: Annotated[Path | None, typer.Option(help=f"Folder for train/dev/test.parquet [default: {LAYOUT.splits(D)}].")] = None,
+    report: Annotated[Path | None, typer.Option(help=f"Split metrics [default: {LAYOUT.split_report(D)}].")] = None,
 ) -> None:
     """Cut validated clean data into leakage-free train/dev/test splits and measure drift between them.
 
@@ -183,10 +186,10 @@ def split(
         run_split(
             domain,
             params,
-            data or Path(f"data/clean/{domain}.parquet"),
-            validation or Path(f"reports/validation/{domain}.json"),
-            out_dir or Path(f"data/splits/{domain}"),
-            report or Path(f"reports/split/{domain}.json"),
+            data or LAYOUT.clean(domain),
+            validation or LAYOUT.validation_report(domain),
+            out_dir or LAYOUT.splits(domain),
+            report or LAYOUT.split_report(domain),
         )
 
 
@@ -194,14 +197,14 @@ def split(
 def train(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
-    train_split: Annotated[Path | None, typer.Option("--train", help="Train split [default: data/splits/<domain>/train.parquet].")] = None,
-    dev_split: Annotated[Path | None, typer.Option("--dev", help="Dev split, watched for early stopping [default: data/splits/<domain>/dev.parquet].")] = None,
+    train_split: Annotated[Path | None, typer.Option("--train", help=f"Train split [default: {LAYOUT.split(D, 'train')}].")] = None,
+    dev_split: Annotated[Path | None, typer.Option("--dev", help=f"Dev split, watched for early stopping [default: {LAYOUT.split(D, 'dev')}].")] = None,
     model_dir: Annotated[
         Path | None,
-        typer.Option(help="Model folder: the generator goes to <model-dir>/generator, metrics to <model-dir>/metrics.json [default: models/<domain>]."),
+        typer.Option(help=f"Model folder: the generator goes to <model-dir>/generator, metrics to <model-dir>/metrics.json [default: {LAYOUT.model(D)}]."),
     ] = None,
-    live_dir: Annotated[Path | None, typer.Option(help="DVCLive folder for training curves [default: reports/train/<domain>].")] = None,
-    checkpoints: Annotated[Path | None, typer.Option(help="Checkpoints kept for resuming [default: models/.checkpoints/<domain>].")] = None,
+    live_dir: Annotated[Path | None, typer.Option(help=f"DVCLive folder for training curves [default: {LAYOUT.training_live(D)}].")] = None,
+    checkpoints: Annotated[Path | None, typer.Option(help=f"Checkpoints kept for resuming [default: {LAYOUT.checkpoints(D)}].")] = None,
 ) -> None:
     """Train the domain's generator on the train split (GPU with bf16 when present, else CPU).
 
@@ -213,11 +216,11 @@ def train(
         run_train(
             domain,
             params,
-            train_split or Path(f"data/splits/{domain}/train.parquet"),
-            dev_split or Path(f"data/splits/{domain}/dev.parquet"),
-            model_dir or Path(f"models/{domain}"),
-            live_dir or Path(f"reports/train/{domain}"),
-            checkpoints or Path(f"models/.checkpoints/{domain}"),
+            train_split or LAYOUT.split(domain, "train"),
+            dev_split or LAYOUT.split(domain, "dev"),
+            model_dir or LAYOUT.model(domain),
+            live_dir or LAYOUT.training_live(domain),
+            checkpoints or LAYOUT.checkpoints(domain),
         )
 
 
@@ -227,12 +230,10 @@ def synthesize(
     params: ParamsOption = Path("params.yaml"),
     rows: Annotated[int | None, typer.Option("-n", "--rows", help="Rows to sample [default: generator.sample.rows, else the train split's size].")] = None,
     where: Annotated[list[str] | None, typer.Option("--where", help='Fix a modelled column, e.g. --where "readmitted=<30" (repeatable).')] = None,
-    model_dir: Annotated[Path | None, typer.Option(help="Model folder holding the trained generator/ [default: models/<domain>].")] = None,
-    train_split: Annotated[
-        Path | None, typer.Option("--train", help="Train split: schema, size and lookups [default: data/splits/<domain>/train.parquet].")
-    ] = None,
-    out: Annotated[Path | None, typer.Option(help="Synthetic data [default: data/synthetic/<domain>.parquet].")] = None,
-    report: Annotated[Path | None, typer.Option(help="Sampling report [default: reports/synthesize/<domain>.json].")] = None,
+    model_dir: Annotated[Path | None, typer.Option(help=f"Model folder holding the trained generator/ [default: {LAYOUT.model(D)}].")] = None,
+    train_split: Annotated[Path | None, typer.Option("--train", help=f"Train split: schema, size and lookups [default: {LAYOUT.split(D, 'train')}].")] = None,
+    out: Annotated[Path | None, typer.Option(help=f"Synthetic data [default: {LAYOUT.synthetic(D)}].")] = None,
+    report: Annotated[Path | None, typer.Option(help=f"Sampling report [default: {LAYOUT.synthesize_report(D)}].")] = None,
 ) -> None:
     """Sample synthetic rows with the clean data's schema; fixed columns sample conditionally.
 
@@ -244,10 +245,10 @@ def synthesize(
         run_synthesize(
             domain,
             params,
-            model_dir or Path(f"models/{domain}"),
-            train_split or Path(f"data/splits/{domain}/train.parquet"),
-            out or Path(f"data/synthetic/{domain}.parquet"),
-            report or Path(f"reports/synthesize/{domain}.json"),
+            model_dir or LAYOUT.model(domain),
+            train_split or LAYOUT.split(domain, "train"),
+            out or LAYOUT.synthetic(domain),
+            report or LAYOUT.synthesize_report(domain),
             rows,
             where,
         )
@@ -257,11 +258,11 @@ def synthesize(
 def evaluate(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
-    splits: Annotated[Path | None, typer.Option(help="Folder with train/dev/test.parquet [default: data/splits/<domain>].")] = None,
-    synthetic: Annotated[Path | None, typer.Option(help="Synthetic data to test [default: data/synthetic/<domain>.parquet].")] = None,
-    suite: Annotated[Path | None, typer.Option(help="Expectation suite for validity [default: expectations/<domain>.json].")] = None,
-    report: Annotated[Path | None, typer.Option(help="Metrics and detail [default: reports/utility/<domain>.json].")] = None,
-    plots: Annotated[Path | None, typer.Option(help="Folder for per-column plot data [default: reports/utility/<domain>].")] = None,
+    splits: Annotated[Path | None, typer.Option(help=f"Folder with train/dev/test.parquet [default: {LAYOUT.splits(D)}].")] = None,
+    synthetic: Annotated[Path | None, typer.Option(help=f"Synthetic data to test [default: {LAYOUT.synthetic(D)}].")] = None,
+    suite: Annotated[Path | None, typer.Option(help=f"Expectation suite for validity [default: {LAYOUT.suite(D)}].")] = None,
+    report: Annotated[Path | None, typer.Option(help=f"Metrics and detail [default: {LAYOUT.utility_report(D)}].")] = None,
+    plots: Annotated[Path | None, typer.Option(help=f"Folder for per-column plot data [default: {LAYOUT.utility_plots(D)}].")] = None,
 ) -> None:
     """Test synthetic data against a naive baseline (validity, fidelity, utility, privacy); exit 1 if the release gate fails.
 
@@ -273,18 +274,18 @@ def evaluate(
         run_evaluate(
             domain,
             params,
-            splits or Path(f"data/splits/{domain}"),
-            synthetic or Path(f"data/synthetic/{domain}.parquet"),
-            suite or Path(f"expectations/{domain}.json"),
-            report or Path(f"reports/utility/{domain}.json"),
-            plots or Path(f"reports/utility/{domain}"),
+            splits or LAYOUT.splits(domain),
+            synthetic or LAYOUT.synthetic(domain),
+            suite or LAYOUT.suite(domain),
+            report or LAYOUT.utility_report(domain),
+            plots or LAYOUT.utility_plots(domain),
         )
 
 
 @app.command()
 def report(
     params: ParamsOption = Path("params.yaml"),
-    out: Annotated[Path, typer.Option(help="The stewards' page.")] = Path("reports/index.html"),
+    out: Annotated[Path | None, typer.Option(help=f"The stewards' page [default: {LAYOUT.index_page()}].")] = None,
 ) -> None:
     """Build the stewards' report: one self-contained HTML page with a section per domain.
 
@@ -293,7 +294,7 @@ def report(
     from assay.stages.report import run_report
 
     with _user_errors():
-        path = run_report(params, out)
+        path = run_report(params, out or LAYOUT.index_page())
     typer.echo(str(path))
 
 
@@ -325,11 +326,11 @@ def lineage_build(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
     model_dir: Annotated[
-        Path | None, typer.Option(help="Model folder: reads generator/ and metrics.json, writes README.md and lineage.json [default: models/<domain>].")
+        Path | None, typer.Option(help=f"Model folder: reads generator/ and metrics.json, writes README.md and lineage.json [default: {LAYOUT.model(D)}].")
     ] = None,
-    synthetic: Annotated[Path | None, typer.Option(help="The synthetic data [default: data/synthetic/<domain>.parquet].")] = None,
-    utility: Annotated[Path | None, typer.Option(help="The utility report, if a stage makes it [default: reports/utility/<domain>.json].")] = None,
-    out: Annotated[Path | None, typer.Option(help="Lineage record [default: reports/lineage/<domain>.json].")] = None,
+    synthetic: Annotated[Path | None, typer.Option(help=f"The synthetic data [default: {LAYOUT.synthetic(D)}].")] = None,
+    utility: Annotated[Path | None, typer.Option(help=f"The utility report, if a stage makes it [default: {LAYOUT.utility_report(D)}].")] = None,
+    out: Annotated[Path | None, typer.Option(help=f"Lineage record [default: {LAYOUT.lineage_record(D)}].")] = None,
 ) -> None:
     """Write a domain's lineage record, its copy in the model folder and the model card there (the `lineage` stage runs this).
 
@@ -341,9 +342,9 @@ def lineage_build(
         run_lineage(
             domain,
             params,
-            model_dir or Path(f"models/{domain}"),
-            {"synthetic": synthetic or Path(f"data/synthetic/{domain}.parquet"), "utility": utility or Path(f"reports/utility/{domain}.json")},
-            out or Path(f"reports/lineage/{domain}.json"),
+            model_dir or LAYOUT.model(domain),
+            {"synthetic": synthetic or LAYOUT.synthetic(domain), "utility": utility or LAYOUT.utility_report(domain)},
+            out or LAYOUT.lineage_record(domain),
         )
 
 

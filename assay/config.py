@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from assay.errors import AssayError
+from assay.metrics.registry import inapplicable_thresholds
 
 DEFAULT_PARAMS = Path("params.yaml")
 DOMAIN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -384,16 +385,16 @@ class DomainSpec(StrictModel):
                 raise ValueError("evaluate.target: a text domain classifies units into the column's classes; leave out 'positive' and 'negative'")
             if evaluate.models != ["logistic_regression"]:
                 raise ValueError("evaluate.models: a text domain uses TF-IDF with logistic regression; set models: [logistic_regression]")
-            # Defaults of the distance checks do not apply to text; only a value written in params is an error.
-            tabular_only = ("min_dcr_p5_ratio", "max_exact_copy_excess", "max_mia_auc")
-            wrong = [f"evaluate.release_gate.{name}" for name in tabular_only if name in gate.model_fields_set and getattr(gate, name) is not None]
-            if wrong:
-                raise ValueError(f"{', '.join(wrong)}: distance checks apply to tabular domains; set to null for a text domain")
         else:
             if target.positive is None and target.negative is None:
                 raise ValueError("evaluate.target needs 'positive' (or 'negative') values that define the positive class")
-            if gate.max_verbatim_excess is not None:
-                raise ValueError("evaluate.release_gate.max_verbatim_excess applies to text domains; set to null for a tabular domain")
+        # Defaults of checks for the other kind of domain (the distance checks for text) are skipped;
+        # only a value written in params is an error.
+        kind = generator.kind
+        other = "tabular" if kind == "text" else "text"
+        wrong = [f"evaluate.release_gate.{name}" for name in inapplicable_thresholds(kind) if name in gate.model_fields_set and getattr(gate, name) is not None]
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)} applies to {other} domains only; set to null for a {kind} domain")
         return self
 
 

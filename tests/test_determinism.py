@@ -1,6 +1,6 @@
 """Across thread counts (and so across machines), training is not bit-identical, but the release
 gate must come out the same and its figures must agree within the tolerances the README states
-(``assay.metrics.evaluate.RUN_TO_RUN_TOLERANCE``, measured by ``benchmarks/gate_margins.py``)."""
+(``assay.metrics.registry.RUN_TO_RUN_TOLERANCE``, measured by ``benchmarks/gate_margins.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.metrics.evaluate import RUN_TO_RUN_TOLERANCE
+from assay.metrics.registry import RUN_TO_RUN_TOLERANCE
 from assay.workspace import train_synthesize_evaluate
 
 from .conftest import copy_repo, run_dvc

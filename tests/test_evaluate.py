@@ -19,6 +19,7 @@ from assay.config import DomainSpec, load_params
 from assay.data.clean import clean_frame
 from assay.errors import AssayError
 from assay.ingest.sources import ingest_domain
+from assay.layout import Layout
 from assay.metrics import fidelity
 from assay.metrics.evaluate import gate_checks, naive_baseline, not_applicable
 from assay.stages.evaluate import run_evaluate
@@ -166,7 +167,7 @@ def test_gate_messages_name_metric_value_and_threshold(demo_params) -> None:
     [
         ("records", {"target": {"column": "patient_nbr", "positive": ["x"]}}, "evaluate.target.column 'patient_nbr' is not modelled"),
         ("records", {"target": {"column": "readmitted"}}, "evaluate.target needs 'positive'"),
-        ("records", {"release_gate": {"max_verbatim_excess": 0.0}}, "evaluate.release_gate.max_verbatim_excess applies to text domains"),
+        ("records", {"release_gate": {"max_verbatim_excess": 0.0}}, "evaluate.release_gate.max_verbatim_excess applies to text domains only"),
         ("course_material", {"release_gate": {"min_dcr_p5_ratio": 1.0}}, "evaluate.release_gate.min_dcr_p5_ratio"),
         ("course_material", {"models": ["hist_gradient_boosting"]}, "evaluate.models: a text domain uses TF-IDF"),
     ],
@@ -299,7 +300,7 @@ def test_report_section_shows_generator_and_baseline(demo_params, records, tmp_p
     training = {"privacy": {"enabled": True, "chosen_epoch": 1, "why": "best dev loss among the 1 of 2 checked checkpoints <within>", "checks": checks}}
     (tmp_path / "reports/train/records").mkdir(parents=True)
     (tmp_path / "reports/train/records/metrics.json").write_text(json.dumps(training))
-    page = build_report(load_params(params), tmp_path / "reports", tmp_path / "quarantine", tmp_path)
+    page = build_report(load_params(params), Layout(data=tmp_path / "data", reports=tmp_path / "reports"), tmp_path)
     section = page.split('id="records-utility"')[1].split("</section>")[0]
     assert "Generator against baseline" in section and "release check" in section and "<svg" in section
     assert "Exact copies of train rows" in section and "readmitted in [&#39;&lt;30&#39;, &#39;&gt;30&#39;]" in section

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from assay.errors import AssayError
+from assay.layout import Layout
 from assay.report.formatting import bar_chart, mask_raw
 from assay.report.page import SECTIONS, TEMPLATES, describe_rule, rule_columns
 from assay.stages.report import run_report
@@ -194,8 +195,8 @@ def project(tmp_path: Path) -> Path:
         "duplicate_examples": [{"_source_file": SOURCE, "_source_row": 175, "duplicate_of_file": SOURCE, "duplicate_of_row": 174}],
     }
     _write_json(reports / "clean" / "records.json", clean)
-    (tmp_path / "quarantine").mkdir()
-    _quarantine().write_parquet(tmp_path / "quarantine" / "records.parquet")
+    (tmp_path / "data" / "quarantine").mkdir(parents=True)
+    _quarantine().write_parquet(tmp_path / "data" / "quarantine" / "records.parquet")
     _write_json(reports / "validation" / "records.json", _validation())
     docs = reports / "validation" / "docs" / "records" / "index.html"
     docs.parent.mkdir(parents=True)
@@ -205,7 +206,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def _report(project: Path) -> tuple[Path, str]:
-    out = run_report(project / "params.yaml", project / "reports" / "index.html", reports_dir=project / "reports", quarantine_dir=project / "quarantine")
+    out = run_report(project / "params.yaml", project / "reports" / "index.html", Layout(data=project / "data", reports=project / "reports"))
     return out, out.read_text(encoding="utf-8")
 
 
@@ -296,7 +297,7 @@ def test_missing_inputs_show_not_run_yet(project: Path) -> None:
 
 def test_nothing_run_yet_still_gives_a_page(tmp_path: Path) -> None:
     params = write_params(tmp_path)
-    out = run_report(params, tmp_path / "out" / "index.html", reports_dir=tmp_path / "none", quarantine_dir=tmp_path / "none")
+    out = run_report(params, tmp_path / "out" / "index.html", Layout(data=tmp_path / "none", reports=tmp_path / "none"))
     page = out.read_text(encoding="utf-8")
     assert page.count("Not run yet") == 2 * len(SECTIONS)
     assert "cleaning not run yet" in page
@@ -312,7 +313,7 @@ def test_split_report_in_another_shape_is_tolerated(project: Path) -> None:
 
 
 def test_quarantine_file_missing_is_said(project: Path) -> None:
-    (project / "quarantine" / "records.parquet").unlink()
+    (project / "data" / "quarantine" / "records.parquet").unlink()
     _, page = _report(project)
     cleaning = _section(page, "records-cleaning")
     assert "was not found" in cleaning and "range:time_in_hospital" in cleaning

@@ -103,7 +103,8 @@ _REDRAWS = 64
 _WHITESPACE = re.compile(r"\s")
 
 
-def _dtype_to_dict(name: str, dtype: pl.DataType) -> dict[str, Any]:
+def dtype_to_dict(name: str, dtype: pl.DataType) -> dict[str, Any]:
+    """A polars dtype as JSON (the one dtype map of the package; ``name`` is the column, for the error)."""
     if isinstance(dtype, pl.Datetime):
         return {"name": "Datetime", "time_unit": dtype.time_unit, "time_zone": dtype.time_zone}
     if isinstance(dtype, pl.Enum):
@@ -114,7 +115,8 @@ def _dtype_to_dict(name: str, dtype: pl.DataType) -> dict[str, Any]:
     return {"name": kind}
 
 
-def _dtype_from_dict(spec: dict[str, Any]) -> pl.DataType:
+def dtype_from_dict(spec: dict[str, Any]) -> pl.DataType:
+    """The polars dtype that :func:`dtype_to_dict` wrote."""
     if spec["name"] == "Datetime":
         return pl.Datetime(spec["time_unit"], spec["time_zone"])
     if spec["name"] == "Enum":
@@ -128,7 +130,7 @@ class ColumnCodec:
 
     name: str
     kind: str  # "categorical", "discrete" or "binned"
-    dtype: dict[str, Any]  # the polars dtype, serialised (``_dtype_from_dict``)
+    dtype: dict[str, Any]  # the polars dtype, serialised (``dtype_from_dict``)
     offset: int  # first token id of the block
     values: list[Any] = field(default_factory=list)  # categorical: one value per token, sorted
     bins: list[list[Any]] = field(default_factory=list)  # numeric: [lo, hi] per token, physical units, sorted
@@ -140,7 +142,7 @@ class ColumnCodec:
 
     @property
     def polars_dtype(self) -> pl.DataType:
-        return _dtype_from_dict(self.dtype)
+        return dtype_from_dict(self.dtype)
 
     @property
     def n_main(self) -> int:
@@ -317,7 +319,7 @@ def _quantile_levels(n_ranges: int, n_values: int, rare_count: int) -> np.ndarra
 
 
 def _fit_numeric(name: str, series: pl.Series, dtype: dict[str, Any], *, numeric_bins: int, rare_count: int, groups: np.ndarray | None = None) -> ColumnCodec:
-    polars_dtype = _dtype_from_dict(dtype)
+    polars_dtype = dtype_from_dict(dtype)
     values, missing = _physical(series, polars_dtype)
     values = values[~missing]
     step, decimals = _grid_step(values, polars_dtype)
@@ -507,7 +509,7 @@ class TabularCodec:
         fitted: list[ColumnCodec] = []
         offset = N_RESERVED
         for name in columns:
-            dtype = _dtype_to_dict(name, frame.schema[name])
+            dtype = dtype_to_dict(name, frame.schema[name])
             if dtype["name"] in _CATEGORICAL_DTYPES:
                 col = _fit_categorical(name, frame[name], dtype, rare_count=rare_count, max_categories=max_categories, groups=group_codes)
             else:

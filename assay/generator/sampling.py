@@ -28,7 +28,7 @@ import polars as pl
 from assay.columns import PROVENANCE
 from assay.config import DomainSpec
 from assay.errors import AssayError
-from assay.generator.codec import ColumnConstraintLogitsProcessor, TabularCodec
+from assay.generator.codec import ColumnConstraintLogitsProcessor, TabularCodec, dtype_from_dict
 from assay.generator.model import control_prefix
 from assay.generator.serialise import texts_to_frame
 from assay.progress import track
@@ -142,7 +142,7 @@ def sample_tabular_text(model: Any, tokenizer: Any, generator: dict[str, Any], r
     """Fine-tune path: sample serialised rows as text and parse them back."""
     import torch
 
-    schema = {name: _dtype(dtype) for name, dtype in generator["schema"].items()}
+    schema = {name: dtype_from_dict(dtype) for name, dtype in generator["schema"].items()}
     frames, drawn = [], 0
     start_id = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     for size in track(_batches(rows, batch_size), "sampling rows", total=math.ceil(rows / batch_size)):
@@ -153,12 +153,6 @@ def sample_tabular_text(model: Any, tokenizer: Any, generator: dict[str, Any], r
         frames.append(frame.filter(pl.Series(parsed)))
         drawn += size
     return pl.concat(frames), drawn
-
-
-def _dtype(name: str) -> pl.DataType:
-    return {"String": pl.String(), "Int64": pl.Int64(), "Float64": pl.Float64(), "Boolean": pl.Boolean(), "Date": pl.Date()}.get(
-        name, pl.Datetime("us") if name.startswith("Datetime") else pl.String()
-    )
 
 
 def _batches(total: int, size: int) -> list[int]:

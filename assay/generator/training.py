@@ -37,7 +37,7 @@ from assay.code_deps import PACKAGE_DIR, closure
 from assay.config import GeneratorSpec
 from assay.data.split import row_groups
 from assay.errors import AssayError
-from assay.generator.codec import TabularCodec
+from assay.generator.codec import TabularCodec, dtype_to_dict
 from assay.generator.model import (
     GENERATOR_DIR,
     GENERATOR_FILE,
@@ -100,7 +100,7 @@ def prepare_tabular(spec: GeneratorSpec, train: pl.DataFrame, dev: pl.DataFrame,
         encode = lambda frame, seed: [tokenizer(t + eos)["input_ids"] for t in frame_to_texts(frame, spec.features, seed)]  # noqa: E731
         train_ids, dev_ids = encode(train, spec.train.seed), encode(dev, spec.train.seed + 1)
         seq_len = max(len(ids) for ids in train_ids)
-        schema = {name: str(train.schema[name]) for name in spec.features}
+        schema = {name: dtype_to_dict(name, train.schema[name]) for name in spec.features}
         generator = {"kind": "tabular", "mode": "fine-tune", "base_model": spec.base_model, "features": spec.features, "schema": schema}
         return Prepared(
             model,

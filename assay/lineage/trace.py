@@ -751,11 +751,11 @@ def load_lineage_section(domain: str, inputs: Any) -> dict[str, Any] | None:
     ``inputs`` is the report's ``ReportInputs``; the project root is the folder holding ``reports/``.
     None when the lineage stage has not run for ``domain``.
     """
-    record_path = Path(inputs.reports_dir) / "lineage" / f"{domain}.json"
+    record_path = inputs.layout.lineage_record(domain)
     record = read_json_or_empty(record_path)
     if not record:
         return None
-    root = Path(inputs.reports_dir).parent
+    root = inputs.layout.reports.parent
     roles = [role for role in ("synthetic", "model", "utility") if (record.get("targets") or {}).get(role)]
     targets, chain, error = [], None, None
     try:

@@ -75,6 +75,7 @@ from assay.generator.codec import TabularCodec
 from assay.generator.sampling import assemble
 from assay.io import read_json_object, round_figure
 from assay.metrics import fidelity, privacy
+from assay.metrics.registry import GATE_BY_THRESHOLD, REPORTED
 from assay.quality.validate import validate_frame
 from assay.report.formatting import bar_chart
 
@@ -388,42 +389,18 @@ def text_privacy(spec: EvaluateSpec, text: str, train: pl.DataFrame, holdout: pl
 
 
 # ---------------------------------------------------------------------------------------------
-# the release gate
-
-# (threshold key, metric key, "min" or "max", words for the message)
-GATE_CHECKS = (
-    ("min_tstr_trtr_auc", "tstr_trtr_auc", "min", "train-on-synthetic / train-on-real ROC AUC"),
-    ("min_tstr_auc", "tstr_auc", "min", "train-on-synthetic ROC AUC on the real test split"),
-    ("max_detection_auc", "detection_auc", "max", "ROC AUC of a classifier telling real from synthetic rows"),
-    ("min_dcr_p5_ratio", "dcr_p5_ratio", "min", "5th-percentile distance to closest train row, synthetic / holdout"),
-    ("max_exact_copy_excess", "exact_copy_excess", "max", "share of train copies, synthetic minus holdout"),
-    ("max_mia_auc", "mia_auc", "max", "membership-inference attack ROC AUC"),
-    ("min_critical_row_pass_share", "validity_row_pass_share_critical", "min", "share of rows passing every critical row-level expectation"),
-    ("max_verbatim_excess", "verbatim_excess", "max", "share of units with a verbatim train span, synthetic minus holdout"),
-)
-
-
-# How far a gate figure may move between two runs that differ only in machine, CPU thread count
-# or seed (README, "Determinism"): about four standard deviations of the figure over the five demo
-# runs of benchmarks/gate_margins.py (the larger domain's), rounded up, at least 0.001. Gate outcomes
-# themselves must not change.
-RUN_TO_RUN_TOLERANCE = {
-    "tstr_trtr_auc": 0.066,
-    "tstr_auc": 0.054,
-    "detection_auc": 0.083,
-    "dcr_p5_ratio": 0.53,
-    "exact_copy_excess": 0.001,
-    "mia_auc": 0.085,
-    "validity_row_pass_share_critical": 0.026,
-    "verbatim_excess": 0.001,
-}
+# the release gate (its checks: assay.metrics.registry)
 
 
 def gate_checks(spec: EvaluateSpec, metrics: dict[str, Any]) -> list[dict[str, Any]]:
     """One entry per configured threshold: the generator's value, pass or fail, and a one-line message."""
     checks = []
     gate = spec.release_gate
-    for key, metric, bound, words in GATE_CHECKS:
+    for key in type(gate).model_fields:  # in the order params.yaml documents them
+        if key == "enabled":
+            continue
+        entry, check = GATE_BY_THRESHOLD[key]
+        metric, bound, words = entry.key, check.bound, check.words
         threshold = getattr(gate, key)
         if threshold is None or metric not in metrics:
             continue  # off, or not measured for this kind of domain (distances for text, verbatim spans for tables)
@@ -689,25 +666,6 @@ def gate_failure(domain_name: str, report: dict[str, Any], report_path: Path) ->
 # the stewards' report section
 
 CHART_COLUMNS = 12
-# (group, label, metric key, which is better: higher, lower or "half" (nearer 0.5), format, path of the real reference in the report)
-REPORT_ROWS = (
-    ("Validity", "Rows passing every row-level expectation", "validity_row_pass_share", "higher", "share", ("holdout", "validity_row_pass_share")),
-    ("Validity", "… counting critical expectations only", "validity_row_pass_share_critical", "higher", "share", None),
-    ("Fidelity", "Column similarity (mean of KS / TV complements)", "column_similarity", "higher", "fixed", None),
-    ("Fidelity", "Pairwise association similarity (mean)", "pair_similarity", "higher", "fixed", None),
-    ("Fidelity", "Detection ROC AUC (0.5 = indistinguishable)", "detection_auc", "half", "fixed", None),
-    ("Utility", "Train-on-synthetic ROC AUC on real test", "tstr_auc", "higher", "fixed", ("trtr_auc",)),
-    ("Utility", "TSTR / TRTR ROC AUC", "tstr_trtr_auc", "higher", "fixed", None),
-    ("Utility", "TSTR / TRTR F1", "tstr_trtr_f1", "higher", "fixed", None),
-    ("Utility", "ROC AUC lift from adding synthetic rows to a sample of train", "augmentation_auc_lift", "higher", "signed", None),
-    ("Privacy", "Distance to closest train row, 5th percentile", "dcr_p5", "higher", "fixed", ("holdout", "dcr_p5")),
-    ("Privacy", "… ratio to holdout rows (≥ 1: no closer than unseen real rows)", "dcr_p5_ratio", "higher", "fixed", None),
-    ("Privacy", "Distance to closest train row, median", "dcr_median", "higher", "fixed", ("holdout", "dcr_median")),
-    ("Privacy", "Nearer to train than to holdout (ideal 0.5)", "closer_to_train_share", "half", "share", None),
-    ("Privacy", "Exact copies of train rows", "exact_copy_rate", "lower", "share", ("holdout", "exact_copy_rate")),
-    ("Privacy", "Membership-inference ROC AUC (0.5 = no leak)", "mia_auc", "half", "fixed", None),
-    ("Privacy", "Units with a verbatim span of train text", "verbatim_span_share", "lower", "share", ("holdout", "verbatim_span_share")),
-)
 
 
 def _lookup(report: dict[str, Any], path: tuple[str, ...] | None) -> Any:
@@ -720,13 +678,14 @@ def _lookup(report: dict[str, Any], path: tuple[str, ...] | None) -> Any:
 def load_utility_section(domain: str, inputs: Any) -> dict[str, Any] | None:
     """The report loader (see :mod:`assay.report.page`): ``reports/utility/<domain>.json``, ready to show."""
 
-    path = inputs.reports_dir / "utility" / f"{domain}.json"
+    path = inputs.layout.utility_report(domain)
     report = read_json_object(path)
     if report is None:
         return None
     generator, baseline = report.get("generator") or {}, report.get("baseline") or {}
     rows = []
-    for group, label, key, better, style, reference in REPORT_ROWS:
+    for entry in REPORTED:
+        group, label, key, better, style, reference = entry.group, entry.label, entry.key, entry.better, entry.style, entry.reference
         if key not in generator and key not in baseline:
             continue
         mine, naive = generator.get(key), baseline.get(key)
@@ -746,7 +705,7 @@ def load_utility_section(domain: str, inputs: Any) -> dict[str, Any] | None:
         if row.get("similarity_baseline") is not None:
             items.append((f"{row['column']} · baseline", row["similarity_baseline"], "ingest"))
     utility = (report.get("utility") or [{}])[0]
-    training = (read_json_object(inputs.reports_dir / "train" / domain / "metrics.json") or {}).get("privacy") or {}
+    training = (read_json_object(inputs.layout.training_live(domain) / "metrics.json") or {}).get("privacy") or {}
     return {
         "training_privacy": training if training.get("enabled") else None,
         "source": path.as_posix(),

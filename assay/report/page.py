@@ -34,6 +34,7 @@ from typing import Any
 from assay.config import DomainSpec, Params
 from assay.errors import AssayError
 from assay.io import read_json_object
+from assay.layout import Layout
 from assay.lineage.trace import load_lineage_section
 from assay.metrics.evaluate import load_utility_section
 from assay.report.formatting import bar_chart, fmt_bytes, fmt_fixed, fmt_int, fmt_number, fmt_pct, fmt_share, mask_raw, preview
@@ -54,8 +55,7 @@ class ReportInputs:
     """Where the loaders read from, and where the page goes (for relative links)."""
 
     params: Params
-    reports_dir: Path
-    quarantine_dir: Path
+    layout: Layout
     out_dir: Path
 
     def spec(self, domain: str) -> DomainSpec:
@@ -98,7 +98,7 @@ def _where(source_file: Any, source_row: Any) -> dict[str, str]:
 
 
 def load_ingest(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
-    report = read_json_object(inputs.reports_dir / "ingest" / f"{domain}.json")
+    report = read_json_object(inputs.layout.ingest_report(domain))
     if report is None:
         return None
     sources = report.get("sources") or []
@@ -199,11 +199,11 @@ def _quarantine_examples(path: Path, spec: DomainSpec) -> dict[str, list[dict[st
 
 
 def load_cleaning(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
-    report = read_json_object(inputs.reports_dir / "clean" / f"{domain}.json")
+    report = read_json_object(inputs.layout.clean_report(domain))
     if report is None:
         return None
     spec = inputs.spec(domain)
-    quarantine_path = inputs.quarantine_dir / f"{domain}.parquet"
+    quarantine_path = inputs.layout.quarantine(domain)
     examples = _quarantine_examples(quarantine_path, spec)
     counts = report.get("rules") or {}
     rules = [
@@ -259,16 +259,16 @@ def _expectation_row(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_validation(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
-    report = read_json_object(inputs.reports_dir / "validation" / f"{domain}.json")
+    report = read_json_object(inputs.layout.validation_report(domain))
     if report is None:
         return None
     rows = [_expectation_row(item) for item in report.get("expectations") or []]
     order = {"fail-critical": 0, "fail-warning": 1, "pass": 2}
     rows = sorted(rows, key=lambda row: order[row["status"]])  # stable: suite order within a status
-    docs = inputs.reports_dir / "validation" / "docs" / domain / "index.html"
+    docs = inputs.layout.data_docs(domain) / "index.html"
     if not docs.is_file() and report.get("data_docs"):
-        # The report records the path relative to the project root, which holds reports_dir.
-        docs = inputs.reports_dir.parent / report["data_docs"]
+        # The report records the path relative to the project root, which holds the reports folder.
+        docs = inputs.layout.reports.parent / report["data_docs"]
     return {
         "rows": report.get("rows"),
         "evaluated": report.get("evaluated", len(rows)),
@@ -313,7 +313,7 @@ def _drift_row(entry: dict[str, Any], thresholds: dict[str, Any]) -> dict[str, A
 
 def load_splits(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
     """``reports/split/<domain>.json`` as written by assay/data/split.py: sizes, groups, target shares, drift worst-first."""
-    report = read_json_object(inputs.reports_dir / "split" / f"{domain}.json")
+    report = read_json_object(inputs.layout.split_report(domain))
     if report is None:
         return None
     rows, groups, ratios = _mapping(report.get("rows")), _mapping(report.get("groups")), _mapping(report.get("ratios"))
@@ -349,7 +349,7 @@ def load_splits(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
         "breaches": report.get("breaches", sum(row["breached"] for row in drift_rows)),
         "skipped": [entry for entry in report.get("drift_skipped") or [] if isinstance(entry, dict)],
         "chart": bar_chart(chart_items, lambda score: f"{score:.2f}×", marker=1.0),
-        "source": (inputs.reports_dir / "split" / f"{domain}.json").as_posix(),
+        "source": inputs.layout.split_report(domain).as_posix(),
     }
 
 
@@ -399,9 +399,9 @@ def _environment() -> Any:
     return env
 
 
-def build_report(params: Params, reports_dir: Path, quarantine_dir: Path, out_dir: Path) -> str:
+def build_report(params: Params, layout: Layout, out_dir: Path) -> str:
     """Load every section of every domain and render the page; pure apart from reading inputs."""
-    inputs = ReportInputs(params=params, reports_dir=reports_dir, quarantine_dir=quarantine_dir, out_dir=out_dir)
+    inputs = ReportInputs(params=params, layout=layout, out_dir=out_dir)
     domains = []
     for name, spec in params.domains.items():
         loaded = {section.name: section.loader(name, inputs) for section in SECTIONS}

@@ -10,6 +10,7 @@ from typing import Any
 from assay.config import load_params
 from assay.errors import AssayError
 from assay.io import sha256_file, write_json
+from assay.layout import LAYOUT
 from assay.progress import steps
 from assay.quality.datadocs import write_data_docs
 from assay.quality.validate import failure_lines, load_suite, read_data, validate_frame, with_stable_ids
@@ -26,7 +27,7 @@ def run_validate(domain_name: str, params_path: Path, data: Path, suite_path: Pa
         frame = read_data(data)
         summary = validate_frame(frame, suite)
         done(f"{summary['evaluated']} expectations evaluated")
-        home = os.path.relpath(Path("reports/index.html"), docs_dir)
+        home = os.path.relpath(LAYOUT.index_page(), docs_dir)
         index = write_data_docs(summary["gx_result"], with_stable_ids(suite), docs_dir, f"Validation of {domain_name}", home_href=home)
         done("Data Docs written")
         report = {

@@ -1,0 +1,136 @@
+"""Every figure of the utility report, described once: what it is called on the stewards' page,
+which direction is better, how it is formatted, which release-gate threshold holds it, which kind
+of domain measures it, and how far it may move between runs.
+
+The release gate (:func:`assay.metrics.evaluate.gate_checks`), the report's metric rows
+(:func:`assay.metrics.evaluate.load_utility_section`), the params check of which thresholds apply to
+text domains (:mod:`assay.config`) and the run-to-run test all read from :data:`METRICS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Better = Literal["higher", "lower", "half"]  # "half": nearer 0.5 is better (an AUC of a classifier that should fail)
+Style = Literal["share", "fixed", "signed"]
+Applies = Literal["any", "tabular", "text"]
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A release-gate check: the ``release_gate`` threshold key in params and the words of its message."""
+
+    threshold: str
+    words: str
+
+    @property
+    def bound(self) -> Literal["min", "max"]:
+        return "min" if self.threshold.startswith("min_") else "max"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One figure of ``reports/utility/<domain>.json`` (its key in the ``generator`` section)."""
+
+    key: str
+    group: str
+    label: str | None = None  # the report row's label; None: not a row of its own
+    better: Better = "higher"
+    style: Style = "fixed"
+    reference: tuple[str, ...] | None = None  # path in the report to the real-data reference value
+    gate: Gate | None = None
+    applies: Applies = "any"
+    # How far the figure may move between two runs that differ only in machine, CPU thread count or
+    # seed (README, "Determinism"): about four standard deviations over the five demo runs of
+    # benchmarks/gate_margins.py (the larger domain's), rounded up, at least 0.001.
+    tolerance: float | None = None
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("validity_row_pass_share", "Validity", "Rows passing every row-level expectation", "higher", "share", ("holdout", "validity_row_pass_share")),
+    Metric(
+        "validity_row_pass_share_critical",
+        "Validity",
+        "… counting critical expectations only",
+        "higher",
+        "share",
+        gate=Gate("min_critical_row_pass_share", "share of rows passing every critical row-level expectation"),
+        tolerance=0.026,
+    ),
+    Metric("column_similarity", "Fidelity", "Column similarity (mean of KS / TV complements)"),
+    Metric("pair_similarity", "Fidelity", "Pairwise association similarity (mean)"),
+    Metric(
+        "detection_auc",
+        "Fidelity",
+        "Detection ROC AUC (0.5 = indistinguishable)",
+        "half",
+        gate=Gate("max_detection_auc", "ROC AUC of a classifier telling real from synthetic rows"),
+        tolerance=0.083,
+    ),
+    Metric(
+        "tstr_auc",
+        "Utility",
+        "Train-on-synthetic ROC AUC on real test",
+        reference=("trtr_auc",),
+        gate=Gate("min_tstr_auc", "train-on-synthetic ROC AUC on the real test split"),
+        tolerance=0.054,
+    ),
+    Metric(
+        "tstr_trtr_auc",
+        "Utility",
+        "TSTR / TRTR ROC AUC",
+        gate=Gate("min_tstr_trtr_auc", "train-on-synthetic / train-on-real ROC AUC"),
+        tolerance=0.066,
+    ),
+    Metric("tstr_trtr_f1", "Utility", "TSTR / TRTR F1"),
+    Metric("augmentation_auc_lift", "Utility", "ROC AUC lift from adding synthetic rows to a sample of train", style="signed"),
+    Metric("dcr_p5", "Privacy", "Distance to closest train row, 5th percentile", reference=("holdout", "dcr_p5"), applies="tabular"),
+    Metric(
+        "dcr_p5_ratio",
+        "Privacy",
+        "… ratio to holdout rows (≥ 1: no closer than unseen real rows)",
+        gate=Gate("min_dcr_p5_ratio", "5th-percentile distance to closest train row, synthetic / holdout"),
+        applies="tabular",
+        tolerance=0.53,
+    ),
+    Metric("dcr_median", "Privacy", "Distance to closest train row, median", reference=("holdout", "dcr_median"), applies="tabular"),
+    Metric("closer_to_train_share", "Privacy", "Nearer to train than to holdout (ideal 0.5)", "half", "share", applies="tabular"),
+    Metric("exact_copy_rate", "Privacy", "Exact copies of train rows", "lower", "share", ("holdout", "exact_copy_rate"), applies="tabular"),
+    Metric(
+        "exact_copy_excess",
+        "Privacy",
+        better="lower",
+        gate=Gate("max_exact_copy_excess", "share of train copies, synthetic minus holdout"),
+        applies="tabular",
+        tolerance=0.001,
+    ),
+    Metric(
+        "mia_auc",
+        "Privacy",
+        "Membership-inference ROC AUC (0.5 = no leak)",
+        "half",
+        gate=Gate("max_mia_auc", "membership-inference attack ROC AUC"),
+        applies="tabular",
+        tolerance=0.085,
+    ),
+    Metric("verbatim_span_share", "Privacy", "Units with a verbatim span of train text", "lower", "share", ("holdout", "verbatim_span_share"), applies="text"),
+    Metric(
+        "verbatim_excess",
+        "Privacy",
+        better="lower",
+        gate=Gate("max_verbatim_excess", "share of units with a verbatim train span, synthetic minus holdout"),
+        applies="text",
+        tolerance=0.001,
+    ),
+)
+
+GATED: tuple[tuple[Metric, Gate], ...] = tuple((metric, metric.gate) for metric in METRICS if metric.gate is not None)
+GATE_BY_THRESHOLD: dict[str, tuple[Metric, Gate]] = {gate.threshold: (metric, gate) for metric, gate in GATED}
+REPORTED: tuple[Metric, ...] = tuple(metric for metric in METRICS if metric.label is not None)
+RUN_TO_RUN_TOLERANCE: dict[str, float] = {metric.key: metric.tolerance for metric in METRICS if metric.tolerance is not None}
+
+
+def inapplicable_thresholds(kind: Literal["tabular", "text"]) -> tuple[str, ...]:
+    """The release-gate threshold keys that do not apply to a domain of ``kind``."""
+    return tuple(gate.threshold for metric, gate in GATED if metric.applies not in ("any", kind))
