@@ -3,7 +3,7 @@ which direction is better, how it is formatted, which release-gate threshold hol
 of domain measures it, and how far it may move between runs.
 
 The release gate (:func:`assay.metrics.evaluate.gate_checks`), the report's metric rows
-(:func:`assay.metrics.evaluate.load_utility_section`), the params check of which thresholds apply to
+(:func:`assay.report.utility.load_utility_section`), the params check of which thresholds apply to
 text domains (:mod:`assay.config`) and the run-to-run test all read from :data:`METRICS`.
 """
 

@@ -36,8 +36,8 @@ from assay.errors import AssayError
 from assay.io import read_json_object
 from assay.layout import Layout
 from assay.lineage.trace import load_lineage_section
-from assay.metrics.evaluate import load_utility_section
 from assay.report.formatting import bar_chart, fmt_bytes, fmt_fixed, fmt_int, fmt_number, fmt_pct, fmt_share, mask_raw, preview
+from assay.report.utility import load_utility_section
 
 log = logging.getLogger("assay.report")
 

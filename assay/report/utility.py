@@ -1,0 +1,79 @@
+"""The utility section of the stewards' page: ``reports/utility/<domain>.json`` read for display.
+
+Its metric rows come from :data:`assay.metrics.registry.REPORTED`, so the page shows every figure
+the registry describes, with its label, direction and format, and no other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assay.io import read_json_object
+from assay.metrics.registry import REPORTED
+from assay.report.formatting import bar_chart
+
+CHART_COLUMNS = 12
+
+
+def _lookup(report: dict[str, Any], path: tuple[str, ...] | None) -> Any:
+    value: Any = report
+    for key in path or ():
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if path else None
+
+
+def load_utility_section(domain: str, inputs: Any) -> dict[str, Any] | None:
+    """The report loader (see :mod:`assay.report.page`): ``reports/utility/<domain>.json``, ready to show."""
+
+    path = inputs.layout.utility_report(domain)
+    report = read_json_object(path)
+    if report is None:
+        return None
+    generator, baseline = report.get("generator") or {}, report.get("baseline") or {}
+    rows = []
+    for entry in REPORTED:
+        group, label, key, better, style, reference = entry.group, entry.label, entry.key, entry.better, entry.style, entry.reference
+        if key not in generator and key not in baseline:
+            continue
+        mine, naive = generator.get(key), baseline.get(key)
+        winner = None
+        if isinstance(mine, int | float) and isinstance(naive, int | float) and mine != naive:
+            if better == "half":
+                winner = "generator" if abs(mine - 0.5) < abs(naive - 0.5) else "baseline"
+            else:
+                winner = "generator" if (mine > naive) == (better == "higher") else "baseline"
+        reference_value = _lookup(report, reference)
+        rows.append({"group": group, "label": label, "style": style, "generator": mine, "baseline": naive, "reference": reference_value, "winner": winner})
+    columns = [row for row in report.get("columns") or [] if isinstance(row, dict) and row.get("similarity_generator") is not None]
+    worst = sorted(columns, key=lambda row: (row["similarity_generator"], row["column"]))[:CHART_COLUMNS]
+    items = []
+    for row in worst:
+        items.append((f"{row['column']} · generator", row["similarity_generator"], "drift"))
+        if row.get("similarity_baseline") is not None:
+            items.append((f"{row['column']} · baseline", row["similarity_baseline"], "ingest"))
+    utility = (report.get("utility") or [{}])[0]
+    training = (read_json_object(inputs.layout.training_live(domain) / "metrics.json") or {}).get("privacy") or {}
+    return {
+        "training_privacy": training if training.get("enabled") else None,
+        "source": path.as_posix(),
+        "target": report.get("target"),
+        "rows": report.get("rows") or {},
+        "primary_model": report.get("primary_model"),
+        "trtr_auc": report.get("trtr_auc"),
+        "trtr_f1": report.get("trtr_f1"),
+        "majority_accuracy": report.get("majority_accuracy"),
+        "gate_enabled": bool(report.get("release_gate_enabled")),
+        "gate_passed": bool(report.get("release_gate_passed")),
+        "checks": [check for check in report.get("gate_checks") or [] if isinstance(check, dict)],
+        "metrics": rows,
+        "models": utility.get("models") or [],
+        "chart": bar_chart(items, lambda value: f"{value:.3f}"),
+        "columns_total": len(columns),
+        "worst_pairs": (report.get("pairs_worst_generator") or [])[:5],
+        "not_applicable": [row for row in report.get("validity_expectations") or [] if isinstance(row, dict) and row.get("not_applicable")],
+        "failed_expectations": [
+            row
+            for row in report.get("validity_expectations") or []
+            if isinstance(row, dict) and not row.get("not_applicable") and not (row.get("generator") or {}).get("success", True)
+        ],
+    }
