@@ -38,9 +38,9 @@ def measure(profile: str, params_file: str, domain: str, max_rows: int, sample_r
     import torch
 
     from assay.config import GeneratorSpec
-    from assay.generator.model import load_generator
+    from assay.generator.model import load_generator, pick_device
     from assay.generator.sampling import sample_tabular, sample_text_units
-    from assay.generator.training import train_generator
+    from assay.generator.training import train_on_splits
 
     spec, clean = clean_data(params_file, domain)
     clean = clean.sample(fraction=1.0, shuffle=True, seed=0)
@@ -51,7 +51,9 @@ def measure(profile: str, params_file: str, domain: str, max_rows: int, sample_r
         folder = Path(tmp)
         train.write_parquet(folder / "train.parquet")
         dev.write_parquet(folder / "dev.parquet")
-        metrics = train_generator(domain, generator, folder / "train.parquet", folder / "dev.parquet", folder / "model", folder / "live", folder / "ckpt")
+        metrics = train_on_splits(
+            domain, generator, folder / "train.parquet", folder / "dev.parquet", folder / "model", folder / "live", folder / "ckpt", device=pick_device()
+        )
         model, tokenizer, config = load_generator(folder / "model")
         device = "cuda" if torch.cuda.is_available() else "cpu"
         model.to(device)

@@ -89,7 +89,7 @@ def train(work: Path, results: Path, max_epochs: int, checks: list[str], with_of
     from assay.config import GeneratorSpec
     from assay.generator.model import load_generator, pick_device
     from assay.generator.sampling import assemble, sample_tabular
-    from assay.generator.training import train_generator
+    from assay.generator.training import train_on_splits
 
     domain = records_domain(work)
     train_frame = pl.read_parquet(work / "train.parquet")
@@ -105,8 +105,16 @@ def train(work: Path, results: Path, max_epochs: int, checks: list[str], with_of
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             started = time.perf_counter()
-            metrics = train_generator(
-                "records", spec, work / "train.parquet", work / "dev.parquet", folder / "model", folder / "live", folder / "ckpt", [domain.split.group_by]
+            metrics = train_on_splits(
+                "records",
+                spec,
+                work / "train.parquet",
+                work / "dev.parquet",
+                folder / "model",
+                folder / "live",
+                folder / "ckpt",
+                device=pick_device(),
+                group_by=[domain.split.group_by],
             )
             train_seconds = time.perf_counter() - started
             model, _, generator = load_generator(folder / "model")

@@ -82,9 +82,9 @@ def assay_generator(
     import torch
 
     from assay.config import GeneratorSpec, load_params
-    from assay.generator.model import load_generator
+    from assay.generator.model import load_generator, pick_device
     from assay.generator.sampling import assemble, sample_tabular
-    from assay.generator.training import train_generator
+    from assay.generator.training import train_on_splits
 
     spec = load_params(ROOT / "params.real.yaml").domain(domain)
     settings = spec.generator.model_dump()
@@ -102,7 +102,9 @@ def assay_generator(
         fit = metrics["train_seconds"]  # a model from an earlier run with these settings (interrupted before sampling)
     else:
         started = time.perf_counter()
-        metrics = train_generator(domain, generator, folder / "train.parquet", folder / "dev.parquet", folder / "model", folder / "live", folder / "ckpt")
+        metrics = train_on_splits(
+            domain, generator, folder / "train.parquet", folder / "dev.parquet", folder / "model", folder / "live", folder / "ckpt", device=pick_device()
+        )
         fit = time.perf_counter() - started
     model, _, config = load_generator(folder / "model")
     torch.manual_seed(generator.sample.seed)
@@ -197,30 +199,22 @@ def cached(folder: Path, make: Any) -> tuple[pl.DataFrame, dict[str, Any]]:
 
 
 def limit_threads(threads: int) -> None:
-    """Run torch and OpenMP on ``threads`` threads, including inside training (which asks for every core).
+    """Run torch and OpenMP on ``threads`` threads, including inside training (``pick_device`` reads
+    ``ASSAY_NUM_THREADS``, so the device handed to training carries the same count).
 
     On a machine other processes are using, OpenMP's spinning barriers make every core slower than
     one: sampling 1,024 records rows took 95 s on 2 busy cores and 5 s on 1.
     """
-    import dataclasses
+    import os
 
     import torch
     from threadpoolctl import threadpool_limits
 
-    import assay.generator.training as train_module
+    from assay.generator.model import THREADS_ENV
 
+    os.environ[THREADS_ENV] = str(threads)
     torch.set_num_threads(threads)
     threadpool_limits(limits=threads, user_api="openmp")
-    original = train_module.pick_device
-
-    def pick_device() -> Any:
-        device = original()
-        if device.kind == "cpu":
-            torch.set_num_threads(threads)
-            device = dataclasses.replace(device, threads=threads)
-        return device
-
-    train_module.pick_device = pick_device
 
 
 def _cell(value: Any) -> str:

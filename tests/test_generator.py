@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import polars as pl
 import pytest
@@ -12,9 +13,10 @@ import pytest
 from assay.config import GeneratorSpec
 from assay.data.clean import clean_frame
 from assay.errors import AssayError
-from assay.generator.model import load_generator
+from assay.generator.model import load_generator, pick_device
+from assay.generator.privacy_checks import NOT_CHOSEN, PrivacyLog
 from assay.generator.sampling import assemble, parse_where, sample_tabular
-from assay.generator.training import train_generator
+from assay.generator.training import best_checkpoint, train_on_splits
 from assay.ingest.sources import ingest_domain
 
 from .conftest import REPO_ROOT
@@ -32,11 +34,12 @@ def tiny_spec(demo_params, domain: str, **overrides) -> GeneratorSpec:
     return GeneratorSpec.model_validate({**spec.model_dump(), **TINY, **overrides})
 
 
-def train_tiny(demo_params, splits, tmp_path: Path, name: str = "m", **overrides) -> tuple[Path, dict]:
+def train_tiny(demo_params, splits, tmp_path: Path, name: str = "m", callbacks=(), **overrides) -> tuple[Path, dict]:
     train_path, dev_path, _ = splits
     spec = tiny_spec(demo_params, "records", **overrides)
     model_dir = tmp_path / name
-    metrics = train_generator("records", spec, train_path, dev_path, model_dir, tmp_path / f"{name}-live", tmp_path / f"{name}-ckpt")
+    live, checkpoints = tmp_path / f"{name}-live", tmp_path / f"{name}-ckpt"
+    metrics = train_on_splits("records", spec, train_path, dev_path, model_dir, live, checkpoints, device=pick_device(), callbacks=callbacks)
     return model_dir, metrics
 
 
@@ -64,22 +67,17 @@ def test_same_seed_gives_the_same_weights_on_cpu(demo_params, records_splits, tm
 
 
 @pytest.mark.slow  # trains a generator or runs a full evaluation
-def test_interrupted_training_resumes_from_its_last_checkpoint(demo_params, records_splits, tmp_path: Path, monkeypatch) -> None:
+def test_interrupted_training_resumes_from_its_last_checkpoint(demo_params, records_splits, tmp_path: Path) -> None:
     from transformers import TrainerCallback
-
-    import assay.generator.training as train_module
 
     class Interrupt(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):  # noqa: ANN001
             if state.epoch and state.epoch >= 1:
                 raise KeyboardInterrupt("simulated interruption after the first checkpoint")
 
-    real_callback = train_module.epoch_curves_callback
-    monkeypatch.setattr(train_module, "epoch_curves_callback", lambda live: [real_callback(live), Interrupt()][1])
     with pytest.raises(KeyboardInterrupt):
-        train_tiny(demo_params, records_splits, tmp_path, "r", train={**TINY["train"], "max_epochs": 3})
+        train_tiny(demo_params, records_splits, tmp_path, "r", callbacks=[Interrupt()], train={**TINY["train"], "max_epochs": 3})
     assert not (tmp_path / "r").exists(), "an interrupted run must not leave a model behind"
-    monkeypatch.setattr(train_module, "epoch_curves_callback", real_callback)
     _, metrics = train_tiny(demo_params, records_splits, tmp_path, "r", train={**TINY["train"], "max_epochs": 3})
     assert metrics["resumed_from"] is not None and Path(metrics["resumed_from"]).name.startswith("checkpoint-")
     assert metrics["epochs_run"] == 3
@@ -193,7 +191,8 @@ def test_text_generator_trains_and_samples_units(demo_params, tmp_path: Path) ->
     clean.head(150).write_parquet(tmp_path / "train.parquet")
     clean.slice(150, 40).write_parquet(tmp_path / "dev.parquet")
     gen = GeneratorSpec.model_validate({**spec.generator.model_dump(), **TINY, "vocab_size": 400})
-    train_generator("course_material", gen, tmp_path / "train.parquet", tmp_path / "dev.parquet", tmp_path / "m", tmp_path / "live", tmp_path / "ckpt")
+    splits = (tmp_path / "train.parquet", tmp_path / "dev.parquet")
+    train_on_splits("course_material", gen, *splits, tmp_path / "m", tmp_path / "live", tmp_path / "ckpt", device=pick_device())
     model, tokenizer, generator = load_generator(tmp_path / "m")
     assert generator["kind"] == "text" and {"chapter", "kind", "len"} <= set(generator["controls"][0])
     units, _ = sample_text_units(model, tokenizer, generator, 6, 3, 1.0, np.random.default_rng(0))
@@ -208,3 +207,19 @@ def test_identifiers_cannot_be_generator_features(demo_params) -> None:
     data["generator"]["features"] = [*data["generator"]["features"], "patient_nbr"]
     with pytest.raises(ValueError, match="must not include identifier column"):
         DomainSpec.model_validate(data)
+
+
+def _state(best_step: int, best_metric: float) -> SimpleNamespace:
+    history = [{"loss": 2.0, "epoch": 1.0, "step": 10}]
+    history += [{"eval_loss": loss, "epoch": float(epoch), "step": 10 * epoch} for epoch, loss in ((1, 1.5), (2, 1.2), (3, 1.3))]
+    return SimpleNamespace(best_model_checkpoint=f"/ckpt/checkpoint-{best_step}", best_metric=best_metric, log_history=history)
+
+
+def test_kept_checkpoint_is_the_trainers_best_model_record():
+    assert best_checkpoint(_state(20, 1.2), None) == (2.0, 1.2, None)
+    # With privacy checks, the Trainer ranked by selection loss: epoch 2 failed its check, so epoch 3 is kept.
+    log = PrivacyLog(checks=[{"epoch": 2, "dev_loss": 1.2, "within_threshold": False}, {"epoch": 3, "dev_loss": 1.3, "within_threshold": True}])
+    assert best_checkpoint(_state(30, 1.3), (None, log)) == (3, 1.3, log.checks[1])
+    # Every check failed: the Trainer's best is a NOT_CHOSEN checkpoint, and nothing may be kept.
+    failed = PrivacyLog(checks=[{**check, "within_threshold": False} for check in log.checks])
+    assert best_checkpoint(_state(20, NOT_CHOSEN), (None, failed))[2] is None

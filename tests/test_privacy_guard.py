@@ -11,8 +11,9 @@ import pytest
 from assay.config import GeneratorSpec, PrivacyGuardSpec
 from assay.errors import AssayError
 from assay.generator.codec import TabularCodec
+from assay.generator.model import pick_device
 from assay.generator.privacy_checks import IDEAL_CLOSER_SHARE, bootstrap_threshold, copy_threshold, tabular_reference
-from assay.generator.training import train_generator
+from assay.generator.training import train_on_splits
 from assay.metrics.privacy import closer_to_train_flags
 
 from .test_generator import TINY
@@ -63,7 +64,7 @@ def train_guarded(demo_params, splits, tmp_path: Path, **privacy) -> dict:
     train_path, dev_path, _ = splits
     base = demo_params.domain("records").generator.model_dump()
     spec = GeneratorSpec.model_validate({**base, **TINY, "train": {**TINY["train"], "max_epochs": 3}, "privacy": {**GUARD, **privacy}})
-    return train_generator("records", spec, train_path, dev_path, tmp_path / "m", tmp_path / "live", tmp_path / "ckpt")
+    return train_on_splits("records", spec, train_path, dev_path, tmp_path / "m", tmp_path / "live", tmp_path / "ckpt", device=pick_device())
 
 
 @pytest.mark.slow  # trains a generator or runs a full evaluation

@@ -12,10 +12,15 @@ The shape follows Hugging Face's ``run_clm.py``: config -> data -> model -> trai
   base model's tokenizer when fine-tuning.
 
 Training hygiene: CUDA when present (bf16 autocast, TF32, fused AdamW), else the CPU with all
-cores and bf16 autocast (about 2x faster than fp32 here); batch size from a token budget,
+cores and bf16 autocast (benchmarks/generator.py measures the gain); batch size from a token budget,
 gradient accumulation, cosine schedule with warm-up; dev loss every epoch, early stopping with
-patience, and the best checkpoint is the one saved; seeded; an interrupted run resumes from its
-last checkpoint. The test split is never read here. Multi-GPU runs need no code change:
+patience, and the checkpoint kept is the Trainer's own best (lowest dev loss, among those that pass
+the privacy check when it is on); seeded; an interrupted run resumes from its last checkpoint.
+The test split is never read here.
+
+The caller chooses the device, owns the DVCLive run and may add Trainer callbacks
+(:func:`train_generator`'s keyword arguments); the ``train`` stage passes the machine's best device
+and a ``Live`` on ``reports/train/<domain>``. Multi-GPU runs need no code change:
 ``accelerate launch -m assay.cli train --domain records`` or ``torchrun --nproc_per_node 8 ...``.
 """
 
@@ -24,9 +29,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,12 +50,11 @@ from assay.generator.model import (
     Device,
     control_prefix,
     new_gpt2,
-    pick_device,
     resolve_base_model,
     tabular_tokenizer,
     train_bpe_tokenizer,
 )
-from assay.generator.privacy_checks import PrivacyLog, check_tabular, check_text, privacy_callback, tabular_reference, text_reference
+from assay.generator.privacy_checks import NOT_CHOSEN, PrivacyLog, check_tabular, check_text, privacy_callback, tabular_reference, text_reference
 from assay.generator.serialise import frame_to_texts
 from assay.io import atomic_dir, sha256_file, write_json
 
@@ -225,18 +229,7 @@ def training_arguments(spec: GeneratorSpec, device: Device, seq_len: int, output
     )
 
 
-def privacy_guard_for(
-    spec: GeneratorSpec,
-    prepared: Prepared,
-    train: pl.DataFrame,
-    dev: pl.DataFrame,
-    device: Device,
-    live: Any,
-    dev_groups: pl.Series | None,
-    train_groups: pl.Series | None,
-    checks_path: Path,
-    resumed_epoch: float | None,
-):
+def privacy_guard_for(spec: GeneratorSpec, prepared: Prepared, data: TrainingData, device: Device, live: Any, checks_path: Path, resumed_epoch: float | None):
     """The privacy-check callback and its log, or None when checks are off or not supported.
 
     The log is kept in ``checks_path`` (beside the checkpoints), so a run resumed from the
@@ -252,12 +245,12 @@ def privacy_guard_for(
     started = time.perf_counter()
     if spec.kind == "tabular":
         codec = TabularCodec.from_dict(prepared.generator["codec"])
-        reference = tabular_reference(codec, train, dev, guard_spec, device.kind, dev_groups, train_groups)
+        reference = tabular_reference(codec, data.train, data.dev, guard_spec, device.kind, data.dev_groups, data.train_groups)
         run = lambda model: check_tabular(model, codec, reference, guard_spec, spec.sample.temperature)  # noqa: E731
         threshold = f"closer-to-train share <= {reference.threshold_closer_share:.3f} (fresh dev rows: {reference.fresh_closer_share:.3f})"
     else:
         text = spec.text_column
-        text_ref = text_reference(train[text].to_list(), dev[text].to_list(), guard_spec)
+        text_ref = text_reference(data.train[text].to_list(), data.dev[text].to_list(), guard_spec)
         run = lambda model: check_text(model, prepared.tokenizer, prepared.generator, text_ref, guard_spec, spec.sample.temperature)  # noqa: E731
         threshold = f"verbatim 50-character share <= {text_ref.threshold_verbatim_share:.3f} (dev units: {text_ref.fresh_verbatim_share:.3f})"
     record = PrivacyLog.resume(checks_path, resumed_epoch)
@@ -303,29 +296,93 @@ def _read_split(path: Path, spec: GeneratorSpec) -> pl.DataFrame:
     return frame.select(needed)
 
 
+def open_live(live_dir: Path, resume: bool = False) -> Any:
+    """A DVCLive run writing curves and a summary to ``live_dir`` (no dvc.yaml of its own, no
+    experiment, no HTML report: ``dvc.yaml`` declares the outputs and the stewards' page draws them)."""
+    from dvclive import Live
+
+    return Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None, resume=resume)
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """Where a run keeps its checkpoints: one folder per run fingerprint, so that only a run of the
+    same data, params and code resumes; ``last`` is the checkpoint to resume from, if any."""
+
+    folder: Path
+    last: Path | None
+
+    @classmethod
+    def open(cls, checkpoints_dir: Path, fingerprint: str) -> Checkpoints:
+        """The fingerprint's folder under ``checkpoints_dir``; other fingerprints' folders are removed."""
+        from transformers.trainer_utils import get_last_checkpoint
+
+        folder = checkpoints_dir / fingerprint
+        for stale in checkpoints_dir.glob("*") if checkpoints_dir.is_dir() else []:
+            if stale.name != fingerprint:
+                shutil.rmtree(stale, ignore_errors=True)  # checkpoints of other data or params never resume
+        last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+        return cls(folder, Path(last) if last else None)
+
+    @property
+    def resumed_epoch(self) -> float | None:
+        return json.loads((self.last / "trainer_state.json").read_text()).get("epoch") if self.last else None
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The two splits a generator sees, with each row's group key (patient, customer) where there is one."""
+
+    train: pl.DataFrame
+    dev: pl.DataFrame
+    train_groups: pl.Series | None
+    dev_groups: pl.Series | None
+
+    @classmethod
+    def read(cls, train_path: Path, dev_path: Path, spec: GeneratorSpec, group_by: list[str] | None = None) -> TrainingData:
+        return cls(_read_split(train_path, spec), _read_split(dev_path, spec), _group_keys(train_path, group_by or []), _group_keys(dev_path, group_by or []))
+
+
+def best_checkpoint(state: Any, guard: tuple[Any, PrivacyLog] | None) -> tuple[float, float, dict[str, Any] | None]:
+    """Epoch, dev loss and privacy check of the checkpoint the Trainer kept (its ``best_model_checkpoint``).
+
+    With the privacy check on, the Trainer ranks checkpoints by ``eval_selection_loss``, which the
+    check sets to the dev loss of a passing checkpoint and to ``NOT_CHOSEN`` otherwise.
+    """
+    step = int(Path(state.best_model_checkpoint).name.rsplit("-", 1)[1])
+    evaluation = next(entry for entry in state.log_history if "eval_loss" in entry and entry.get("step") == step)
+    if guard is None:
+        return evaluation["epoch"], evaluation["eval_loss"], None
+    chosen = next((check for check in guard[1].checks if check["epoch"] == int(round(evaluation["epoch"]))), None)
+    if chosen is None or not chosen["within_threshold"] or state.best_metric >= NOT_CHOSEN:
+        return evaluation["epoch"], evaluation["eval_loss"], None  # no checkpoint may be kept: privacy_summary says so
+    return chosen["epoch"], chosen["dev_loss"], chosen
+
+
 def train_generator(
     domain_name: str,
     spec: GeneratorSpec,
-    train_path: Path,
-    dev_path: Path,
+    data: TrainingData,
     model_dir: Path,
-    live_dir: Path,
-    checkpoints_dir: Path,
-    group_by: list[str] | None = None,
+    checkpoints: Checkpoints,
+    *,
+    device: Device,
+    live: Any,
+    callbacks: Sequence[Any] = (),
 ) -> dict[str, Any]:
-    """Train, keep the best checkpoint by dev loss, and save model, tokenizer and generator config
-    (``model_dir/generator``) and the metrics (``model_dir/metrics.json``)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import torch
-    from dvclive import Live
-    from transformers import EarlyStoppingCallback, Trainer, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
+    """Train on ``data``, keep the Trainer's best checkpoint, and save model, tokenizer and generator
+    config (``model_dir/generator``) and the metrics (``model_dir/metrics.json``).
 
-    device = pick_device()
+    ``live`` is the caller's ``dvclive.Live`` (curves, privacy checks and the summary go there);
+    ``callbacks`` are extra Trainer callbacks, run after the pipeline's own.
+    """
+    import torch
+    from transformers import EarlyStoppingCallback, Trainer, set_seed
+
+    # 1. data and model
     set_seed(spec.train.seed)
-    train, dev = _read_split(train_path, spec), _read_split(dev_path, spec)
-    train_groups, dev_groups = _group_keys(train_path, group_by or []), _group_keys(dev_path, group_by or [])
-    prepared = (prepare_text if spec.kind == "text" else prepare_tabular)(spec, train, dev, train_groups)
+    train, dev = data.train, data.dev
+    prepared = (prepare_text if spec.kind == "text" else prepare_tabular)(spec, train, dev, data.train_groups)
     log.info(
         "train %s: %s generator (%s) on %s train / %s dev rows, %s parameters, on %s%s",
         domain_name,
@@ -337,70 +394,34 @@ def train_generator(
         device.name,
         " with bf16" if device.bf16 else "",
     )
+    if checkpoints.last:
+        log.info("train %s: resuming from %s", domain_name, checkpoints.last)
 
-    fingerprint = run_fingerprint(train_path, dev_path, spec)
-    output_dir = checkpoints_dir / fingerprint
-    for stale in checkpoints_dir.glob("*") if checkpoints_dir.is_dir() else []:
-        if stale.name != fingerprint:
-            shutil.rmtree(stale, ignore_errors=True)  # checkpoints of other data or params never resume
-    last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
-    if last:
-        log.info("train %s: resuming from %s", domain_name, last)
-
-    live = Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None, resume=bool(last))
-    resumed_epoch = json.loads((Path(last) / "trainer_state.json").read_text()).get("epoch") if last else None
-    checks_path = output_dir / PRIVACY_CHECKS_FILE
-    guard = privacy_guard_for(spec, prepared, train, dev, device, live, dev_groups, train_groups, checks_path, resumed_epoch)
-    args = training_arguments(spec, device, prepared.seq_len, output_dir, "eval_selection_loss" if guard else "eval_loss")
+    # 2. trainer: privacy check first (it writes the metric that early stopping and the best-model
+    # record read), then early stopping, the epoch curves and the caller's callbacks
+    guard = privacy_guard_for(spec, prepared, data, device, live, checkpoints.folder / PRIVACY_CHECKS_FILE, checkpoints.resumed_epoch)
+    args = training_arguments(spec, device, prepared.seq_len, checkpoints.folder, "eval_selection_loss" if guard else "eval_loss")
     # Unchecked epochs cannot be chosen, so patience counts in checks, not epochs.
     patience = spec.train.patience * (spec.privacy.privacy_check_every if guard else 1)
-    # The privacy check must come first: it writes the metric that early stopping then reads.
-    callbacks = [*([guard[0]] if guard else []), EarlyStoppingCallback(early_stopping_patience=patience), epoch_curves_callback(live)]
     trainer = Trainer(
         model=prepared.model,
         args=args,
         train_dataset=prepared.train,
         eval_dataset=prepared.dev,
         data_collator=prepared.collator,
-        callbacks=callbacks,
+        callbacks=[*([guard[0]] if guard else []), EarlyStoppingCallback(early_stopping_patience=patience), epoch_curves_callback(live), *callbacks],
     )
-    started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=last)
-    seconds = time.perf_counter() - started
 
+    # 3. train
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(checkpoints.last) if checkpoints.last else None)
+    seconds = time.perf_counter() - started
+    best_epoch, best_loss, chosen = best_checkpoint(trainer.state, guard)
+    privacy = privacy_summary(domain_name, spec, guard, chosen, live) if guard else {"enabled": False}
+
+    # 4. save
     history = trainer.state.log_history
     dev_losses = [(entry["epoch"], entry["eval_loss"]) for entry in history if "eval_loss" in entry]
-    best_epoch, best_loss = min(dev_losses, key=lambda item: item[1])
-    privacy: dict[str, Any] = {"enabled": False}
-    if guard:
-        record = guard[1]
-        eligible = [check for check in record.checks if check["within_threshold"]]
-        if not record.checks:
-            raise AssayError(
-                f"train {domain_name}: no privacy check ran, so no checkpoint can be chosen; "
-                f"generator.privacy.privacy_check_every ({spec.privacy.privacy_check_every}) must be at most train.max_epochs ({spec.train.max_epochs})",
-                exit_code=1,
-            )
-        if not eligible:
-            raise AssayError(
-                f"train {domain_name}: no checkpoint passed the privacy check ({len(record.checks)} checked); "
-                "the generator sits closer to its training rows than fresh data does. Nothing was saved; see "
-                f"{live_dir} for the checks, and consider fewer epochs, more dropout or a smaller model",
-                exit_code=1,
-            )
-        chosen = min(eligible, key=lambda check: check["dev_loss"])
-        best_epoch, best_loss = chosen["epoch"], chosen["dev_loss"]
-        privacy = {
-            "enabled": True,
-            "chosen_epoch": chosen["epoch"],
-            "why": (
-                f"best dev loss among the {len(eligible)} of {len(record.checks)} checked checkpoints whose privacy statistic "
-                f"was within the bootstrap {spec.privacy.quantile:.0%} threshold of fresh dev rows"
-            ),
-            "chosen": chosen,
-            "checks": record.checks,
-            "check_seconds": round(record.seconds, 2),
-        }
     tokens = sum(len(ids) for ids in prepared.train.sequences) * (history[-1].get("epoch") or 1)
     metrics = {
         "best_dev_loss": best_loss,
@@ -420,7 +441,7 @@ def train_generator(
         "torch": torch.__version__,
         "train_rows": train.height,
         "dev_rows": dev.height,
-        "resumed_from": last,
+        "resumed_from": str(checkpoints.last) if checkpoints.last else None,
         "privacy": privacy,
     }
     if guard:
@@ -429,7 +450,6 @@ def train_generator(
         live.summary[key] = metrics[key]
     # The stewards' report draws the privacy-utility path from here (reports/train/<domain>/metrics.json).
     live.summary["privacy"] = {key: privacy[key] for key in ("enabled", "chosen_epoch", "why", "checks") if key in privacy}
-    live.end()
     with atomic_dir(model_dir / GENERATOR_DIR) as staging:
         trainer.save_model(str(staging))
         prepared.tokenizer.save_pretrained(str(staging))
@@ -437,7 +457,7 @@ def train_generator(
     write_json(metrics, model_dir / METRICS_FILE)
     # Checkpoints exist to resume an interrupted run; once the model is saved there is nothing to
     # resume, and a later run with the same inputs (dvc repro -f) must train, not "resume" at its end.
-    shutil.rmtree(output_dir, ignore_errors=True)
+    shutil.rmtree(checkpoints.folder, ignore_errors=True)
     log.info(
         "train %s: best dev loss %.4f at epoch %s of %s (%s s, %s tokens/s); saved %s",
         domain_name,
@@ -449,3 +469,54 @@ def train_generator(
         model_dir,
     )
     return metrics
+
+
+def privacy_summary(domain_name: str, spec: GeneratorSpec, guard: tuple[Any, PrivacyLog], chosen: dict[str, Any] | None, live: Any) -> dict[str, Any]:
+    """What the privacy checks decided, for metrics.json; an error when no checkpoint may be kept."""
+    record = guard[1]
+    if not record.checks:
+        raise AssayError(
+            f"train {domain_name}: no privacy check ran, so no checkpoint can be chosen; "
+            f"generator.privacy.privacy_check_every ({spec.privacy.privacy_check_every}) must be at most train.max_epochs ({spec.train.max_epochs})",
+            exit_code=1,
+        )
+    eligible = [check for check in record.checks if check["within_threshold"]]
+    if chosen is None:
+        raise AssayError(
+            f"train {domain_name}: no checkpoint passed the privacy check ({len(record.checks)} checked); "
+            "the generator sits closer to its training rows than fresh data does. Nothing was saved; see "
+            f"{live.dir} for the checks, and consider fewer epochs, more dropout or a smaller model",
+            exit_code=1,
+        )
+    return {
+        "enabled": True,
+        "chosen_epoch": chosen["epoch"],
+        "why": (
+            f"best dev loss among the {len(eligible)} of {len(record.checks)} checked checkpoints whose privacy statistic "
+            f"was within the bootstrap {spec.privacy.quantile:.0%} threshold of fresh dev rows"
+        ),
+        "chosen": chosen,
+        "checks": record.checks,
+        "check_seconds": round(record.seconds, 2),
+    }
+
+
+def train_on_splits(
+    domain_name: str,
+    spec: GeneratorSpec,
+    train_path: Path,
+    dev_path: Path,
+    model_dir: Path,
+    live_dir: Path,
+    checkpoints_dir: Path,
+    *,
+    device: Device,
+    group_by: list[str] | None = None,
+    callbacks: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """:func:`train_generator` on split files: reads them, resumes from ``checkpoints_dir`` when a run
+    of the same data, params and code was interrupted, and logs to a DVCLive run in ``live_dir``."""
+    data = TrainingData.read(train_path, dev_path, spec, group_by)
+    checkpoints = Checkpoints.open(checkpoints_dir, run_fingerprint(train_path, dev_path, spec))
+    with open_live(live_dir, resume=checkpoints.last is not None) as live:
+        return train_generator(domain_name, spec, data, model_dir, checkpoints, device=device, live=live, callbacks=callbacks)

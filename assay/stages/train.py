@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from assay.config import DomainSpec, load_params
-from assay.generator.training import train_generator
+from assay.generator.model import pick_device
+from assay.generator.training import train_on_splits
 
 
 def run_train(domain_name: str, params_path: Path, train_path: Path, dev_path: Path, model_dir: Path, live_dir: Path, checkpoints_dir: Path) -> dict[str, Any]:
-    """Entry point for ``assay train``."""
+    """Entry point for ``assay train``: the machine's best device, DVCLive curves in ``live_dir``,
+    checkpoints in ``checkpoints_dir`` so that an interrupted run resumes."""
 
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no model hub is reachable; base models are local folders
     domain: DomainSpec = load_params(params_path).domain(domain_name)
     group_by = [name for name in (domain.split.group_by, domain.split.group_fallback) if name]
-    return train_generator(domain_name, domain.generator, train_path, dev_path, model_dir, live_dir, checkpoints_dir, group_by)
+    return train_on_splits(domain_name, domain.generator, train_path, dev_path, model_dir, live_dir, checkpoints_dir, device=pick_device(), group_by=group_by)
