@@ -84,6 +84,10 @@ def clean(
     out: Annotated[Path | None, typer.Option(help=f"Clean output [default: {LAYOUT.clean(D)}].")] = None,
     quarantine: Annotated[Path | None, typer.Option(help=f"Rejected rows [default: {LAYOUT.quarantine(D)}].")] = None,
     report: Annotated[Path | None, typer.Option(help=f"Cleaning metrics [default: {LAYOUT.clean_report(D)}].")] = None,
+    allow_demo_key: Annotated[
+        bool,
+        typer.Option("--allow-demo-key", help="Accept the public demo key for real data (sources outside data/raw/); its pseudonyms can be reversed."),
+    ] = False,
 ) -> None:
     """Apply the domain's cleaning rules; rejected rows go to quarantine with the rule and reason.
 
@@ -99,6 +103,7 @@ def clean(
             out or LAYOUT.clean(domain),
             quarantine or LAYOUT.quarantine(domain),
             report or LAYOUT.clean_report(domain),
+            allow_demo_key,
         )
 
 

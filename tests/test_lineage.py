@@ -308,6 +308,11 @@ def test_model_card_front_matter_is_yaml_naming_sources_suite_and_model(lineage_
     assert meta["assay"]["sources"][0]["sha256"] == _ingest_sha256(lineage_repo)
     assert meta["assay"]["suite"]["path"] == "expectations/records.json" and len(meta["assay"]["suite"]["sha256"]) == 64
     assert meta["assay"]["validation"] == "passed"
+    # The card names the fingerprint of the key that made the pseudonyms, as the cleaning report does.
+    key = json.loads((lineage_repo / "reports/clean/records.json").read_text())["pseudonym_key"]
+    assert meta["assay"]["pseudonym_key"] == key and len(key["fingerprint"]) == 16 and key["fingerprint"] in body
+    assert ("the public demo key" in body) == key["demo_key"]
+    assert json.loads((lineage_repo / "reports/lineage/records.json").read_text())["pseudonym_key"] == key
     assert meta["model-index"][0]["results"][0]["metrics"][0]["type"] == "loss"
     for heading in ("## Data provenance", "## Training", "## Utility and privacy", "## Intended use", "## Out of scope and limits", "## How to verify"):
         assert heading in body

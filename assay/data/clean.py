@@ -29,6 +29,7 @@ import polars as pl
 
 from assay.columns import PROVENANCE
 from assay.config import ColumnSpec, DomainSpec
+from assay.errors import AssayError
 
 log = logging.getLogger("assay.clean")
 
@@ -59,13 +60,47 @@ class CleanResult:
     report: dict[str, Any]
 
 
-def pseudonym_key() -> bytes:
-    """The HMAC key for identifiers: ``$ASSAY_PSEUDONYM_KEY``, else the documented demo key."""
-    key = os.environ.get(PSEUDONYM_KEY_ENV)
-    if not key:
+# An HMAC of this label under the key tells an auditor which key made a dataset, and reveals nothing of it.
+KEY_FINGERPRINT_LABEL = b"assay pseudonym key fingerprint v1"
+
+
+@dataclass(frozen=True)
+class PseudonymKey:
+    """The HMAC key for identifiers, whether it is the public demo key, and its fingerprint."""
+
+    secret: bytes
+    is_demo: bool
+
+    @property
+    def fingerprint(self) -> str:
+        return hmac.new(self.secret, KEY_FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
+
+    def describe(self) -> dict[str, Any]:
+        """What the cleaning report, the lineage record and the model card say about the key."""
+        return {"fingerprint": self.fingerprint, "demo_key": self.is_demo}
+
+
+def pseudonym_key(real_data: bool = False, allow_demo_key: bool = False) -> PseudonymKey:
+    """``$ASSAY_PSEUDONYM_KEY``, else the documented demo key, which real data refuses.
+
+    A key that is set but empty or only whitespace is an error, not "unset": a typo in a secret
+    store must not fall back to the public key. ``real_data`` (sources outside ``data/raw/``)
+    refuses the demo key unless ``allow_demo_key``.
+    """
+    value = os.environ.get(PSEUDONYM_KEY_ENV)
+    if value is not None and not value.strip():
+        raise AssayError(f"{PSEUDONYM_KEY_ENV} is set but empty or whitespace; set a secret key, or unset it to use the public demo key on demo data")
+    if value is None:
+        value = DEMO_PSEUDONYM_KEY
+    key = PseudonymKey(value.encode("utf-8"), value == DEMO_PSEUDONYM_KEY)
+    if key.is_demo and real_data and not allow_demo_key:
+        raise AssayError(
+            f"these params read real data (sources outside data/raw/), and {PSEUDONYM_KEY_ENV} is unset or the public demo key, "
+            "whose pseudonyms anyone can reverse; set a secret key, or pass --allow-demo-key to accept that"
+        )
+    if key.is_demo:
         log.warning("%s is not set: identifiers are hashed with the public demo key; set it for real data", PSEUDONYM_KEY_ENV)
-        key = DEMO_PSEUDONYM_KEY
-    return key.encode("utf-8")
+    return key
 
 
 def pseudonymise(values: pl.Series, key: bytes) -> pl.Series:

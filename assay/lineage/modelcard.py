@@ -118,6 +118,7 @@ def front_matter(record: dict[str, Any], spec: DomainSpec, utility: dict[str, An
             "suite": {"path": suite["path"], "md5": suite.get("md5"), "sha256": validation.get("suite_sha256")} if suite and validation else None,
             "validation": "passed" if validation and validation.get("success") else ("failed" if validation else "not run"),
             "git_commit": record["run"]["git"].get("commit"),
+            "pseudonym_key": record.get("pseudonym_key"),
         },
     }
 

@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 from assay.errors import AssayError
 from assay.generator.model import METRICS_FILE
+from assay.layout import LAYOUT
 from assay.report.formatting import fmt_bytes
 
 if TYPE_CHECKING:
@@ -698,6 +699,8 @@ def build_lineage(repo: Repo, domain: str, targets: dict[str, str]) -> dict[str,
     root = Path(repo.root_dir)
     # The generator folder's sibling: models/<domain>/metrics.json.
     model_metrics = read_json_or_empty(Path(target_outs["model"].fs_path).parent / METRICS_FILE)
+    # Which key pseudonymised the identifiers (its fingerprint, from the cleaning report; None: the domain has none).
+    key = read_json_or_empty(root / LAYOUT.clean_report(domain)).get("pseudonym_key")
     seeds = seeds_by_key({stage_id(stage): stage_params(stage) for stage in stages})
     record = {
         "lineage_version": LINEAGE_VERSION,
@@ -706,6 +709,7 @@ def build_lineage(repo: Repo, domain: str, targets: dict[str, str]) -> dict[str,
         "not_produced": {role: f"{path}: no stage in dvc.yaml makes it yet" for role, path in sorted(missing.items())},
         "chain": list(sources.values()) + chain,
         "stages": steps,
+        "pseudonym_key": key,
         "run": run_info(root) | {"device": {key: model_metrics.get(key) for key in DEVICE_KEYS if key in model_metrics}, "seeds": seeds},
     }
     return record

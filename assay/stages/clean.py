@@ -12,28 +12,39 @@ from assay.config import load_params
 from assay.data.clean import clean_frame, pseudonym_key
 from assay.errors import AssayError
 from assay.io import write_json, write_parquet
+from assay.layout import LAYOUT
 from assay.progress import steps
 
 log = logging.getLogger(__name__)
 
 
-def run_clean(domain_name: str, params_path: Path, interim: Path, out: Path, quarantine_path: Path, report_path: Path) -> dict[str, Any]:
+def reads_real_data(raw_dir: Path, params_path: Path) -> bool:
+    """Whether a domain's raw data lies outside the project's ``data/raw/`` (the committed demo data)."""
+    demo_root = (params_path.parent / LAYOUT.data / "raw").resolve()
+    return not (params_path.parent / raw_dir).resolve().is_relative_to(demo_root)
+
+
+def run_clean(
+    domain_name: str, params_path: Path, interim: Path, out: Path, quarantine_path: Path, report_path: Path, allow_demo_key: bool = False
+) -> dict[str, Any]:
     """Entry point for ``assay clean``: read params and the interim frame, write clean, quarantine, report."""
 
     params = load_params(params_path)
     domain = params.domain(domain_name)
+    has_identifiers = any(column.identifier for column in domain.columns.values())
+    key = pseudonym_key(reads_real_data(Path(domain.raw_dir), Path(params_path)), allow_demo_key) if has_identifiers else None
     if not interim.is_file():
         raise AssayError(f"{interim}: interim data not found; run `assay ingest --domain {domain_name}` first")
     frame = pl.read_parquet(interim)
     with steps(f"clean {domain_name}", total=4) as done:
-        has_identifiers = any(column.identifier for column in domain.columns.values())
-        result = clean_frame(frame, domain, pseudonym_key() if has_identifiers else b"")
+        result = clean_frame(frame, domain, key.secret if key else b"")
         done("rows checked")
         write_parquet(result.clean, out)
         done("clean data written")
         write_parquet(result.quarantine, quarantine_path)
         done("quarantine written")
-        write_json(result.report, report_path)
+        # Which key made the pseudonyms (its fingerprint, never the key), for auditors and the lineage record.
+        write_json({**result.report, "pseudonym_key": key.describe() if key else None}, report_path)
         done("report written")
     r = result.report
     log.info(
