@@ -24,14 +24,31 @@ def _umask() -> int:
     return current
 
 
+TEMPORARY = ".{name}.*.tmp"  # what atomic writes stage beside ``name``; .gitignore and .dvcignore hold ".*.tmp"
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete what an earlier write of ``path`` left when it was killed (``kill -9`` skips every
+    ``finally``). DVC runs one stage at a time, so no other writer of ``path`` is running."""
+    stale = sorted(path.parent.glob(TEMPORARY.format(name=path.name))) if path.parent.is_dir() else []
+    for leftover in stale:
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+    return stale
+
+
 @contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only if the body succeeds.
 
-    Readers never see a half-written file, and a crash leaves the previous output intact.
+    Readers never see a half-written file, and a crash leaves the previous output intact; a
+    killed run's temporary is removed by the next write of the same path.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -49,6 +66,7 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
     """Yield an empty staging folder beside ``path``; it replaces ``path`` only if the body succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield staging
