@@ -134,11 +134,15 @@ def read_csv_source(
     ``_source_row`` is the line number in the file where the record starts (the header is
     line 1), so a steward can open the file at that line.
     """
+    if path.is_dir():
+        raise AssayError(f"{path}: is a folder; a csv source names one file")
     data = path.read_bytes()
     if not data.strip():
         raise AssayError(f"{path}: file is empty")
     info = SourceInfo(line_endings=_line_endings(data))
     text, info.encoding, bad_bytes = _decode(data, encoding, path)
+    if not text.strip("\ufeff \t\r\n"):
+        raise AssayError(f"{path}: file holds no text (only a byte-order mark or whitespace)")
     info.delimiter = _choose_delimiter(text, delimiter, quote_char, expected, path)
 
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=info.delimiter, quotechar=quote_char)

@@ -222,17 +222,30 @@ def failure_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+# GX validates a pandas frame; pandas has no integer type wider than 64 bits.
+_WIDER_THAN_PANDAS = ("Int128", "UInt128")
+
+
 def read_data(path: Path) -> pl.DataFrame:
+    """A Parquet or CSV file as a frame GX can validate, or a one-line error naming the file."""
     if not path.is_file():
         raise AssayError(f"data file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv", ".txt"):
+        raise AssayError(f"{path}: unsupported file type {path.suffix!r}; use .parquet or .csv")
+    if suffix != ".parquet":
+        with path.open("rb") as handle:
+            if b"\x00" in handle.read(1 << 16):
+                raise AssayError(f"{path}: holds NUL bytes, so it is not a text CSV file (a binary file, or UTF-16 without a byte-order mark?)")
     try:
-        if path.suffix.lower() == ".parquet":
-            return pl.read_parquet(path)
-        if path.suffix.lower() in (".csv", ".txt"):
-            return pl.read_csv(path, try_parse_dates=True, infer_schema_length=10_000)
+        frame = pl.read_parquet(path) if suffix == ".parquet" else pl.read_csv(path, try_parse_dates=True, infer_schema_length=10_000)
     except Exception as exc:  # polars raises several error types for unreadable files
         raise AssayError(f"{path}: cannot be read: {str(exc).splitlines()[0]}") from None
-    raise AssayError(f"{path}: unsupported file type {path.suffix!r}; use .parquet or .csv")
+    for name, dtype in frame.schema.items():
+        if type(dtype).__name__ in _WIDER_THAN_PANDAS:
+            row = frame.with_row_index("_row").filter(pl.col(name).abs() > 2**63 - 1)["_row"].first()
+            raise AssayError(f"{path}: column {name!r} holds an integer beyond the 64-bit range (data row {row + 1}), which cannot be validated")
+    return frame
 
 
 def run_check(file: Path, suite_path: Path) -> int:
