@@ -459,6 +459,61 @@ def _check_sources(params: Params, root: Path, params_path: Path) -> None:
             _check_sql(pl, derived.expr, f"{params_path}: domains.{name}.clean.derived[{index}].expr")
 
 
+def polars_dtype(column_type: str) -> Any:
+    """The polars dtype a column of params type ``column_type`` (str, int, ...) is cast to in cleaning."""
+    import polars as pl
+
+    return {"str": pl.String(), "int": pl.Int64(), "float": pl.Float64(), "bool": pl.Boolean(), "date": pl.Date(), "datetime": pl.Datetime("us")}[column_type]
+
+
+def _check_expressions(params: Params, params_path: Path) -> None:
+    """Plan every cleaning rule and derived expression against an empty frame of the typed schema,
+    and round-trip every date format, so that an unknown column, a type error or an unknown
+    directive is a one-line error now, not a traceback (or every row quarantined) in ``assay clean``."""
+    from datetime import datetime
+
+    import polars as pl
+
+    for name, domain in params.domains.items():
+        where = f"{params_path}: domains.{name}"
+        for column, spec in domain.columns.items():
+            for index, fmt in enumerate(spec.formats or []):
+                dtype = polars_dtype(spec.type)
+                try:
+                    text = pl.Series([datetime(2001, 2, 3, 4, 5, 6)]).cast(dtype).dt.strftime(fmt)
+                    parsed = text.str.strptime(dtype, fmt, strict=True)
+                except Exception as exc:  # polars raises ComputeError or InvalidOperationError
+                    raise AssayError(f"{where}.columns.{column}.formats[{index}]: {fmt!r} is not a valid date format: {_first_line(exc)}") from None
+                if parsed.null_count():
+                    raise AssayError(f"{where}.columns.{column}.formats[{index}]: {fmt!r} does not read back the dates it writes")
+        typed = {column: polars_dtype(spec.type) for column, spec in domain.columns.items()}
+        raw = {f"{column}__raw": pl.String() for column in domain.columns}
+        provenance = {"_source_file": pl.String(), "_source_row": pl.Int64()}
+        checked = pl.DataFrame(schema={**typed, **raw, **provenance, "_raw": pl.String()}).lazy()
+        for index, rule in enumerate(domain.clean.rules):
+            _plan(checked, rule.when, f"{where}.clean.rules[{index}].when")
+        flags = {rule.name: pl.Boolean() for rule in domain.clean.rules if rule.action == "flag"}
+        # Derived columns see the clean rows: identifiers are pseudonyms (text) by then.
+        identifiers = {column: pl.String() for column, spec in domain.columns.items() if spec.identifier}
+        clean = pl.DataFrame(schema={**typed, **identifiers, **flags, **provenance}).lazy()
+        for index, derived in enumerate(domain.clean.derived):
+            _plan(clean, derived.expr, f"{where}.clean.derived[{index}].expr")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _plan(frame: Any, expression: str, where: str) -> None:
+    import polars as pl
+
+    try:
+        frame.select(pl.sql_expr(expression)).collect()
+    except Exception as exc:  # ColumnNotFoundError, InvalidOperationError, SchemaError, SQL errors
+        raise AssayError(f"{where}: {expression!r}: {_first_line(exc)}") from None
+
+
 def _check_sql(pl: Any, expression: str, where: str) -> None:
     try:
         pl.sql_expr(expression)
@@ -490,4 +545,5 @@ def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:
     except ValidationError as exc:
         raise AssayError(_first_error(exc, path)) from None
     _check_sources(params, path.parent, path)
+    _check_expressions(params, path)
     return params

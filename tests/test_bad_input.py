@@ -67,3 +67,42 @@ def test_ingest_of_a_csv_source_that_is_a_folder(tmp_path):
     shutil.copy(REPO_ROOT / "data" / "raw" / "records" / "diabetic_data.csv", tmp_path / "data" / "raw" / "records" / "export")
     out = ["--out", str(tmp_path / "i.parquet"), "--report", str(tmp_path / "i.json")]
     _one_line_exit_2(["ingest", "--domain", "records", "--params", str(params), *out], "export", "is a folder")
+
+
+def _demo_params_with(tmp_path: Path, change) -> Path:
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    for domain in params["domains"].values():  # sources stay where they are
+        domain["raw_dir"] = str(REPO_ROOT / domain["raw_dir"])
+        domain["sources"] = [{**source, "path": str(REPO_ROOT / source["path"])} for source in domain["sources"]]
+    change(params["domains"])
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "phrases"),
+    [
+        (
+            lambda d: d["records"]["clean"]["rules"].append({"name": "typo", "when": "time_in_hospitl > 12", "reason": "x"}),
+            ("domains.records.clean.rules[", "time_in_hospitl"),
+        ),
+        (
+            lambda d: d["records"]["clean"]["rules"].append({"name": "types", "when": "race + 1 > 2", "reason": "x"}),
+            ("domains.records.clean.rules[", "race + 1 > 2", "not allowed"),
+        ),
+        (
+            lambda d: d["transactions"]["clean"].setdefault("derived", []).append({"name": "total", "expr": "Quantity * Description"}),
+            ("domains.transactions.clean.derived[", "Quantity * Description"),
+        ),
+        (
+            lambda d: d["transactions"]["columns"]["InvoiceDate"]["formats"].append("%d.%m.%Y %Q"),
+            ("domains.transactions.columns.InvoiceDate.formats[3]", "%Q", "not a valid date format"),
+        ),
+    ],
+    ids=["unknown-column", "type-error-in-rule", "type-error-in-derived", "unknown-date-directive"],
+)
+def test_bad_expressions_and_formats_are_caught_when_params_load(tmp_path, change, phrases):
+    params = _demo_params_with(tmp_path, change)
+    args = ["clean", "--domain", "records", "--params", str(params), "--interim", str(tmp_path / "none.parquet")]
+    _one_line_exit_2(args, str(params), *phrases)

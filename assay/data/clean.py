@@ -28,7 +28,7 @@ from typing import Any
 import polars as pl
 
 from assay.columns import PROVENANCE
-from assay.config import ColumnSpec, DomainSpec
+from assay.config import ColumnSpec, DomainSpec, polars_dtype
 from assay.errors import AssayError
 
 log = logging.getLogger("assay.clean")
@@ -40,14 +40,6 @@ VALUE_PREVIEW = 60
 MOJIBAKE_HINT = r"[ÃÂâ€ï¿½Ð]"
 _ORDER = "_order"
 
-_POLARS_TYPES: dict[str, pl.DataType] = {
-    "str": pl.String(),
-    "int": pl.Int64(),
-    "float": pl.Float64(),
-    "bool": pl.Boolean(),
-    "date": pl.Date(),
-    "datetime": pl.Datetime("us"),
-}
 _TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true/false", "date": "a date", "datetime": "a date-time"}
 _TRUE = ["true", "yes", "y", "1", "t"]
 _FALSE = ["false", "no", "n", "0", "f"]
@@ -177,7 +169,7 @@ def _cast(name: str, spec: ColumnSpec) -> pl.Expr:
     if spec.type == "bool":
         lowered = raw.str.to_lowercase()
         return pl.when(lowered.is_in(_TRUE)).then(True).when(lowered.is_in(_FALSE)).then(False)
-    dtype = _POLARS_TYPES[spec.type]
+    dtype = polars_dtype(spec.type)
     assert spec.formats  # the params model requires formats for dates
     return pl.coalesce([raw.str.strptime(dtype, fmt, strict=False) for fmt in spec.formats])
 
