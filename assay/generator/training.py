@@ -93,9 +93,15 @@ class Prepared:
     generator: dict[str, Any]
 
 
-def prepare_tabular(spec: GeneratorSpec, train: pl.DataFrame, dev: pl.DataFrame, train_groups: pl.Series | None = None) -> Prepared:
+def _padded_lm(model: Any, tokenizer: Any, train_ids: list[list[int]], dev_ids: list[list[int]], generator: dict[str, Any]) -> Prepared:
+    """Variable-length sequences for a causal LM: the padding collator makes labels and masks them."""
     from transformers import DataCollatorForLanguageModeling
 
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
+    return Prepared(model, tokenizer, TokenDataset(train_ids, False), TokenDataset(dev_ids, False), collator, max(len(ids) for ids in train_ids), generator)
+
+
+def prepare_tabular(spec: GeneratorSpec, train: pl.DataFrame, dev: pl.DataFrame, train_groups: pl.Series | None = None) -> Prepared:
     if spec.base_model:
         model, tokenizer = resolve_base_model(spec.base_model)
         if tokenizer.pad_token is None:
@@ -103,18 +109,9 @@ def prepare_tabular(spec: GeneratorSpec, train: pl.DataFrame, dev: pl.DataFrame,
         eos = tokenizer.eos_token or ""
         encode = lambda frame, seed: [tokenizer(t + eos)["input_ids"] for t in frame_to_texts(frame, spec.features, seed)]  # noqa: E731
         train_ids, dev_ids = encode(train, spec.train.seed), encode(dev, spec.train.seed + 1)
-        seq_len = max(len(ids) for ids in train_ids)
         schema = {name: dtype_to_dict(name, train.schema[name]) for name in spec.features}
         generator = {"kind": "tabular", "mode": "fine-tune", "base_model": spec.base_model, "features": spec.features, "schema": schema}
-        return Prepared(
-            model,
-            tokenizer,
-            TokenDataset(train_ids, False),
-            TokenDataset(dev_ids, False),
-            DataCollatorForLanguageModeling(tokenizer, mlm=False),
-            seq_len,
-            generator,
-        )
+        return _padded_lm(model, tokenizer, train_ids, dev_ids, generator)
 
     # rare_count counts patients (customers) as well as rows: see TabularCodec.fit.
     codec = TabularCodec.fit(train, spec.features, numeric_bins=spec.numeric_bins, rare_count=spec.rare_count, groups=train_groups)
@@ -128,8 +125,6 @@ def prepare_tabular(spec: GeneratorSpec, train: pl.DataFrame, dev: pl.DataFrame,
 
 
 def prepare_text(spec: GeneratorSpec, train: pl.DataFrame, dev: pl.DataFrame, train_groups: pl.Series | None = None) -> Prepared:
-    from transformers import DataCollatorForLanguageModeling
-
     assert spec.text_column is not None
 
     def documents(frame: pl.DataFrame) -> list[str]:
@@ -151,7 +146,6 @@ def prepare_text(spec: GeneratorSpec, train: pl.DataFrame, dev: pl.DataFrame, tr
         return [tokenizer(doc + eos, truncation=True, max_length=spec.model.max_length)["input_ids"] for doc in docs]
 
     train_ids, dev_ids = encode(train_docs), encode(dev_docs)
-    seq_len = max(len(ids) for ids in train_ids)
     controls = train.group_by(spec.features, maintain_order=True).len().sort(spec.features)
     generator = {
         "kind": "text",
@@ -163,15 +157,7 @@ def prepare_text(spec: GeneratorSpec, train: pl.DataFrame, dev: pl.DataFrame, tr
         # Sampling draws control prefixes with these train frequencies.
         "controls": controls.to_dicts(),
     }
-    return Prepared(
-        model,
-        tokenizer,
-        TokenDataset(train_ids, False),
-        TokenDataset(dev_ids, False),
-        DataCollatorForLanguageModeling(tokenizer, mlm=False),
-        seq_len,
-        generator,
-    )
+    return _padded_lm(model, tokenizer, train_ids, dev_ids, generator)
 
 
 def epoch_curves_callback(live: Any):
