@@ -8,5 +8,8 @@ SOURCE_FILE = "_source_file"  # the raw file a row came from, relative to the do
 SOURCE_ROW = "_source_row"  # its line (CSV) or position (course material) in that file, from 1
 PROVENANCE = (SOURCE_FILE, SOURCE_ROW)
 INGEST_ERROR = "_ingest_error"  # why a row could not be parsed, or null
-RAW = "_raw"  # the source text of a row that could not be parsed
+RAW = "_raw"  # the source text of a row that could not be parsed, identifiers masked
 INGEST_COLUMNS = (*PROVENANCE, INGEST_ERROR, RAW)
+# The full, unmasked text of a broken line, where ``_raw`` had identifiers masked, was withheld
+# or was cut. Only the restricted quarantine keeps it; the report never reads that file.
+RAW_RESTRICTED = "_raw_restricted"

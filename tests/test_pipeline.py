@@ -70,7 +70,7 @@ def test_adding_a_domain_is_a_params_change_only(repro_repo: Path) -> None:
     source = repro_repo / "data/raw/shop2"
     source.mkdir()
     interim = pl.read_parquet(repro_repo / "data/interim/transactions.parquet")
-    interim.filter(pl.col("_ingest_error").is_null()).drop("_source_file", "_source_row", "_ingest_error", "_raw").head(500).write_parquet(
+    interim.filter(pl.col("_ingest_error").is_null()).drop("_source_file", "_source_row", "_ingest_error", "_raw", "_raw_restricted").head(500).write_parquet(
         source / "lines.parquet"
     )
     params_path = repro_repo / "params.yaml"

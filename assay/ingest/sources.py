@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from assay.columns import INGEST_COLUMNS
+from assay.columns import INGEST_COLUMNS, RAW_RESTRICTED
 from assay.config import DomainSpec, Source
 from assay.errors import AssayError
 from assay.ingest.cnxml import read_cnxml_book
@@ -35,6 +35,7 @@ def _read_source(source: Source, path: Path, domain: DomainSpec) -> tuple[pl.Dat
             quote_char=source.csv.quote_char,
             encoding=source.csv.encoding,
             max_field_chars=domain.max_field_chars,
+            identifiers=[name for name, column in domain.columns.items() if column.identifier],
         )
         return frame, [(path, info)]
     if source.format == "parquet":
@@ -56,7 +57,8 @@ def _read_source(source: Source, path: Path, domain: DomainSpec) -> tuple[pl.Dat
     for file in files:
         found = per_file.get(str(file), {"rows": 0, "errors": 0})
         infos.append((file, SourceInfo(encoding="utf-8", rows=found["rows"], rows_with_errors=found["errors"], columns=expected)))
-    return frame.select(*expected, *INGEST_COLUMNS), infos
+    # Course readers keep no identifiers, so nothing of theirs needs the restricted quarantine.
+    return frame.select(*expected, *INGEST_COLUMNS, pl.lit(None, pl.String).alias(RAW_RESTRICTED)), infos
 
 
 def ingest_domain(name: str, domain: DomainSpec, root: Path = Path(".")) -> tuple[pl.DataFrame, dict[str, Any]]:
@@ -82,6 +84,8 @@ def ingest_domain(name: str, domain: DomainSpec, root: Path = Path(".")) -> tupl
                 "rows_with_errors": info.rows_with_errors,
                 "columns": info.columns,
                 "encoding": info.encoding,
+                "encoding_confidence": info.encoding_confidence,
+                "encoding_chosen_by": info.encoding_chosen_by,
                 "delimiter": info.delimiter,
                 "line_endings": info.line_endings,
                 "blank_lines": info.blank_lines,
