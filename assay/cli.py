@@ -83,6 +83,10 @@ def clean(
     interim: Annotated[Path | None, typer.Option(help=f"Interim input [default: {LAYOUT.interim(D)}].")] = None,
     out: Annotated[Path | None, typer.Option(help=f"Clean output [default: {LAYOUT.clean(D)}].")] = None,
     quarantine: Annotated[Path | None, typer.Option(help=f"Rejected rows [default: {LAYOUT.quarantine(D)}].")] = None,
+    restricted: Annotated[
+        Path | None,
+        typer.Option(help=f"Broken lines in full, identifiers unmasked; store apart [default: {LAYOUT.restricted_quarantine(D)}]."),
+    ] = None,
     report: Annotated[Path | None, typer.Option(help=f"Cleaning metrics [default: {LAYOUT.clean_report(D)}].")] = None,
     allow_demo_key: Annotated[
         bool,
@@ -102,6 +106,7 @@ def clean(
             interim or LAYOUT.interim(domain),
             out or LAYOUT.clean(domain),
             quarantine or LAYOUT.quarantine(domain),
+            restricted or LAYOUT.restricted_quarantine(domain),
             report or LAYOUT.clean_report(domain),
             allow_demo_key,
         )

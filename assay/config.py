@@ -112,6 +112,21 @@ class Derived(StrictModel):
     expr: str = Field(description="SQL expression over typed columns.")
 
 
+PersonalDataAction = Literal["mask", "quarantine", "flag", "off"]
+
+
+class PersonalDataSpec(StrictModel):
+    """What to do with personal data found in free-text columns (assay/data/personal_data.py).
+
+    ``mask`` replaces each find with ``<kind>``; ``quarantine`` sends the row to quarantine;
+    ``flag`` keeps the value and marks the row in ``personal_data_<column>``, except a raw
+    identifier, which is always masked. The quarantine shows every find masked.
+    """
+
+    action: PersonalDataAction = Field("mask", description="For every free-text column: str, not an identifier, no 'allowed' or 'pattern'.")
+    columns: dict[str, PersonalDataAction] = Field(default_factory=dict, description="Per-column action, overriding 'action'.")
+
+
 class CleanSpec(StrictModel):
     null_values: list[str] = Field(default_factory=lambda: [""])
     trim: bool = True
@@ -123,6 +138,7 @@ class CleanSpec(StrictModel):
     unique_key: list[str] | None = None
     rules: list[Rule] = Field(default_factory=list)
     derived: list[Derived] = Field(default_factory=list)
+    personal_data: PersonalDataSpec = PersonalDataSpec()
 
 
 class DriftThresholds(StrictModel):
@@ -367,11 +383,29 @@ class DomainSpec(StrictModel):
             unknown = [name for name in names if name not in known]
             if unknown:
                 raise ValueError(f"{key} names unknown column(s) {unknown}; known: {sorted(known)}")
+        free_text = self.free_text_columns()
+        misplaced = [name for name in clean.personal_data.columns if name not in free_text]
+        if misplaced:
+            raise ValueError(f"clean.personal_data.columns names {misplaced}, which are not free-text columns; free-text: {free_text}")
         derived = [d.name for d in clean.derived]
         clash = sorted(set(derived) & known)
         if clash:
             raise ValueError(f"clean.derived redefines existing column(s) {clash}")
         return self
+
+    def free_text_columns(self) -> list[str]:
+        """Text columns whose values no list or pattern constrains: where personal data can hide."""
+        return [
+            name
+            for name, column in self.columns.items()
+            if column.type == "str" and not column.identifier and column.allowed is None and column.pattern is None
+        ]
+
+    def personal_data_actions(self) -> dict[str, PersonalDataAction]:
+        """The action for each free-text column that is scanned (``off`` ones left out)."""
+        spec = self.clean.personal_data
+        actions = {name: spec.columns.get(name, spec.action) for name in self.free_text_columns()}
+        return {name: action for name, action in actions.items() if action != "off"}
 
     @model_validator(mode="after")
     def _evaluate_fits_the_generator(self) -> DomainSpec:

@@ -33,6 +33,10 @@ class Layout:
     def quarantine(self, domain: str) -> Path:
         return self.data / "quarantine" / f"{domain}.parquet"
 
+    def restricted_quarantine(self, domain: str) -> Path:
+        """Broken lines in full, identifiers unmasked: stored apart, never rendered (README, "Quarantine")."""
+        return self.data / "quarantine" / f"{domain}.restricted.parquet"
+
     def splits(self, domain: str) -> Path:
         return self.data / "splits" / domain
 

@@ -414,3 +414,11 @@ def test_with_groups_every_range_bin_holds_rare_count_people() -> None:
         inside = (values >= lo) & (values <= hi)
         assert len({c for c, hit in zip(customer, inside, strict=True) if hit}) >= 5, (lo, hi)
     assert by_people.columns[0].bins[-1][1] == stamp  # the tail is still kept: the top bin ends at the max
+
+
+def test_personal_data_never_enters_the_vocabulary_however_often_seen() -> None:
+    # A flagged (not masked) email seen 40 times would be a token, and generator.json is published.
+    values = ["Cardiology"] * 40 + ["jane.doe@example.org"] * 40 + ["Surgery"] * 40
+    frame = pl.DataFrame({"note": values})
+    codec = TabularCodec.fit(frame, ["note"], rare_count=5)
+    assert codec.columns[0].values == ["Cardiology", "Surgery"]

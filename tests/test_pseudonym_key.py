@@ -85,7 +85,7 @@ def test_cleaning_report_records_the_fingerprint_of_the_key_used(tmp_path, monke
     for key in ("first secret", "second secret"):
         monkeypatch.setenv(PSEUDONYM_KEY_ENV, key)
         out = tmp_path / key
-        run_clean("records", REPO_ROOT / "params.yaml", tmp_path / "interim.parquet", out / "c.parquet", out / "q.parquet", out / "r.json")
+        run_clean("records", REPO_ROOT / "params.yaml", tmp_path / "interim.parquet", out / "c.parquet", out / "q.parquet", out / "qr.parquet", out / "r.json")
         recorded = json.loads((out / "r.json").read_text())["pseudonym_key"]
         assert recorded == {"fingerprint": PseudonymKey(key.encode(), False).fingerprint, "demo_key": False}
         assert key not in (out / "r.json").read_text()

@@ -382,3 +382,30 @@ def test_report_renders_offline_in_chromium(project: Path, tmp_path: Path) -> No
     assert visit.values["charts"] == 5  # 3 rule bars + 2 drift bars
     width, height = _png_size(shot)
     assert width >= 1000 and height >= 1500 and shot.stat().st_size > 30_000
+
+
+def test_no_raw_identifier_reaches_the_page_through_cleaning(project: Path, tmp_path: Path) -> None:
+    """A real ingest + clean of planted faults: the page shows no raw id and no pseudonym beside one."""
+    from assay.config import load_params
+    from assay.data.clean import clean_frame
+    from assay.ingest.tabular import read_csv_source
+
+    spec = load_params(project / "params.yaml").domain("records")
+    lines = (REPO_ROOT / SOURCE).read_text(encoding="utf-8").splitlines()
+    header, good = lines[0], lines[1:40]
+    fields = good[0].split(",")
+    type_failure = ",".join([fields[0], "P987654323", *fields[2:]])  # patient_nbr is not an integer
+    ragged = ",".join(["918273645", *fields[1:5]])  # a short line holding an encounter id
+    stray_quote = ",".join(["827364519", '"' + fields[1], *fields[2:]])
+    source = tmp_path / "planted.csv"
+    source.write_text("\n".join([header, *good, type_failure, ragged, stray_quote]) + "\n", encoding="utf-8")
+    identifiers = [name for name, column in spec.columns.items() if column.identifier]
+    frame, _ = read_csv_source(source, list(spec.columns), identifiers=identifiers)
+    result = clean_frame(frame, spec, b"report-test-key")
+    assert {"type:patient_nbr", "ingest"} <= set(result.quarantine["_rule"].to_list())
+    result.quarantine.write_parquet(project / "data" / "quarantine" / "records.parquet")
+    _write_json(project / "reports" / "clean" / "records.json", result.report)
+    _, page = _report(project)
+    for raw_id in ("987654323", "918273645", "827364519"):
+        assert raw_id not in page
+    assert "patient_nbr is not an integer" in page

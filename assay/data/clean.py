@@ -27,8 +27,9 @@ from typing import Any
 
 import polars as pl
 
-from assay.columns import PROVENANCE
+from assay.columns import PROVENANCE, RAW, RAW_RESTRICTED
 from assay.config import ColumnSpec, DomainSpec, polars_dtype
+from assay.data import personal_data
 from assay.errors import AssayError
 
 log = logging.getLogger("assay.clean")
@@ -49,6 +50,9 @@ _FALSE = ["false", "no", "n", "0", "f"]
 class CleanResult:
     clean: pl.DataFrame
     quarantine: pl.DataFrame
+    # Broken lines in full, identifiers unmasked, where the quarantine's ``_raw`` is masked,
+    # withheld or cut: for operators to store apart; the report never reads it.
+    restricted: pl.DataFrame
     report: dict[str, Any]
 
 
@@ -159,10 +163,9 @@ def _cast(name: str, spec: ColumnSpec) -> pl.Expr:
     if spec.type == "str":
         return raw
     if spec.type == "int":
-        as_float = raw.cast(pl.Float64, strict=False)
-        # "17850.0" is an integer written by a spreadsheet; "17850.5" is not.
-        whole = pl.when(as_float.is_finite() & (as_float == as_float.floor())).then(as_float.cast(pl.Int64, strict=False))
-        return pl.coalesce(raw.cast(pl.Int64, strict=False), whole)
+        # Parsed from the text, never through a float: "9007199254740993.0" must not become
+        # 9007199254740992, another customer's id. "17850.0" (a spreadsheet's integer) is one.
+        return _integer_text(raw).cast(pl.Int64, strict=False)
     if spec.type == "float":
         as_float = raw.cast(pl.Float64, strict=False)
         return pl.when(as_float.is_finite()).then(as_float)
@@ -172,6 +175,30 @@ def _cast(name: str, spec: ColumnSpec) -> pl.Expr:
     dtype = polars_dtype(spec.type)
     assert spec.formats  # the params model requires formats for dates
     return pl.coalesce([raw.str.strptime(dtype, fmt, strict=False) for fmt in spec.formats])
+
+
+_INTEGER_TEXT = r"^[+-]?[0-9]+(?:\.0*)?$"
+
+
+def _integer_text(raw: pl.Expr) -> pl.Expr:
+    """An integer written as text, with a spreadsheet's ``.0`` removed; null when it is not one (``1e5``, ``2.5``)."""
+    return pl.when(raw.str.contains(_INTEGER_TEXT)).then(raw.str.replace(r"\.0*$", "").str.strip_prefix("+"))
+
+
+def _type_reason(name: str, spec: ColumnSpec) -> pl.Expr:
+    """Why a value failed its cast. An identifier's value is never repeated: the reason names the column only."""
+    shown = [] if spec.identifier else ["='", _preview(f"{name}__raw"), "'"]
+    if spec.type == "int":
+        out_of_range = _integer_text(pl.col(f"{name}__raw")).is_not_null()
+        return pl.when(out_of_range).then(_say(name, *shown, " is out of range for a 64-bit integer")).otherwise(_say(name, *shown, " is not an integer"))
+    return _say(name, *shown, f" is not {_TYPE_WORDS[spec.type]}")
+
+
+def _shown(name: str, spec: ColumnSpec, quoted: bool = True) -> list[str | pl.Expr]:
+    """How a failed value appears in a reason: ``name='value'``, or ``name`` alone for an identifier."""
+    if spec.identifier:
+        return [name]
+    return [f"{name}='", _preview(name), "'"] if quoted else [f"{name}=", _preview(name)]
 
 
 def _bound(value: float | str, spec: ColumnSpec) -> pl.Expr:
@@ -188,7 +215,7 @@ def _column_checks(name: str, spec: ColumnSpec) -> list[tuple[str, pl.Expr, pl.E
     typed = pl.col(name)
     checks: list[tuple[str, pl.Expr, pl.Expr]] = []
     if spec.type != "str":
-        checks.append((f"type:{name}", raw.is_not_null() & typed.is_null(), _say(f"{name}='", _preview(f"{name}__raw"), f"' is not {_TYPE_WORDS[spec.type]}")))
+        checks.append((f"type:{name}", raw.is_not_null() & typed.is_null(), _type_reason(name, spec)))
     if spec.required:
         checks.append((f"required:{name}", raw.is_null(), pl.lit(f"{name} is missing")))
     if spec.allowed is not None:
@@ -197,7 +224,7 @@ def _column_checks(name: str, spec: ColumnSpec) -> list[tuple[str, pl.Expr, pl.E
             (
                 f"allowed:{name}",
                 typed.is_not_null() & ~typed.cast(pl.String).is_in(spec.allowed),
-                _say(f"{name}='", _preview(name), f"' is not one of: {shown}"),
+                _say(*_shown(name, spec), f" is not one of: {shown}"),
             )
         )
     if spec.pattern is not None:
@@ -205,7 +232,7 @@ def _column_checks(name: str, spec: ColumnSpec) -> list[tuple[str, pl.Expr, pl.E
             (
                 f"pattern:{name}",
                 typed.is_not_null() & ~typed.str.contains(f"^(?:{spec.pattern})$"),
-                _say(f"{name}='", _preview(name), f"' does not match the pattern {spec.pattern}"),
+                _say(*_shown(name, spec), f" does not match the pattern {spec.pattern}"),
             )
         )
     if spec.min_length is not None:
@@ -225,9 +252,9 @@ def _column_checks(name: str, spec: ColumnSpec) -> list[tuple[str, pl.Expr, pl.E
             )
         )
     if spec.min is not None:
-        checks.append((f"range:{name}", typed < _bound(spec.min, spec), _say(f"{name}=", _preview(name), f" is below the minimum {spec.min}")))
+        checks.append((f"range:{name}", typed < _bound(spec.min, spec), _say(*_shown(name, spec, quoted=False), f" is below the minimum {spec.min}")))
     if spec.max is not None:
-        checks.append((f"range:{name}", typed > _bound(spec.max, spec), _say(f"{name}=", _preview(name), f" is above the maximum {spec.max}")))
+        checks.append((f"range:{name}", typed > _bound(spec.max, spec), _say(*_shown(name, spec, quoted=False), f" is above the maximum {spec.max}")))
     return checks
 
 
@@ -241,11 +268,41 @@ def _deduplicate(parseable: pl.DataFrame, subset: list[str]) -> tuple[pl.DataFra
     return kept, dropped
 
 
+def _found_column(name: str) -> str:
+    return f"{name}__personal_data"
+
+
+def _treat_personal_data(frame: pl.DataFrame, actions: dict[str, str], raw_ids: pl.Series | None) -> tuple[pl.DataFrame, dict[str, dict[str, Any]]]:
+    """Find personal data in free-text columns, mask it as params say, and count it for the report.
+
+    ``mask`` and ``quarantine`` columns are masked here, so that neither clean data nor the
+    quarantine holds a find; ``flag`` columns keep their values, except raw identifiers.
+    ``<name>__personal_data`` keeps the kind found, for the quarantine check and the flag.
+    """
+    if not actions:
+        return frame, {}
+    frame = frame.with_columns([personal_data.kind_found(name, raw_ids).alias(_found_column(name)) for name in actions])
+    report: dict[str, dict[str, Any]] = {}
+    for name, action in actions.items():
+        kinds = frame[_found_column(name)].drop_nulls().value_counts(sort=True, name="n")
+        report[name] = {"action": action, "values_found": int(kinds["n"].sum()), "kinds": dict(sorted(kinds.iter_rows()))}
+    treated = []
+    for name, action in actions.items():
+        if action == "flag":
+            is_raw_id = pl.col(_found_column(name)) == personal_data.RAW_IDENTIFIER
+            treated.append(pl.when(is_raw_id).then(pl.lit(f"<{personal_data.RAW_IDENTIFIER}>")).otherwise(pl.col(name)).alias(name))
+        else:
+            treated.append(personal_data.masked(name, raw_ids).alias(name))
+    return frame.with_columns(treated), report
+
+
 def clean_frame(frame: pl.DataFrame, domain: DomainSpec, key: bytes) -> CleanResult:
     """Clean one domain's interim frame; pure apart from logging."""
     spec = domain.clean
     columns = list(domain.columns)
     rows_in = frame.height
+    if RAW_RESTRICTED not in frame.columns:  # interim data from a reader that keeps no identifiers
+        frame = frame.with_columns(pl.lit(None, pl.String).alias(RAW_RESTRICTED))
     frame = frame.with_row_index(_ORDER)
     frame, normalised = _normalise(frame, domain)
 
@@ -260,9 +317,19 @@ def clean_frame(frame: pl.DataFrame, domain: DomainSpec, key: bytes) -> CleanRes
             .with_columns(pl.lit(None, pl.String).alias("duplicate_of_file"), pl.lit(None, pl.Int64).alias("duplicate_of_row"))
         )
 
+    identifiers = [name for name, column in domain.columns.items() if column.identifier]
+    actions = domain.personal_data_actions()
+    raw_ids = pl.concat([frame[name] for name in identifiers]).drop_nulls().unique().sort() if identifiers else None
+    parseable, personal = _treat_personal_data(parseable, actions, raw_ids)
+
     checks: list[tuple[str, pl.Expr, pl.Expr]] = []
     for name, column in domain.columns.items():
         checks.extend(_column_checks(name, column))
+    for name, action in actions.items():
+        if action == "quarantine":
+            found = pl.col(_found_column(name))
+            words = found.replace_strict(personal_data.WORDS, default=None, return_dtype=pl.String)
+            checks.append((f"personal_data:{name}", found.is_not_null(), _say(f"{name} holds ", words, " (masked here)")))
     if spec.unique_key:
         key_cols = spec.unique_key
         repeated = ~pl.struct(key_cols).is_first_distinct() & pl.all_horizontal([pl.col(c).is_not_null() for c in key_cols])
@@ -290,23 +357,36 @@ def clean_frame(frame: pl.DataFrame, domain: DomainSpec, key: bytes) -> CleanRes
     flags = [pl.sql_expr(rule.when).fill_null(False).alias(rule.name) for rule in spec.rules if rule.action == "flag"]
     checked = typed.with_columns(first_rule.alias("_rule"), reasons.alias("_reason"), *flags).collect()
 
-    identifiers = [name for name, column in domain.columns.items() if column.identifier]
     flag_names = [rule.name for rule in spec.rules if rule.action == "flag"]
+    personal_flags = [pl.col(_found_column(name)).is_not_null().alias(f"personal_data_{name}") for name, action in actions.items() if action == "flag"]
     good = checked.filter(pl.col("_rule").is_null())
     good = good.with_columns([pseudonymise(good[name], key) for name in identifiers])
     derived = [pl.sql_expr(item.expr).alias(item.name) for item in spec.derived]
-    clean = good.with_columns(derived).select(*columns, *flag_names, *[d.name for d in spec.derived], *PROVENANCE)
+    clean = good.with_columns(*derived, *personal_flags).select(
+        *columns, *flag_names, *[d.name for d in spec.derived], *[flag.meta.output_name() for flag in personal_flags], *PROVENANCE
+    )
 
     rejected = checked.filter(pl.col("_rule").is_not_null()).select(
         _ORDER, *[pl.col(f"{name}__raw").alias(name) for name in columns], *PROVENANCE, "_raw", "_rule", "_reason"
     )
-    broken = broken.select(_ORDER, *columns, *PROVENANCE, "_raw", pl.lit("ingest").alias("_rule"), pl.col("_ingest_error").alias("_reason"))
-    quarantine = pl.concat([broken, rejected]).sort(_ORDER)
-    # Quarantine is read by stewards, but it is still no place for raw identifiers.
-    quarantine = quarantine.with_columns([pseudonymise(quarantine[name], key) for name in identifiers]).drop(_ORDER)
+    broken = broken.select(_ORDER, *columns, *PROVENANCE, RAW, RAW_RESTRICTED, pl.lit("ingest").alias("_rule"), pl.col("_ingest_error").alias("_reason"))
+    if actions:
+        # A broken line's free text is not split into columns: mask personal data in all of it.
+        shown = personal_data.masked(RAW)
+        broken = broken.with_columns(shown.alias(RAW), pl.coalesce(RAW_RESTRICTED, pl.when(shown != pl.col(RAW)).then(pl.col(RAW))).alias(RAW_RESTRICTED))
+    rejected = rejected.with_columns(pl.lit(None, pl.String).alias(RAW_RESTRICTED))
+    quarantine = pl.concat([broken, rejected], how="diagonal").sort(_ORDER)
+    restricted = quarantine.filter(pl.col(RAW_RESTRICTED).is_not_null()).select(*PROVENANCE, "_rule", "_reason", pl.col(RAW_RESTRICTED).alias(RAW))
+    # Quarantine is read by stewards, but it is still no place for raw identifiers: ids are
+    # pseudonymised, reasons never repeat them, and ``_raw`` has them masked (assay.ingest.tabular).
+    quarantine = quarantine.with_columns([pseudonymise(quarantine[name], key) for name in identifiers]).drop(_ORDER, RAW_RESTRICTED)
+    # Flagged personal data stays in clean data by the steward's choice, never in quarantine.
+    quarantine = quarantine.with_columns([personal_data.masked(name, raw_ids).alias(name) for name, action in actions.items() if action == "flag"])
 
     report = _report(rows_in, clean, quarantine, duplicates, spec, normalised, identifiers, flag_names)
-    return CleanResult(clean=clean, quarantine=quarantine, report=report)
+    report["restricted_lines"] = restricted.height
+    report["personal_data"] = personal
+    return CleanResult(clean=clean, quarantine=quarantine, restricted=restricted, report=report)
 
 
 def _report(

@@ -14,7 +14,9 @@ Token layout
 
 Column kinds, chosen from the polars dtype at fit
     categorical  String, Categorical, Enum, Boolean. One token per value seen at least
-                 ``rare_count`` times (the ``max_categories`` most frequent), then OTHER and
+                 ``rare_count`` times (the ``max_categories`` most frequent) that holds no
+                 personal data (assay.data.personal_data: the vocabulary is published with the
+                 model, in generator.json), then OTHER and
                  MISSING. OTHER stands for every rarer (and every unseen) value. It decodes to
                  the string ``"other"`` (``OTHER_VALUE``) for String/Categorical columns, and to
                  null for Boolean columns and Enums without an "other" category; it never decodes
@@ -69,6 +71,8 @@ import numpy as np
 import polars as pl
 import torch
 from transformers import LogitsProcessor
+
+from assay.data.personal_data import holds_personal_data
 
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 N_RESERVED = 3
@@ -214,7 +218,12 @@ def _fit_categorical(
     distinct = values_seen.unique().sort()
     support = _Support(ranks.to_numpy() - 1, distinct.len(), None if groups is None else groups[present])
     counts = pl.DataFrame({"value": distinct, "count": support.rows, "support": support.per_value()})
-    kept = counts.filter(pl.col("support") >= rare_count).sort(["count", "value"], descending=[True, False]).head(max_categories)
+    frequent = counts.filter(pl.col("support") >= rare_count)
+    if frequent["value"].dtype == pl.String and frequent.height:
+        # The vocabulary is published with the model (generator.json): personal data that the
+        # clean stage flagged rather than masked must not enter it, however often it is seen.
+        frequent = frequent.filter(~pl.Series(holds_personal_data(frequent["value"].to_list())))
+    kept = frequent.sort(["count", "value"], descending=[True, False]).head(max_categories)
     values = sorted(kept["value"].to_list())
     n_other = (keys.len() - keys.null_count()) - int(kept["count"].sum())
     specials, n_seen = _specials({OTHER: n_other > 0, MISSING: keys.null_count() > 0})

@@ -114,6 +114,8 @@ def load_ingest(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
                 "rows": source.get("rows"),
                 "rows_with_errors": source.get("rows_with_errors"),
                 "encoding": source.get("encoding"),
+                "encoding_confidence": source.get("encoding_confidence"),
+                "encoding_chosen_by": source.get("encoding_chosen_by"),
                 "delimiter": source.get("delimiter"),
                 "line_endings": source.get("line_endings"),
                 "notes": source.get("notes") or [],
@@ -225,6 +227,8 @@ def load_cleaning(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
         "flags": [{"name": name, "count": count, "reason": flag_reasons.get(name, "")} for name, count in sorted((report.get("flags") or {}).items())],
         "normalised": sorted((report.get("normalised") or {}).items()),
         "pseudonymised": report.get("pseudonymised_columns") or [],
+        "personal_data": sorted((report.get("personal_data") or {}).items()),
+        "restricted_lines": report.get("restricted_lines") or 0,
     }
 
 

@@ -25,9 +25,16 @@ def reads_real_data(raw_dir: Path, params_path: Path) -> bool:
 
 
 def run_clean(
-    domain_name: str, params_path: Path, interim: Path, out: Path, quarantine_path: Path, report_path: Path, allow_demo_key: bool = False
+    domain_name: str,
+    params_path: Path,
+    interim: Path,
+    out: Path,
+    quarantine_path: Path,
+    restricted_path: Path,
+    report_path: Path,
+    allow_demo_key: bool = False,
 ) -> dict[str, Any]:
-    """Entry point for ``assay clean``: read params and the interim frame, write clean, quarantine, report."""
+    """Entry point for ``assay clean``: read params and the interim frame, write clean, quarantine, restricted, report."""
 
     params = load_params(params_path)
     domain = params.domain(domain_name)
@@ -36,13 +43,15 @@ def run_clean(
     if not interim.is_file():
         raise AssayError(f"{interim}: interim data not found; run `assay ingest --domain {domain_name}` first")
     frame = pl.read_parquet(interim)
-    with steps(f"clean {domain_name}", total=4) as done:
+    with steps(f"clean {domain_name}", total=5) as done:
         result = clean_frame(frame, domain, key.secret if key else b"")
         done("rows checked")
         write_parquet(result.clean, out)
         done("clean data written")
         write_parquet(result.quarantine, quarantine_path)
         done("quarantine written")
+        write_parquet(result.restricted, restricted_path)
+        done("restricted quarantine written")
         # Which key made the pseudonyms (its fingerprint, never the key), for auditors and the lineage record.
         write_json({**result.report, "pseudonym_key": key.describe() if key else None}, report_path)
         done("report written")
@@ -55,6 +64,13 @@ def run_clean(
         f"{r['rows_quarantined']:,}",
         f"{r['rows_deduplicated']:,}",
     )
+    if result.restricted.height:
+        log.info(
+            "clean %s: %s broken line(s) had identifiers masked or text cut in the quarantine; the full lines are in %s, which must be stored apart",
+            domain_name,
+            f"{result.restricted.height:,}",
+            restricted_path,
+        )
     for rule, count in r["rules"].items():
         if count:
             log.info("clean %s: rule %s quarantined %s row(s)", domain_name, rule, f"{count:,}")
