@@ -312,18 +312,23 @@ def report(
 def trace(
     path: Annotated[Path, typer.Argument(help="Any artifact a stage makes or reads: a model folder, a synthetic or clean Parquet file, a split, a report.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the tree as JSON.")] = False,
+    fast: Annotated[
+        bool,
+        typer.Option("--fast", help="Trust DVC's state cache (inode, mtime, size) instead of re-reading every byte; says so in the output."),
+    ] = False,
 ) -> None:
     """Trace an artifact back to the raw files through dvc.lock, verifying every hash in the workspace.
 
-    Exit 0 when every node matches dvc.lock and no stage on the chain is stale, 1 otherwise,
-    2 for a path no stage makes or reads.
+    Every hash is recomputed from the bytes (a changed byte is found even with its mtime put
+    back); a changed file inside a tracked folder is named. Exit 0 when every node matches
+    dvc.lock and no stage on the chain is stale, 1 otherwise, 2 for a path no stage makes or reads.
 
     Example: assay trace models/records
     """
     from assay.lineage.trace import run_trace
 
     with _user_errors():
-        code = run_trace(path, as_json=as_json)
+        code = run_trace(path, as_json=as_json, by_content=not fast)
     raise typer.Exit(code)
 
 

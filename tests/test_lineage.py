@@ -164,6 +164,21 @@ def _restored(path: Path) -> Iterator[bytes]:
         path.write_bytes(data)
 
 
+@contextmanager
+def _byte_flipped_mtime_kept(path: Path) -> Iterator[None]:
+    """One byte flipped in ``path``, then its mtime put back, as ``touch -r`` would; restored afterwards."""
+    data, before = path.read_bytes(), path.stat()
+    middle = len(data) // 2
+    try:
+        path.write_bytes(data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :])
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+        yield
+    finally:
+        path.write_bytes(data)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
 def _ingest_sha256(repo: Path) -> str:
     return json.loads((repo / "reports/ingest/records.json").read_text())["sources"][0]["sha256"]
 
@@ -199,7 +214,8 @@ def test_trace_json_has_lock_md5s_and_states(lineage_repo: Path) -> None:
     result = _assay(lineage_repo, "trace", "data/synthetic/records.parquet", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"path", "verified", "state", "tree"} and data["verified"] is True
+    assert set(data) == {"path", "verified", "state", "checked_by", "bytes_hashed", "causes", "tree"} and data["verified"] is True
+    assert data["causes"] == [] and data["checked_by"] == "content"
     nodes = {node["path"]: node for node in _walk(data["tree"]) if not node.get("see_above")}
     with Repo(str(lineage_repo)) as repo:
         stages = {stage.name: stage for stage in repo.index.stages}
@@ -393,3 +409,38 @@ def test_report_has_a_lineage_section_with_verified_marks(lineage_repo: Path) ->
         assert _assay(lineage_repo, "report", "--out", "reports/index.html").returncode == 0
         section = (lineage_repo / "reports/index.html").read_text().split('id="records-lineage"', 1)[1].split("</section>", 1)[0]
         assert "✗ not verified" in section and "not what clean@records wrote" in section
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("tampered", "traced", "named"),
+    [
+        ("data/clean/records.parquet", "models/records", "data/clean/records.parquet: modified"),
+        ("models/records/generator/model.safetensors", "models/records", "changed inside: models/records/generator/model.safetensors modified"),
+        ("data/raw/records/diabetic_data.csv", "models/records", "data/raw/records/diabetic_data.csv"),
+        ("data/raw/records/diabetic_data.csv", "data/raw/records", "data/raw/records/diabetic_data.csv"),
+    ],
+)
+def test_a_flipped_byte_with_its_mtime_put_back_is_found_and_named(lineage_repo: Path, tampered: str, traced: str, named: str) -> None:
+    # Warm DVC's state cache first, so that it holds this file's inode, mtime and size.
+    assert _assay(lineage_repo, "trace", traced, "--fast").returncode == 0
+    with _byte_flipped_mtime_kept(lineage_repo / tampered):
+        result = _assay(lineage_repo, "trace", traced)
+        assert result.returncode == 1, result.stdout
+        assert f"{traced}: NOT verified" in result.stdout and "checked by every hash recomputed from the bytes" in result.stdout
+        reasons = [reason for node in _walk(json.loads(_assay(lineage_repo, "trace", traced, "--json").stdout)["tree"]) for reason in node["reasons"]]
+        assert any(named in reason for reason in reasons), reasons
+        fast = _assay(lineage_repo, "trace", traced, "--fast")
+        # --fast trusts inode, mtime and size, and says so whatever it finds.
+        assert "not checked by content" in fast.stdout and "DVC's state cache" in fast.stdout
+    assert _assay(lineage_repo, "trace", traced).returncode == 0
+
+
+@pytest.mark.slow
+def test_trace_json_says_how_it_checked_and_how_much_it_read(lineage_repo: Path) -> None:
+    by_content = json.loads(_assay(lineage_repo, "trace", "models/records", "--json").stdout)
+    fast = json.loads(_assay(lineage_repo, "trace", "models/records", "--json", "--fast").stdout)
+    assert by_content["checked_by"] == "content" and fast["checked_by"] == "state-cache"
+    raw_size = (lineage_repo / "data/raw/records/diabetic_data.csv").stat().st_size
+    weights = (lineage_repo / "models/records/generator/model.safetensors").stat().st_size
+    assert by_content["bytes_hashed"] >= raw_size + weights and fast["bytes_hashed"] is None

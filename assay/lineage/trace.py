@@ -4,10 +4,17 @@ Everything here is read from ``dvc.yaml`` and ``dvc.lock`` through DVC's Python 
 (``dvc.repo.Repo``: ``index.stages``, ``index.graph``, ``index.outs_trie``,
 ``find_outs_by_path``, each stage's ``deps``/``outs`` with the ``hash_info`` and ``meta`` DVC
 filled in from the lock, ``ParamsDependency.hash_info.value`` for the params a stage ran with)
-and checked against the workspace with DVC's own hashing (``Output.workspace_status()``, which
-handles ``.dir`` hashes of folders and uses DVC's state cache, and ``PipelineStage.cmd_changed``).
-``dvc.lock`` is never parsed by hand and no hash is reimplemented. Only the stages on the traced
-chain are checked, so a trace takes about a second rather than a ``dvc status`` of the repo.
+and checked against the workspace with DVC's own hashing (``dvc_data``'s ``build``, which makes
+the ``.dir`` hashes of folders) and ``PipelineStage.cmd_changed``. ``dvc.lock`` is never parsed
+by hand and no hash is reimplemented. Only the stages on the traced chain are checked.
+
+By content, not by mtime: DVC's state cache (what ``dvc status`` uses) trusts a file whose
+inode, mtime and size it has seen, so one flipped byte with its mtime put back (``touch -r``)
+passes it. A trace therefore recomputes every hash from the bytes, through an object database
+whose state is ``StateNoop``; ``--fast`` (``by_content=False``) trusts the state cache and the
+output says so. A changed folder is compared file by file with the listing ``dvc.lock`` names
+(``<md5>.dir``, read from the DVC cache), so the trace names the changed file; raw files are
+also compared with the sha256 the ingest report recorded.
 ``repo.status()`` is deliberately not used: it takes DVC's repo lock, which ``dvc repro`` holds
 while the ``lineage`` and ``report`` stages run.
 
@@ -73,6 +80,7 @@ LINEAGE_VERSION = 1
 CODE_PACKAGE = Path(__file__).parents[1].name  # the package folder, "assay"
 """Deps inside this folder of the repo are code: shown per stage, not as data nodes."""
 STATES = ("ok", "stale", "modified", "missing")
+UPSTREAM = "upstream not verified: "  # a reason that echoes a flag further up the chain
 MARKS = {"ok": "✓", "stale": "✗", "modified": "✗", "missing": "✗"}
 PACKAGES = ("assay", "dvc", "polars", "pyarrow", "great-expectations", "torch", "transformers", "tokenizers", "scikit-learn")
 VALIDATION_KEYS = ("suite", "suite_sha256", "success", "evaluated", "passed", "failed_critical", "failed_warning")
@@ -157,7 +165,7 @@ def stage_params(stage: Stage) -> dict[str, Any]:
 
 
 def _status(item: Output) -> str:
-    """``ok``, ``missing`` or ``modified``: the workspace against the md5 in ``dvc.lock``, hashed by DVC."""
+    """``ok``, ``missing`` or ``modified`` by DVC's state cache (inode, mtime, size; ``--fast``)."""
     if not item.hash_info:
         return "ok" if item.exists else "missing"
     status = item.workspace_status()
@@ -165,6 +173,71 @@ def _status(item: Output) -> str:
         return "ok"
     value = next(iter(status.values()))
     return "missing" if value == "deleted" else "modified"
+
+
+@dataclass
+class ContentCheck:
+    """A file or folder hashed from its bytes and compared with ``dvc.lock``."""
+
+    state: str  # "ok", "modified" or "missing"
+    changed: list[str] = field(default_factory=list)  # repo paths of the files that differ, inside a folder
+    unnamed: str | None = None  # why the changed files of a folder cannot be named
+
+
+def content_hash(item: Output) -> Any:
+    """The hash of ``item`` recomputed from its bytes, and its tree for a folder.
+
+    DVC's own ``build`` hashes it (``.dir`` listing and all), given an object database whose
+    state is ``StateNoop``: DVC's state cache, which trusts inode, mtime and size, is neither
+    read nor written, and nothing is added to the cache (``dry_run``).
+    """
+    from dvc_data.hashfile.build import build
+    from dvc_data.hashfile.db import HashFileDB
+    from dvc_data.hashfile.state import StateNoop
+    from dvc_objects.fs import MemoryFileSystem
+
+    scratch = HashFileDB(MemoryFileSystem(), "/assay-verify", state=StateNoop(), hash_name=item.hash_name)
+    _, _, obj = build(scratch, item.fs_path, item.fs, item.hash_name, ignore=item.dvcignore, dry_run=True, checksum_jobs=item.fs.hash_jobs)
+    return obj
+
+
+def _size_of(obj: Any, item: Output) -> int:
+    """Bytes hashed to make ``obj``: a folder's files, or the file itself."""
+    from dvc_data.hashfile.tree import Tree
+
+    if isinstance(obj, Tree):
+        return sum(meta.size or 0 for _, meta, _ in obj)
+    return int(item.fs.size(item.fs_path) or 0)
+
+
+def _tree_entries(tree: Any) -> dict[tuple[str, ...], str | None]:
+    return {key: hash_info.value if hash_info else None for key, (_, hash_info) in tree.iteritems()}
+
+
+def changed_files(repo: Repo, item: Output, now: Any) -> tuple[list[str], str | None]:
+    """The files inside a tracked folder whose content differs from the listing ``dvc.lock`` names.
+
+    The listing (``<md5>.dir``) is read from the DVC cache; without it (a fresh clone before
+    ``dvc pull``, an output with ``cache: false``) the files cannot be named, and the reason says so.
+    """
+    from dvc_data.hashfile import load
+    from dvc_data.hashfile.tree import Tree
+    from dvc_objects.errors import ObjectFormatError
+
+    try:
+        recorded = load(item.cache, item.hash_info)
+    except (FileNotFoundError, ObjectFormatError) as exc:
+        return [], f"the folder listing {item.hash_info.value} is not in the DVC cache ({type(exc).__name__}; `dvc pull` brings it)"
+    if not isinstance(recorded, Tree):
+        return [], None
+    before, after = _tree_entries(recorded), _tree_entries(now)
+    folder = _relpath(repo, item)
+    names = []
+    for key in sorted(set(before) | set(after)):
+        how = "added" if key not in before else "deleted" if key not in after else "modified" if before[key] != after[key] else None
+        if how:
+            names.append(f"{folder}/{'/'.join(key)} {how}")
+    return names, None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,14 +380,55 @@ class _StageCheck:
 class Tracer:
     """Walks ``dvc.lock`` from outputs to sources, checking each node once (stages are memoised)."""
 
-    def __init__(self, repo: Repo, with_facts: bool = True) -> None:
+    def __init__(self, repo: Repo, with_facts: bool = True, by_content: bool = True, checked: dict[Any, ContentCheck] | None = None) -> None:
         self.repo = repo
         self.with_facts = with_facts
+        self.by_content = by_content
         self._stages: dict[str, _StageCheck] = {}
         self._upstream: dict[str, tuple[str, list[str]]] = {}
+        # Content checks by (path, lock hash); pass one dict to several tracers to hash each file once.
+        self._checked: dict[Any, ContentCheck] = {} if checked is None else checked
+        self.bytes_read = 0
 
     def rel(self, item: Output) -> str:
         return _relpath(self.repo, item)
+
+    def status(self, item: Output) -> ContentCheck:
+        """``item`` against the hash ``dvc.lock`` records: from its bytes, or (``by_content=False``) DVC's state cache.
+
+        Each path is hashed once per trace, however many stages read it.
+        """
+        key = (item.fs_path, item.hash_info.value if item.hash_info else None)
+        if key in self._checked:
+            return self._checked[key]
+        if not item.exists:
+            check = ContentCheck("missing")
+        elif not item.hash_info:
+            check = ContentCheck("ok")
+        elif not self.by_content:
+            check = ContentCheck(_status(item))
+        else:
+            now = content_hash(item)
+            self.bytes_read += _size_of(now, item)
+            if now.hash_info.value == item.hash_info.value:
+                check = ContentCheck("ok")
+            elif item.hash_info.isdir:
+                names, unnamed = changed_files(self.repo, item, now)
+                check = ContentCheck("modified", names, unnamed)
+            else:
+                check = ContentCheck("modified")
+        self._checked[key] = check
+        return check
+
+    def flag_content(self, node: TraceNode, item: Output, why: str) -> ContentCheck:
+        """Flag ``node`` when ``item`` is missing or modified, naming the changed files inside a folder."""
+        check = self.status(item)
+        if check.state == "ok":
+            return check
+        node.flag(check.state, f"{self.rel(item)}: {check.state}: {why}")
+        for name in check.changed:
+            node.flag(check.state, f"changed inside: {name}")
+        return check
 
     def check_stage(self, stage: Stage) -> _StageCheck:
         """The stage itself: command, params and code against the lock (data deps are checked as nodes)."""
@@ -337,7 +451,7 @@ class Tracer:
                     state = "stale"
                     reasons.append(f"{stage_id(stage)}: param {key} {how} since it ran")
             elif is_code(self.repo, dep):
-                dep_state = _status(dep)
+                dep_state = self.status(dep).state
                 code.append({"path": self.rel(dep), "md5": lock_md5(dep), "state": dep_state})
                 if dep_state != "ok":
                     state = "stale"
@@ -360,13 +474,11 @@ class Tracer:
             nfiles=meta.nfiles if meta else None,
         )
         if consumer is not None and consumer.hash_info:
-            consumer_state = _status(consumer)
-            if consumer_state != "ok":
-                node.flag(consumer_state, f"{node.path}: {consumer_state}: not the version {stage_id(consumer.stage)} used (dvc.lock)")
+            self.flag_content(node, consumer, f"not the version {stage_id(consumer.stage)} used (dvc.lock)")
         if out.hash_info:
-            out_state = _status(out)
-            if out_state != "ok":
-                node.flag(out_state, f"{self.rel(out)}: {out_state}: not what {stage_id(stage)} wrote (dvc.lock)")
+            check = self.flag_content(node, out, f"not what {stage_id(stage)} wrote (dvc.lock)")
+            if check.unnamed:
+                node.flag(check.state, f"which files changed cannot be told: {check.unnamed}")
         elif not out.exists:
             node.flag("missing", f"{self.rel(out)}: missing")
         check = self.check_stage(stage)
@@ -382,7 +494,7 @@ class Tracer:
             node.inputs = [self.dep_node(stage, dep) for dep in stage.deps if not is_params(dep) and not is_code(self.repo, dep)]
             bad = [child for child in node.inputs if child.state != "ok"]
             upstream_state = "stale" if bad else "ok"
-            upstream_reasons = [f"upstream not verified: {child.path} ({child.state})" for child in bad]
+            upstream_reasons = [f"{UPSTREAM}{child.path} ({child.state})" for child in bad]
             self._upstream[stage_id(stage)] = (upstream_state, upstream_reasons)
         for reason in upstream_reasons:
             node.flag(upstream_state, reason)
@@ -406,18 +518,40 @@ class Tracer:
             size=meta.size if meta else None,
             nfiles=meta.nfiles if meta else None,
         )
-        dep_state = _status(dep) if dep.hash_info else ("ok" if dep.exists else "missing")
-        if dep_state != "ok":
-            node.flag(dep_state, f"{node.path}: {dep_state}: not the version {stage_id(stage)} used (dvc.lock)")
+        check = self.flag_content(node, dep, f"not the version {stage_id(stage)} used (dvc.lock)")
         if made_by:
             node.inputs = [self.output_node(out) for out in made_by]
             bad = [child for child in node.inputs if child.state != "ok"]
             for child in bad:
-                node.flag("stale", f"upstream not verified: {child.path} ({child.state})")
+                node.flag("stale", f"{UPSTREAM}{child.path} ({child.state})")
         elif self.with_facts:
             node.files = source_files(self.repo, stage, dep)
             node.facts = _facts(Path(dep.fs_path))
+            if self.by_content and check.state != "ok" and not check.changed:
+                self.flag_source_files(node)
+        if check.unnamed and not any(reason.startswith("changed inside: ") for reason in node.reasons):
+            node.flag(check.state, f"which files changed cannot be told: {check.unnamed}")
         return node
+
+    def flag_source_files(self, node: TraceNode) -> None:
+        """Name the raw files whose sha256 differs from the ingest report.
+
+        DVC caches no listing of a folder that is only a dependency (raw data not added with
+        ``dvc add``), so ``dvc.lock`` alone cannot say which of its files changed.
+        """
+        import hashlib
+
+        for file in node.files:
+            path = Path(self.repo.root_dir) / file["path"]
+            if not path.is_file():
+                state, how = "missing", "missing"
+            else:
+                with path.open("rb") as handle:
+                    digest = hashlib.file_digest(handle, "sha256").hexdigest()
+                if digest == file.get("sha256"):
+                    continue
+                state, how = "modified", "modified: its sha256 differs from the ingest report"
+            node.flag(state, f"changed inside: {file['path']} {how}")
 
     def source_node(self, target: str) -> TraceNode | None:
         """An absolute path no stage makes but some stage reads (raw data, a suite): checked against every reader."""
@@ -435,11 +569,16 @@ class Tracer:
         return node
 
 
-def trace(repo: Repo, path: str) -> TraceNode:
-    """The chain behind ``path`` (any file or folder a stage makes or reads), verified against the workspace."""
+def trace(repo: Repo, path: str, by_content: bool = True, tracer: Tracer | None = None) -> TraceNode:
+    """The chain behind ``path`` (any file or folder a stage makes or reads), verified against the workspace.
+
+    ``by_content``: every hash is recomputed from the bytes; otherwise DVC's state cache is
+    trusted for files whose inode, mtime and size it has seen (a flipped byte with its mtime put
+    back passes). Pass a ``tracer`` to read how many bytes were hashed.
+    """
     from dvc.exceptions import OutputNotFoundError
 
-    tracer = Tracer(repo)
+    tracer = tracer or Tracer(repo, by_content=by_content)
     absolute = repo.fs.join(repo.root_dir, path)  # DVC resolves relative paths against the cwd
     try:
         outs = repo.find_outs_by_path(absolute, strict=False)
@@ -459,7 +598,7 @@ def trace(repo: Repo, path: str) -> TraceNode:
     group.inputs = [tracer.output_node(out) for out in inside]
     for child in group.inputs:
         if child.state != "ok":
-            group.flag(child.state, f"{child.path}: {child.state}")
+            group.flag(child.state, f"{UPSTREAM}{child.path} ({child.state})")
     return group
 
 
@@ -471,14 +610,46 @@ def _repo_path(repo: Repo, path: Path | str) -> str:
     return absolute.relative_to(root).as_posix() or "."
 
 
-def trace_path(path: Path | str, root: Path | str = ".") -> dict[str, Any]:
-    """``assay trace PATH --json``: the tree as a dict, with ``verified`` at the top."""
+def causes(tree: dict[str, Any]) -> list[str]:
+    """The reasons a trace fails at their source (changed bytes, params, code), not their echo downstream."""
+    found: dict[str, None] = {}
+
+    def walk(node: dict[str, Any]) -> None:
+        for reason in node["reasons"]:
+            if not reason.startswith(UPSTREAM):
+                found.setdefault(reason, None)
+        for child in node["inputs"]:
+            walk(child)
+
+    walk(tree)
+    return list(found)
+
+
+CHECKED_BY = {
+    "content": "every hash recomputed from the bytes",
+    "state-cache": "DVC's state cache (files whose inode, mtime and size DVC has seen were not re-read)",
+}
+
+
+def trace_path(path: Path | str, root: Path | str = ".", by_content: bool = True) -> dict[str, Any]:
+    """``assay trace PATH --json``: the tree as a dict, with ``verified`` and how it was checked at the top."""
     repo = open_repo(root)
+    tracer = Tracer(repo, by_content=by_content)
     try:
-        node = trace(repo, _repo_path(repo, path))
+        node = trace(repo, _repo_path(repo, path), tracer=tracer)
     finally:
         repo.close()
-    return {"path": Path(path).as_posix(), "verified": node.state == "ok", "state": node.state, "tree": node.to_dict()}
+    checked_by = "content" if by_content else "state-cache"
+    tree = node.to_dict()
+    return {
+        "path": Path(path).as_posix(),
+        "verified": node.state == "ok",
+        "state": node.state,
+        "checked_by": checked_by,
+        "bytes_hashed": tracer.bytes_read if by_content else None,
+        "causes": causes(tree),
+        "tree": tree,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -557,11 +728,11 @@ def render_tree(result: dict[str, Any]) -> Any:
     return add(None, result["tree"])
 
 
-def run_trace(path: Path, root: Path = Path("."), as_json: bool = False) -> int:
+def run_trace(path: Path, root: Path = Path("."), as_json: bool = False, by_content: bool = True) -> int:
     """Entry point for ``assay trace``: print the tree (or JSON); 0 if every node verifies, else 1."""
     from rich.console import Console
 
-    result = trace_path(path, root)
+    result = trace_path(path, root, by_content=by_content)
     console = Console(soft_wrap=True, highlight=False)
     if not console.is_terminal:
         # Piped or captured: whole lines (full md5s) rather than lines cut to 80 columns.
@@ -570,8 +741,17 @@ def run_trace(path: Path, root: Path = Path("."), as_json: bool = False) -> int:
         console.out(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     else:
         console.print(render_tree(result))
-        summary = "verified: every hash matches dvc.lock and no stage on the chain is stale" if result["verified"] else f"NOT verified: {result['state']}"
+        how = CHECKED_BY[result["checked_by"]]
+        if result["verified"]:
+            summary = f"verified: every hash matches dvc.lock and no stage on the chain is stale (checked by {how})"
+        else:
+            summary = f"NOT verified: {result['state']} (checked by {how})"
+            console.print("what changed, at its source:")
+            for cause in result["causes"]:
+                console.print(f"  {cause}", markup=False)
         console.print(f"{result['path']}: {summary}")
+        if not by_content:
+            console.print("not checked by content: run without --fast to re-read every byte")
     return 0 if result["verified"] else 1
 
 
@@ -766,6 +946,8 @@ def load_lineage_section(domain: str, inputs: Any) -> dict[str, Any] | None:
         repo = open_repo(root)
     except AssayError as exc:
         repo, error = None, str(exc)
+    checked: dict[Any, ContentCheck] = {}
+    bytes_hashed = 0
     try:
         for role in roles:
             path = record["targets"][role]
@@ -773,7 +955,9 @@ def load_lineage_section(domain: str, inputs: Any) -> dict[str, Any] | None:
             if repo is None:
                 targets.append({"role": role, "path": path, "md5": node.get("md5"), "state": None, "verified": False})
                 continue
-            traced = trace(repo, path).to_dict()
+            tracer = Tracer(repo, by_content=True, checked=checked)
+            traced = trace(repo, path, tracer=tracer).to_dict()
+            bytes_hashed += tracer.bytes_read
             targets.append({"role": role, "path": path, "md5": node.get("md5"), "state": traced["state"], "verified": traced["verified"]})
             if chain is None:
                 chain = {"path": path, "rows": _flatten(traced)}
@@ -789,6 +973,7 @@ def load_lineage_section(domain: str, inputs: Any) -> dict[str, Any] | None:
         "chain": chain,
         "error": error,
         "verified": bool(targets) and all(target["verified"] for target in targets) and error is None,
+        "bytes_hashed": bytes_hashed,
         "git_commit": git.get("commit"),
         "git_dirty": git.get("dirty"),
         "not_produced": record.get("not_produced") or {},
