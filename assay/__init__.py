@@ -5,8 +5,9 @@ The library is organised by concern; the pipeline's stages are thin entry points
 - ``assay.ingest``: raw files -> one frame per domain (CSV and course-material readers).
 - ``assay.data``: cleaning rules and quarantine, leakage-free splits, drift between splits.
 - ``assay.quality``: Great Expectations validation, suite scaffolding, offline Data Docs.
-- ``assay.generator``: the tabular codec and constrained decoding, the model and its device,
-  training, sampling, and the privacy checks that decide which checkpoint may be kept.
+- ``assay.generator``: one ``Generator`` interface (fit, sample, save, load) with three variants
+  (tabular from scratch, tabular fine-tuned, text), the tabular codec and constrained decoding,
+  the model and its device, and the privacy checks that decide which checkpoint may be kept.
 - ``assay.metrics``: privacy, fidelity and utility of synthetic data, and the release gate.
 - ``assay.lineage``: tracing artifacts back to raw-file hashes, model cards, OpenLineage events.
 - ``assay.report``: the stewards' page (sections, formatting, templates).

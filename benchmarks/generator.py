@@ -38,9 +38,9 @@ def measure(profile: str, params_file: str, domain: str, max_rows: int, sample_r
     import torch
 
     from assay.config import GeneratorSpec
-    from assay.generator.model import load_generator, pick_device
-    from assay.generator.sampling import sample_tabular, sample_text_units
+    from assay.generator.model import pick_device
     from assay.generator.training import train_on_splits
+    from assay.generator.variants import load_generator
 
     spec, clean = clean_data(params_file, domain)
     clean = clean.sample(fraction=1.0, shuffle=True, seed=0)
@@ -54,16 +54,11 @@ def measure(profile: str, params_file: str, domain: str, max_rows: int, sample_r
         metrics = train_on_splits(
             domain, generator, folder / "train.parquet", folder / "dev.parquet", folder / "model", folder / "live", folder / "ckpt", device=pick_device()
         )
-        model, tokenizer, config = load_generator(folder / "model")
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        model.to(device)
-        rng = np.random.default_rng(0)
-        n = sample_rows if config["kind"] == "tabular" else max(8, sample_rows // 50)
+        trained = load_generator(folder / "model")
+        trained.model.to("cuda" if torch.cuda.is_available() else "cpu")
+        n = sample_rows if trained.kind == "tabular" else max(8, sample_rows // 50)
         started = time.perf_counter()
-        if config["kind"] == "text":
-            sample_text_units(model, tokenizer, config, n, generator.sample.batch_size, 1.0, rng)
-        else:
-            sample_tabular(model, config, n, generator.sample.batch_size, 1.0, rng)
+        trained.draw(n, generator.sample.batch_size, 1.0, np.random.default_rng(0))
         sampling = n / (time.perf_counter() - started)
     result = {
         "profile": profile,
@@ -73,11 +68,11 @@ def measure(profile: str, params_file: str, domain: str, max_rows: int, sample_r
         "device": metrics["device"],
         "tokens_per_s": metrics["train_tokens_per_second"],
         "rows_per_s": sampling,
-        "unit": "units" if config["kind"] == "text" else "rows",
+        "unit": "units" if trained.kind == "text" else "rows",
     }
     if metrics["device"] == "cuda":
         m = generator.model
-        seq = config.get("max_length") or (len(config["features"]) + 2)
+        seq = getattr(trained.config, "max_length", None) or (len(trained.config.features) + 2)
         flops_per_token = 6 * metrics["parameters"] + 12 * m.n_layer * m.n_embd * seq
         result["mfu"] = metrics["train_tokens_per_second"] * flops_per_token / (peak_tflops * 1e12)
     return result

@@ -87,9 +87,10 @@ def train(work: Path, results: Path, max_epochs: int, checks: list[str], with_of
     import torch
 
     from assay.config import GeneratorSpec
-    from assay.generator.model import load_generator, pick_device
-    from assay.generator.sampling import assemble, sample_tabular
+    from assay.generator.model import pick_device
+    from assay.generator.sampling import assemble
     from assay.generator.training import train_on_splits
+    from assay.generator.variants import load_generator
 
     domain = records_domain(work)
     train_frame = pl.read_parquet(work / "train.parquet")
@@ -117,11 +118,11 @@ def train(work: Path, results: Path, max_epochs: int, checks: list[str], with_of
                 group_by=[domain.split.group_by],
             )
             train_seconds = time.perf_counter() - started
-            model, _, generator = load_generator(folder / "model")
-            model.to(pick_device().kind)
+            trained = load_generator(folder / "model")
+            trained.model.to(pick_device().kind)
             for temperature in temperatures or [spec.sample.temperature]:
                 started = time.perf_counter()
-                sampled, _ = sample_tabular(model, generator, train_frame.height, spec.sample.batch_size, temperature, np.random.default_rng(spec.sample.seed))
+                sampled, _ = trained.draw(train_frame.height, spec.sample.batch_size, temperature, np.random.default_rng(spec.sample.seed))
                 sample_seconds = time.perf_counter() - started
                 name = mode if temperature == spec.sample.temperature else f"{mode}-t{temperature:g}"
                 synthetic = assemble(sampled, domain, dict(train_frame.schema), train_frame)

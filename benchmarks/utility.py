@@ -83,9 +83,10 @@ def assay_generator(
     import torch
 
     from assay.config import GeneratorSpec, load_params
-    from assay.generator.model import load_generator, pick_device
-    from assay.generator.sampling import assemble, sample_tabular
+    from assay.generator.model import pick_device
+    from assay.generator.sampling import assemble
     from assay.generator.training import train_on_splits
+    from assay.generator.variants import load_generator
 
     spec = load_params(ROOT / "params.real.yaml").domain(domain)
     settings = spec.generator.model_dump()
@@ -107,10 +108,10 @@ def assay_generator(
             domain, generator, folder / "train.parquet", folder / "dev.parquet", folder / "model", folder / "live", folder / "ckpt", device=pick_device()
         )
         fit = time.perf_counter() - started
-    model, _, config = load_generator(folder / "model")
+    trained = load_generator(folder / "model")
     torch.manual_seed(generator.sample.seed)
     started = time.perf_counter()
-    sampled, _ = sample_tabular(model, config, rows, generator.sample.batch_size, generator.sample.temperature, np.random.default_rng(generator.sample.seed))
+    sampled, _ = trained.draw(rows, generator.sample.batch_size, generator.sample.temperature, np.random.default_rng(generator.sample.seed))
     sample = time.perf_counter() - started
     info = {key: metrics[key] for key in ("epochs_run", "parameters", "device")} | {"best_dev_loss": round(metrics["best_dev_loss"], 4)}
     return assemble(sampled, spec, dict(train.schema), train), fit, sample, info

@@ -13,10 +13,12 @@ import pytest
 from assay.config import GeneratorSpec
 from assay.data.clean import clean_frame
 from assay.errors import AssayError
-from assay.generator.model import load_generator, pick_device
+from assay.generator.model import pick_device
 from assay.generator.privacy_checks import NOT_CHOSEN, PrivacyLog
-from assay.generator.sampling import assemble, parse_where, sample_tabular
-from assay.generator.training import best_checkpoint, train_on_splits
+from assay.generator.sampling import assemble, parse_where
+from assay.generator.trainer import best_checkpoint
+from assay.generator.training import train_on_splits
+from assay.generator.variants import TabularScratchGenerator, TextGenerator, load_generator
 from assay.ingest.sources import ingest_domain
 
 from .conftest import REPO_ROOT
@@ -88,9 +90,11 @@ def test_sampling_parses_every_row_and_keeps_the_clean_schema(demo_params, recor
     import numpy as np
 
     model_dir, _ = train_tiny(demo_params, records_splits, tmp_path)
-    model, _, generator = load_generator(model_dir)
-    sampled, drawn = sample_tabular(model, generator, 300, 128, 1.0, np.random.default_rng(0))
-    assert drawn == 300 and sampled.height == 300  # every row parsed
+    generator = load_generator(model_dir)
+    assert isinstance(generator, TabularScratchGenerator) and generator.config.features == demo_params.domain("records").generator.features
+    result = generator.sample(300, rng=np.random.default_rng(0), batch_size=128, temperature=1.0)
+    sampled = result.rows
+    assert result.drawn == 300 and sampled.height == 300 and result.parsed_share == 1.0  # every row parsed
     _, _, clean = records_splits
     synthetic = assemble(sampled, demo_params.domain("records"), dict(clean.schema), clean)
     expected = {name: dtype for name, dtype in clean.schema.items() if not name.startswith("_source")}
@@ -183,8 +187,6 @@ def test_unreachable_base_model_fails_fast_naming_the_setting(demo_params, recor
 def test_text_generator_trains_and_samples_units(demo_params, tmp_path: Path) -> None:
     import numpy as np
 
-    from assay.generator.sampling import sample_text_units
-
     spec = demo_params.domain("course_material")
     interim, _ = ingest_domain("course_material", spec, REPO_ROOT)
     clean = clean_frame(interim, spec, b"").clean
@@ -193,9 +195,10 @@ def test_text_generator_trains_and_samples_units(demo_params, tmp_path: Path) ->
     gen = GeneratorSpec.model_validate({**spec.generator.model_dump(), **TINY, "vocab_size": 400})
     splits = (tmp_path / "train.parquet", tmp_path / "dev.parquet")
     train_on_splits("course_material", gen, *splits, tmp_path / "m", tmp_path / "live", tmp_path / "ckpt", device=pick_device())
-    model, tokenizer, generator = load_generator(tmp_path / "m")
-    assert generator["kind"] == "text" and {"chapter", "kind", "len"} <= set(generator["controls"][0])
-    units, _ = sample_text_units(model, tokenizer, generator, 6, 3, 1.0, np.random.default_rng(0))
+    generator = load_generator(tmp_path / "m")
+    assert isinstance(generator, TextGenerator) and generator.mode == "scratch"
+    assert {"chapter", "kind", "len"} <= set(generator.config.controls[0])
+    units = generator.sample(6, rng=np.random.default_rng(0), batch_size=3, temperature=1.0).rows
     assert units.height > 0 and set(units.columns) == {"chapter", "kind", "text"}
     assert set(units["chapter"].to_list()) <= set(clean["chapter"].to_list())
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +12,12 @@ import pytest
 
 from assay.config import GeneratorSpec, PrivacyGuardSpec
 from assay.errors import AssayError
+from assay.generator.base import Generator, PrivacyCheck
 from assay.generator.codec import TabularCodec
 from assay.generator.model import pick_device
 from assay.generator.privacy_checks import IDEAL_CLOSER_SHARE, bootstrap_threshold, copy_threshold, tabular_reference
 from assay.generator.training import train_on_splits
+from assay.generator.variants import TabularScratchGenerator
 from assay.metrics.privacy import closer_to_train_flags
 
 from .test_generator import TINY
@@ -60,25 +64,35 @@ def test_fresh_dev_rows_sit_half_way_between_train_and_dev(demo_params, records_
     assert reference.train.shape[1] == len(spec.features)
 
 
-def train_guarded(demo_params, splits, tmp_path: Path, **privacy) -> dict:
-    train_path, dev_path, _ = splits
+class ScriptedVerdicts(TabularScratchGenerator):
+    """The real check, with its verdicts replaced by a script: a subclass, as any other generator would be."""
+
+    def __init__(self, domain: str, spec: GeneratorSpec, verdicts: Iterator[bool]) -> None:
+        super().__init__(domain, spec)
+        self.verdicts = verdicts
+
+    def privacy_check(self, data, device) -> PrivacyCheck:  # noqa: ANN001
+        real = super().privacy_check(data, device)
+        return PrivacyCheck(lambda: {**real.run(), "within_threshold": next(self.verdicts)}, real.threshold)
+
+
+def guarded_spec(demo_params, **privacy) -> GeneratorSpec:
     base = demo_params.domain("records").generator.model_dump()
-    spec = GeneratorSpec.model_validate({**base, **TINY, "train": {**TINY["train"], "max_epochs": 3}, "privacy": {**GUARD, **privacy}})
-    return train_on_splits("records", spec, train_path, dev_path, tmp_path / "m", tmp_path / "live", tmp_path / "ckpt", device=pick_device())
+    return GeneratorSpec.model_validate({**base, **TINY, "train": {**TINY["train"], "max_epochs": 3}, "privacy": {**GUARD, **privacy}})
+
+
+def train_guarded(spec: GeneratorSpec, splits, tmp_path: Path, generator: Generator | None = None) -> dict:
+    train_path, dev_path, _ = splits
+    return train_on_splits(
+        "records", spec, train_path, dev_path, tmp_path / "m", tmp_path / "live", tmp_path / "ckpt", device=pick_device(), generator=generator
+    )
 
 
 @pytest.mark.slow  # trains a generator or runs a full evaluation
-def test_chosen_checkpoint_is_the_best_dev_loss_among_those_within_the_threshold(demo_params, records_splits, tmp_path: Path, monkeypatch) -> None:
-    import assay.generator.training as training  # the check as the training loop calls it
-
-    real_check = training.check_tabular
-    verdicts = iter([True, False, True])  # epoch 2 (the best dev loss) is made to fail its check
-
-    def scripted(*args, **kwargs):
-        return {**real_check(*args, **kwargs), "within_threshold": next(verdicts)}
-
-    monkeypatch.setattr(training, "check_tabular", scripted)
-    metrics = train_guarded(demo_params, records_splits, tmp_path)
+def test_chosen_checkpoint_is_the_best_dev_loss_among_those_within_the_threshold(demo_params, records_splits, tmp_path: Path) -> None:
+    spec = guarded_spec(demo_params)
+    # Epoch 2 (the best dev loss) is made to fail its check.
+    metrics = train_guarded(spec, records_splits, tmp_path, ScriptedVerdicts("records", spec, iter([True, False, True])))
     privacy = metrics["privacy"]
     assert [c["within_threshold"] for c in privacy["checks"]] == [True, False, True]
     losses = {c["epoch"]: c["dev_loss"] for c in privacy["checks"]}
@@ -92,13 +106,10 @@ def test_chosen_checkpoint_is_the_best_dev_loss_among_those_within_the_threshold
 
 
 @pytest.mark.slow  # trains a generator or runs a full evaluation
-def test_no_qualifying_checkpoint_fails_and_saves_nothing(demo_params, records_splits, tmp_path: Path, monkeypatch) -> None:
-    import assay.generator.training as training  # the check as the training loop calls it
-
-    real_check = training.check_tabular
-    monkeypatch.setattr(training, "check_tabular", lambda *a, **k: {**real_check(*a, **k), "within_threshold": False})
+def test_no_qualifying_checkpoint_fails_and_saves_nothing(demo_params, records_splits, tmp_path: Path) -> None:
+    spec = guarded_spec(demo_params, privacy_patience=2)
     with pytest.raises(AssayError, match="no checkpoint passed the privacy check"):
-        train_guarded(demo_params, records_splits, tmp_path, privacy_patience=2)
+        train_guarded(spec, records_splits, tmp_path, ScriptedVerdicts("records", spec, itertools.repeat(False)))
     assert not (tmp_path / "m").exists()
     checks = (tmp_path / "live" / "plots" / "metrics" / "privacy" / "within_threshold.tsv").read_text().splitlines()
     assert len(checks) - 1 == 2  # stopped after privacy_patience failures, before max_epochs (3)
@@ -106,5 +117,5 @@ def test_no_qualifying_checkpoint_fails_and_saves_nothing(demo_params, records_s
 
 @pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_checks_off_keeps_plain_early_stopping(demo_params, records_splits, tmp_path: Path) -> None:
-    metrics = train_guarded(demo_params, records_splits, tmp_path, enabled=False)
+    metrics = train_guarded(guarded_spec(demo_params, enabled=False), records_splits, tmp_path)
     assert metrics["privacy"] == {"enabled": False}

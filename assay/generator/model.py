@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,18 +136,3 @@ def new_gpt2(spec: GeneratorSpec, vocab_size: int, n_positions: int, bos_id: int
     )
     # Eager attention ran 2.5x faster than sdpa for these small models on CPU at dropout 0.
     return AutoModelForCausalLM.from_config(config, attn_implementation="eager")
-
-
-def load_generator(model_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
-    """The trained model (eval mode), its tokenizer and the generator config, from ``model_dir/generator``."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    folder = model_dir / GENERATOR_DIR
-    config_path = folder / GENERATOR_FILE
-    if not config_path.is_file():
-        raise AssayError(f"{model_dir}: no trained generator here ({GENERATOR_DIR}/{GENERATOR_FILE} missing); run `assay train` first")
-    generator = json.loads(config_path.read_text())
-    model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    return model.eval(), tokenizer, generator

@@ -38,7 +38,6 @@ import polars as pl
 
 from assay.config import PrivacyGuardSpec
 from assay.data.split import one_row_per_group, unit_interval
-from assay.generator.sampling import sample_tabular_tokens, sample_text_units
 from assay.io import write_json
 from assay.metrics.privacy import closer_to_train_flags, exact_copy_flags, exact_copy_rate, mixed_distance_to_closest, raw_row_hashes, verbatim_span_flags
 
@@ -188,14 +187,18 @@ def _ratio(value: float, reference: float) -> float:
     return float(value / max(reference, 1e-6))
 
 
-def check_tabular(model: Any, codec: Any, reference: TabularReference, spec: PrivacyGuardSpec, temperature: float) -> dict[str, Any]:
-    """Sample rows from ``model`` and measure them against the reference."""
+def check_tabular(generator: Any, reference: TabularReference, spec: PrivacyGuardSpec, temperature: float) -> dict[str, Any]:
+    """Sample rows from a tabular generator being trained and measure them against the reference.
 
-    device = str(model.device.type)
+    ``generator`` is a :class:`~assay.generator.variants.TabularScratchGenerator` (its ``model``,
+    ``codec`` and ``sample_tokens``).
+    """
+    codec = generator.codec
+    device = str(generator.model.device.type)
     # On a GPU, generation is bound by per-step overhead, not arithmetic: one batch for the whole
     # sample (measured on an H200: 1,024-row batches made 6,000-row checks 21% of training time).
     batch_rows = spec.sample_rows if device == "cuda" else min(spec.sample_rows, CPU_BATCH_ROWS)
-    tokens = sample_tabular_tokens(model, codec, spec.sample_rows, batch_rows, temperature, progress=False)
+    tokens = generator.sample_tokens(spec.sample_rows, batch_rows, temperature, progress=False)
     synthetic = codec.token_features(tokens)
     to_train = mixed_distance_to_closest(synthetic, reference.train, reference.is_categorical, device=device)
     to_dev = mixed_distance_to_closest(synthetic, reference.dev_reference, reference.is_categorical, device=device)
@@ -217,10 +220,10 @@ def check_tabular(model: Any, codec: Any, reference: TabularReference, spec: Pri
     }
 
 
-def check_text(model: Any, tokenizer: Any, generator: dict[str, Any], reference: TextReference, spec: PrivacyGuardSpec, temperature: float) -> dict[str, Any]:
-
-    units, _ = sample_text_units(model, tokenizer, generator, spec.sample_rows, 32, temperature, np.random.default_rng(spec.seed), progress=False)
-    share = float(verbatim_span_flags(units[generator["text_column"]].to_list(), reference.train_texts).mean()) if units.height else 0.0
+def check_text(generator: Any, reference: TextReference, spec: PrivacyGuardSpec, temperature: float) -> dict[str, Any]:
+    """Sample units from a text generator being trained (its ``draw``) and count verbatim train spans."""
+    units, _ = generator.draw(spec.sample_rows, 32, temperature, np.random.default_rng(spec.seed), progress=False)
+    share = float(verbatim_span_flags(units[generator.config.text_column].to_list(), reference.train_texts).mean()) if units.height else 0.0
     return {
         "verbatim_share": share,
         "verbatim_share_fresh": reference.fresh_verbatim_share,
@@ -254,6 +257,8 @@ class PrivacyLog:
 def privacy_callback(run_check: Any, spec: PrivacyGuardSpec, live: Any, record: PrivacyLog):
     """A Trainer callback: check every N epochs, mark ineligible checkpoints, stop on repeated failure.
 
+    ``run_check()`` samples from the generator whose model the Trainer is training (the same object).
+
     It rewrites the evaluation metric ``eval_selection_loss`` that ``metric_for_best_model``
     names: the dev loss for a checkpoint within the threshold, a huge value otherwise, so the
     Trainer's own best-checkpoint logic keeps the best dev loss among qualifying checkpoints.
@@ -275,7 +280,7 @@ def privacy_callback(run_check: Any, spec: PrivacyGuardSpec, live: Any, record: 
             was_training = model.training
             model.eval()
             try:
-                result = run_check(model)
+                result = run_check()
             finally:
                 model.train(was_training)
             record.seconds += time.perf_counter() - started

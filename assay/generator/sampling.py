@@ -1,19 +1,17 @@
-"""Stage ``synthesize``: sample synthetic rows (or units) with the same schema as the clean data.
+"""Sampling building blocks: constrained decoding of tabular rows, text units, serialised rows; ``--where``; the clean schema.
 
 Tabular generators sample with constrained decoding: a logits processor allows at each position
 only the tokens of that position's column, so every row parses (the report says how many did;
 for a generator trained from scratch it must be all of them). Fine-tuned text generators are
-parsed back from text and the share that parsed is reported as measured.
+parsed back from text and the share that parsed is reported as measured. The generators
+(:mod:`assay.generator.variants`) call these; the rejection loop of ``--where`` is
+:meth:`assay.generator.base.Generator.sample`.
 
-Columns the generator does not model are filled from params: ``synthetic_ids`` get fresh ids
-(``syn-000001``), never real or pseudonymised ones; ``lookups`` take the most common train value
-for the sampled key (e.g. a product's description from its stock code); flag and derived columns
-are recomputed with the cleaning rules' SQL; anything else is null. The output has the clean
-data's columns and dtypes, minus provenance.
-
-Conditional sampling (``assay synthesize --where "readmitted=<30"``) draws from the model and
-keeps only rows that match, which samples the model's conditional distribution exactly; it stops
-with a clear message when the condition is too rare for the model to meet.
+Columns the generator does not model are filled from params (:func:`assemble`): ``synthetic_ids``
+get fresh ids (``syn-000001``), never real or pseudonymised ones; ``lookups`` take the most common
+train value for the sampled key (e.g. a product's description from its stock code); flag and
+derived columns are recomputed with the cleaning rules' SQL; anything else is null. The output
+has the clean data's columns and dtypes, minus provenance.
 """
 
 from __future__ import annotations
@@ -28,14 +26,13 @@ import polars as pl
 from assay.columns import PROVENANCE
 from assay.config import DomainSpec
 from assay.errors import AssayError
-from assay.generator.codec import ColumnConstraintLogitsProcessor, TabularCodec, dtype_from_dict
+from assay.generator.codec import ColumnConstraintLogitsProcessor, dtype_from_dict
+from assay.generator.configs import TextConfig
 from assay.generator.model import control_prefix
 from assay.generator.serialise import texts_to_frame
 from assay.progress import track
 
 log = logging.getLogger("assay.synthesize")
-
-MAX_OVERSAMPLE = 50  # conditional sampling gives up after drawing this many times the rows asked
 
 
 def parse_where(conditions: list[str], schema: dict[str, pl.DataType]) -> dict[str, Any]:
@@ -89,19 +86,10 @@ def sample_tabular_tokens(model: Any, codec: Any, rows: int, batch_size: int, te
     return np.concatenate(chunks)
 
 
-def sample_tabular(model: Any, generator: dict[str, Any], rows: int, batch_size: int, temperature: float, rng: np.random.Generator) -> tuple[pl.DataFrame, int]:
-    """Sample ``rows`` rows with constrained decoding; return those that parse and how many were drawn."""
-
-    codec = TabularCodec.from_dict(generator["codec"])
-    tokens = sample_tabular_tokens(model, codec, rows, batch_size, temperature)
-    frame, parsed = codec.decode(tokens, rng)
-    return frame.filter(pl.Series(parsed)), rows
-
-
 def sample_text_units(
     model: Any,
     tokenizer: Any,
-    generator: dict[str, Any],
+    config: TextConfig,
     rows: int,
     batch_size: int,
     temperature: float,
@@ -110,8 +98,7 @@ def sample_text_units(
 ) -> tuple[pl.DataFrame, int]:
     """Sample units: draw control prefixes with their train frequencies, then let the model write."""
 
-    features, text_column = generator["features"], generator["text_column"]
-    controls = generator["controls"]
+    features, text_column, controls = config.features, config.text_column, config.controls
     weights = np.array([c["len"] for c in controls], dtype=float)
     picks = rng.choice(len(controls), size=rows, p=weights / weights.sum())
     tokenizer.padding_side = "left"
@@ -124,7 +111,7 @@ def sample_text_units(
         output = _generate(
             model,
             encoded["input_ids"],
-            generator["max_length"] - encoded["input_ids"].shape[1],
+            config.max_length - encoded["input_ids"].shape[1],
             temperature,
             [],
             tokenizer.pad_token_id,
@@ -138,11 +125,11 @@ def sample_text_units(
     return frame.filter(pl.col(text_column).str.len_chars() > 0), rows
 
 
-def sample_tabular_text(model: Any, tokenizer: Any, generator: dict[str, Any], rows: int, batch_size: int, temperature: float) -> tuple[pl.DataFrame, int]:
-    """Fine-tune path: sample serialised rows as text and parse them back."""
+def sample_tabular_text(model: Any, tokenizer: Any, column_types: dict[str, Any], rows: int, batch_size: int, temperature: float) -> tuple[pl.DataFrame, int]:
+    """Fine-tune path: sample serialised rows as text and parse them back (``column_types``: dtype dicts by column)."""
     import torch
 
-    schema = {name: dtype_from_dict(dtype) for name, dtype in generator["schema"].items()}
+    schema = {name: dtype_from_dict(dtype) for name, dtype in column_types.items()}
     frames, drawn = [], 0
     start_id = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     for size in track(_batches(rows, batch_size), "sampling rows", total=math.ceil(rows / batch_size)):

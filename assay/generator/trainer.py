@@ -1,0 +1,232 @@
+"""The Hugging Face Trainer loop's parts, shared by every generator: data, arguments, callbacks, checkpoints.
+
+:meth:`assay.generator.base.Generator.fit` puts them together; nothing here knows which kind of
+generator it trains.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from assay.config import GeneratorSpec
+from assay.data.split import row_groups
+from assay.errors import AssayError
+from assay.generator.model import Device
+from assay.generator.privacy_checks import NOT_CHOSEN, PrivacyLog
+
+log = logging.getLogger("assay.train")
+
+PRIVACY_CHECKS_FILE = "privacy_checks.json"  # beside the checkpoints, for resuming
+
+
+class TokenDataset:
+    """Token id sequences for the Trainer.
+
+    Fixed-length tabular rows carry ``labels`` equal to ``input_ids`` (the model shifts them);
+    variable-length text leaves labels to the padding collator, which masks the padding.
+    """
+
+    def __init__(self, sequences: list[list[int]], with_labels: bool) -> None:
+        self.sequences = sequences
+        self.with_labels = with_labels
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        ids = self.sequences[index]
+        return {"input_ids": ids, "labels": ids} if self.with_labels else {"input_ids": ids}
+
+
+@dataclass
+class Prepared:
+    """What the Trainer is given: token datasets, the collator (None: sequences of equal length), the longest sequence."""
+
+    train: TokenDataset
+    dev: TokenDataset
+    collator: Any
+    seq_len: int
+
+    @classmethod
+    def padded_lm(cls, tokenizer: Any, train_ids: list[list[int]], dev_ids: list[list[int]]) -> Prepared:
+        """Variable-length sequences for a causal LM: the padding collator makes labels and masks them."""
+        from transformers import DataCollatorForLanguageModeling
+
+        collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
+        return cls(TokenDataset(train_ids, False), TokenDataset(dev_ids, False), collator, max(len(ids) for ids in train_ids))
+
+
+def epoch_curves_callback(live: Any):
+    """Log train and dev loss once per epoch, with the epoch as the step, for ``dvc plots show``."""
+    from transformers import TrainerCallback
+
+    class EpochCurves(TrainerCallback):
+        def __init__(self) -> None:
+            self.train_loss: float | None = None
+
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+            if logs and "loss" in logs:
+                self.train_loss = float(logs["loss"])
+
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):  # noqa: ANN001
+            live.step = int(round(state.epoch or 0))
+            if self.train_loss is not None:
+                live.log_metric("train/loss", self.train_loss)
+            if metrics and "eval_loss" in metrics:
+                live.log_metric("dev/loss", float(metrics["eval_loss"]))
+
+    return EpochCurves()
+
+
+def training_arguments(spec: GeneratorSpec, device: Device, seq_len: int, output_dir: Path, selection_metric: str = "eval_loss"):
+    from transformers import TrainingArguments
+
+    batch_size = max(1, spec.train.tokens_per_batch // max(seq_len, 1))
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size * 2,
+        gradient_accumulation_steps=spec.train.grad_accum,
+        num_train_epochs=spec.train.max_epochs,
+        learning_rate=spec.train.learning_rate,
+        weight_decay=spec.train.weight_decay,
+        lr_scheduler_type="cosine",
+        warmup_steps=spec.train.warmup_ratio,  # a fraction below 1 is a share of all steps
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="epoch",
+        load_best_model_at_end=True,
+        metric_for_best_model=selection_metric,
+        greater_is_better=False,
+        save_total_limit=2,
+        bf16=device.bf16,
+        use_cpu=device.kind == "cpu",
+        optim="adamw_torch_fused" if device.kind == "cuda" else "adamw_torch",
+        seed=spec.train.seed,
+        data_seed=spec.train.seed,
+        dataloader_num_workers=0,
+        report_to=[],
+        disable_tqdm=False,
+        save_only_model=False,
+    )
+
+
+def _group_keys(path: Path, group_by: list[str]) -> pl.Series | None:
+    """The split's group of each row (group_by, else its fallback), for privacy checks that split dev by group."""
+
+    available = [name for name in group_by if name in pl.read_parquet_schema(path)]
+    return row_groups(pl.read_parquet(path, columns=available), available) if available else None
+
+
+def _read_split(path: Path, spec: GeneratorSpec) -> pl.DataFrame:
+    if not path.is_file():
+        raise AssayError(f"split not found: {path}; run `assay split` first")
+    frame = pl.read_parquet(path)
+    needed = [*spec.features, *([spec.text_column] if spec.text_column else [])]
+    missing = [name for name in needed if name not in frame.columns]
+    if missing:
+        raise AssayError(f"{path}: generator.features name column(s) {missing} that the data does not have")
+    if frame.height == 0:
+        raise AssayError(f"{path}: the split is empty")
+    # Only the modelled columns reach the model: identifiers and provenance never do.
+    return frame.select(needed)
+
+
+def open_live(live_dir: Path, resume: bool = False) -> Any:
+    """A DVCLive run writing curves and a summary to ``live_dir`` (no dvc.yaml of its own, no
+    experiment, no HTML report: ``dvc.yaml`` declares the outputs and the stewards' page draws them)."""
+    from dvclive import Live
+
+    return Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None, resume=resume)
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """Where a run keeps its checkpoints: one folder per run fingerprint, so that only a run of the
+    same data, params and code resumes; ``last`` is the checkpoint to resume from, if any."""
+
+    folder: Path
+    last: Path | None
+
+    @classmethod
+    def open(cls, checkpoints_dir: Path, fingerprint: str) -> Checkpoints:
+        """The fingerprint's folder under ``checkpoints_dir``; other fingerprints' folders are removed."""
+        from transformers.trainer_utils import get_last_checkpoint
+
+        folder = checkpoints_dir / fingerprint
+        for stale in checkpoints_dir.glob("*") if checkpoints_dir.is_dir() else []:
+            if stale.name != fingerprint:
+                shutil.rmtree(stale, ignore_errors=True)  # checkpoints of other data or params never resume
+        last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+        return cls(folder, Path(last) if last else None)
+
+    @property
+    def resumed_epoch(self) -> float | None:
+        return json.loads((self.last / "trainer_state.json").read_text()).get("epoch") if self.last else None
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The two splits a generator sees, with each row's group key (patient, customer) where there is one."""
+
+    train: pl.DataFrame
+    dev: pl.DataFrame
+    train_groups: pl.Series | None
+    dev_groups: pl.Series | None
+
+    @classmethod
+    def read(cls, train_path: Path, dev_path: Path, spec: GeneratorSpec, group_by: list[str] | None = None) -> TrainingData:
+        return cls(_read_split(train_path, spec), _read_split(dev_path, spec), _group_keys(train_path, group_by or []), _group_keys(dev_path, group_by or []))
+
+
+def best_checkpoint(state: Any, guard: tuple[Any, PrivacyLog] | None) -> tuple[float, float, dict[str, Any] | None]:
+    """Epoch, dev loss and privacy check of the checkpoint the Trainer kept (its ``best_model_checkpoint``).
+
+    With the privacy check on, the Trainer ranks checkpoints by ``eval_selection_loss``, which the
+    check sets to the dev loss of a passing checkpoint and to ``NOT_CHOSEN`` otherwise.
+    """
+    step = int(Path(state.best_model_checkpoint).name.rsplit("-", 1)[1])
+    evaluation = next(entry for entry in state.log_history if "eval_loss" in entry and entry.get("step") == step)
+    if guard is None:
+        return evaluation["epoch"], evaluation["eval_loss"], None
+    chosen = next((check for check in guard[1].checks if check["epoch"] == int(round(evaluation["epoch"]))), None)
+    if chosen is None or not chosen["within_threshold"] or state.best_metric >= NOT_CHOSEN:
+        return evaluation["epoch"], evaluation["eval_loss"], None  # no checkpoint may be kept: privacy_summary says so
+    return chosen["epoch"], chosen["dev_loss"], chosen
+
+
+def privacy_summary(domain_name: str, spec: GeneratorSpec, guard: tuple[Any, PrivacyLog], chosen: dict[str, Any] | None, live: Any) -> dict[str, Any]:
+    """What the privacy checks decided, for metrics.json; an error when no checkpoint may be kept."""
+    record = guard[1]
+    if not record.checks:
+        raise AssayError(
+            f"train {domain_name}: no privacy check ran, so no checkpoint can be chosen; "
+            f"generator.privacy.privacy_check_every ({spec.privacy.privacy_check_every}) must be at most train.max_epochs ({spec.train.max_epochs})",
+            exit_code=1,
+        )
+    eligible = [check for check in record.checks if check["within_threshold"]]
+    if chosen is None:
+        raise AssayError(
+            f"train {domain_name}: no checkpoint passed the privacy check ({len(record.checks)} checked); "
+            "the generator sits closer to its training rows than fresh data does. Nothing was saved; see "
+            f"{live.dir} for the checks, and consider fewer epochs, more dropout or a smaller model",
+            exit_code=1,
+        )
+    return {
+        "enabled": True,
+        "chosen_epoch": chosen["epoch"],
+        "why": (
+            f"best dev loss among the {len(eligible)} of {len(record.checks)} checked checkpoints whose privacy statistic "
+            f"was within the bootstrap {spec.privacy.quantile:.0%} threshold of fresh dev rows"
+        ),
+        "chosen": chosen,
+        "checks": record.checks,
+        "check_seconds": round(record.seconds, 2),
+    }
