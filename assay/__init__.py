@@ -14,10 +14,11 @@ The library is organised by concern; the pipeline's stages are thin entry points
 - ``assay.stages``: one module per DVC stage (params and paths in, one library call, outputs out).
 - ``assay.cli``: the typer CLI ``assay``, whose commands call the stages and tools.
 
-Shared by all: ``config`` (params, validated), ``errors`` (one-line errors), ``io`` (atomic
-writes, hashes), ``progress`` (logging and progress bars), ``code_deps`` (each stage's import
-closure, which ``dvc.yaml`` must cover), ``demo_data`` and ``workspace`` (scratch copies for tests
-and benchmarks). Package modules import each other at the top; the only deferred imports are of
+Shared by all: ``config`` (params, validated), ``contracts`` (a pydantic model for every report
+one stage writes and another reads), ``errors`` (one-line errors), ``io`` (atomic writes,
+hashes), ``progress`` (logging and progress bars), ``code_deps`` (each stage's import closure,
+which ``dvc.yaml`` must cover), ``demo_data`` and ``workspace`` (scratch copies for tests and
+benchmarks). Package modules import each other at the top; the only deferred imports are of
 heavy third-party packages (GX, torch, transformers, sklearn), so that ``assay --help`` stays fast.
 """
 

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from assay.contracts import GateCheck, UtilityReport
 from assay.lineage.trace import STATES, node_label, seeds_by_key, summarise_utility, worst
 
 from .conftest import REPO_ROOT, copy_repo, run_dvc
@@ -49,18 +50,28 @@ def test_seeds_are_found_at_any_depth() -> None:
     assert seeds_by_key(params) == {"domains.r.generator.sample.seed": 7, "domains.r.generator.train.seed": 1, "domains.r.split.seed": 42}
 
 
-def test_utility_summary_is_tolerant_of_the_report_shape() -> None:
-    assert summarise_utility({"passed": True, "gate": {"tstr_ratio": 0.93, "passed": True, "detail": [1, 2]}, "other": 3}) == {
-        "passed": True,
-        "gate": {"tstr_ratio": 0.93, "passed": True},
-    }
-    assert summarise_utility({"rows": 10}) == {}
-    report = {
+def test_utility_summary_names_the_failed_gate_checks() -> None:
+    checks = [
+        GateCheck(check="a", metric="tstr_trtr_auc", bound="min", threshold=0.7, value=0.9, passed=True, message="a fine"),
+        GateCheck(check="b", metric="mia_auc", bound="max", threshold=0.6, value=0.7, passed=False, message="b too high"),
+    ]
+    report = UtilityReport(
+        domain="records",
+        kind="tabular",
+        rows={"train": 10},
+        generator={},
+        baseline={},
+        release_gate_enabled=True,
+        release_gate_passed=False,
+        release_gate_failed=1,
+        gate_checks=checks,
+    )
+    assert summarise_utility(report) == {
         "release_gate_enabled": True,
         "release_gate_passed": False,
-        "gate_checks": [{"check": "a", "passed": True}, {"check": "b", "passed": False, "message": "b too low"}],
+        "release_gate_failed": 1,
+        "gate_checks_failed": ["b too high"],
     }
-    assert summarise_utility(report) == {"release_gate_enabled": True, "release_gate_passed": False, "gate_checks_failed": ["b too low"]}
 
 
 def test_node_label_names_path_stage_md5_and_state() -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
 
+from assay.contracts import CleanReport, Contract, DriftEntry, ExpectationResult, IngestReport, IngestSource, SplitReport, ValidationReport, write_report
 from assay.errors import AssayError
 from assay.layout import Layout
 from assay.report.formatting import bar_chart, mask_raw
@@ -46,9 +46,10 @@ def write_params(folder: Path) -> Path:
     return path
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def _write(path: Path, report: Contract) -> None:
+    """A stage's report, written as the stage writes it: through its contract."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data), encoding="utf-8")
+    write_report(type(report), report, path)
 
 
 def _quarantine() -> pl.DataFrame:
@@ -75,95 +76,84 @@ def _quarantine() -> pl.DataFrame:
     ).with_columns(pl.lit(SOURCE).alias("_source_file"))
 
 
-def _validation() -> dict[str, Any]:
-    return {
-        "domain": "records",
-        "data": "data/clean/records.parquet",
-        "suite": "expectations/records.json",
-        "suite_sha256": "ab" * 32,
-        "rows": 4924,
-        "evaluated": 3,
-        "passed": 2,
-        "failed_critical": 0,
-        "failed_warning": 1,
-        "success": True,
-        "data_docs": "reports/validation/docs/records/index.html",
-        "expectations": [
-            {
-                "id": "e1",
-                "type": "expect_table_row_count_to_be_between",
-                "column": None,
-                "kwargs": {"min_value": 1000},
-                "severity": "critical",
-                "notes": "enough rows to train on",
-                "success": True,
-                "element_count": None,
-                "unexpected_count": None,
-                "unexpected_percent": None,
-                "observed_value": 4924,
-                "examples": [],
-            },
-            {
-                "id": "e2",
-                "type": "expect_column_values_to_be_in_set",
-                "column": "race",
-                "kwargs": {"column": "race", "value_set": ["Caucasian", "AfricanAmerican"], "batch_id": "x"},
-                "severity": "warning",
-                "notes": "Other is rare; check the source's coding",
-                "success": False,
-                "element_count": 4924,
-                "unexpected_count": 3,
-                "unexpected_percent": 0.0609,
-                "observed_value": None,
-                "examples": [
-                    {"value": XSS, "_source_file": SOURCE, "_source_row": 5},
-                    {"value": "Martian", "_source_file": SOURCE, "_source_row": 17},
-                ],
-            },
-            {
-                "id": "e3",
-                "type": "expect_column_values_to_not_be_null",
-                "column": "encounter_id",
-                "kwargs": {"column": "encounter_id"},
-                "severity": "critical",
-                "notes": "",
-                "success": True,
-                "element_count": 4924,
-                "unexpected_count": 0,
-                "unexpected_percent": 0.0,
-                "observed_value": None,
-                "examples": [],
-            },
+def _validation() -> ValidationReport:
+    return ValidationReport(
+        domain="records",
+        data="data/clean/records.parquet",
+        suite="expectations/records.json",
+        suite_sha256="ab" * 32,
+        rows=4924,
+        evaluated=3,
+        passed=2,
+        failed_critical=0,
+        failed_warning=1,
+        success=True,
+        data_docs="reports/validation/docs/records/index.html",
+        expectations=[
+            ExpectationResult(
+                id="e1",
+                type="expect_table_row_count_to_be_between",
+                kwargs={"min_value": 1000},
+                severity="critical",
+                notes="enough rows to train on",
+                success=True,
+                observed_value=4924,
+            ),
+            ExpectationResult(
+                id="e2",
+                type="expect_column_values_to_be_in_set",
+                column="race",
+                kwargs={"column": "race", "value_set": ["Caucasian", "AfricanAmerican"], "batch_id": "x"},
+                severity="warning",
+                notes="Other is rare; check the source's coding",
+                success=False,
+                element_count=4924,
+                unexpected_count=3,
+                unexpected_percent=0.0609,
+                examples=[{"value": XSS, "_source_file": SOURCE, "_source_row": 5}, {"value": "Martian", "_source_file": SOURCE, "_source_row": 17}],
+            ),
+            ExpectationResult(
+                id="e3",
+                type="expect_column_values_to_not_be_null",
+                column="encounter_id",
+                kwargs={"column": "encounter_id"},
+                severity="critical",
+                notes="",
+                success=True,
+                element_count=4924,
+                unexpected_count=0,
+                unexpected_percent=0.0,
+            ),
         ],
-        "gx_result": {"success": True, "results": []},
-    }
+        gx_result={"success": True, "results": []},
+    )
 
 
-def _split() -> dict[str, Any]:
-    """The shape assay/data/split.py writes (abridged)."""
-    return {
-        "rows_in": 4924,
-        "rows": {"dev": 493, "test": 492, "train": 3939},
-        "groups": {"dev": 388, "test": 387, "train": 3100},
-        "group_by": "patient_nbr",
-        "ratios": {"dev": 0.100122, "test": 0.099919, "train": 0.799959},
-        "ratios_configured": {"dev": 0.1, "test": 0.1, "train": 0.8},
-        "seed": 42,
-        "mode": "hash",
-        "ratio_gap_pp": 0.01,
-        "ratio_tolerance_pp": 2.0,
-        "target_column": "readmitted",
-        "target": {"train": {"NO": 0.54, ">30": 0.46}, "dev": {"NO": 0.55, ">30": 0.45}, "test": {"NO": 0.53, ">30": 0.47}},
-        "target_gap_pp": 1.0,
-        "drift": [
-            {"column": "time_in_hospital", "kind": "numeric", "pair": "train-test", "ks": 0.121, "psi": 0.05, "tvd": None, "breached": ["ks"], "score": 1.21},
-            {"column": "race", "kind": "categorical", "pair": "train-dev", "ks": None, "psi": 0.01, "tvd": 0.02, "breached": [], "score": 0.2},
+def _split() -> SplitReport:
+    """What assay/data/split.py writes (abridged: the keys a split without time or fallback has)."""
+    return SplitReport(
+        rows_in=4924,
+        rows={"dev": 493, "test": 492, "train": 3939},
+        groups={"dev": 388, "test": 387, "train": 3100},
+        group_by="patient_nbr",
+        ratios={"dev": 0.100122, "test": 0.099919, "train": 0.799959},
+        ratios_configured={"dev": 0.1, "test": 0.1, "train": 0.8},
+        seed=42,
+        mode="hash",
+        ratio_gap_pp=0.01,
+        ratio_tolerance_pp=2.0,
+        target_column="readmitted",
+        target={"train": {"NO": 0.54, ">30": 0.46}, "dev": {"NO": 0.55, ">30": 0.45}, "test": {"NO": 0.53, ">30": 0.47}},
+        target_gap_pp=1.0,
+        drift=[
+            DriftEntry(column="time_in_hospital", kind="numeric", pair="train-test", ks=0.121, psi=0.05, breached=["ks"], score=1.21),
+            DriftEntry(column="race", kind="categorical", pair="train-dev", psi=0.01, tvd=0.02, score=0.2),
         ],
-        "drift_skipped": [{"column": "encounter_id", "reason": "a direct identifier (pseudonymised)"}],
-        "drift_thresholds": {"ks": 0.1, "psi": 0.2, "tvd": 0.1, "on_breach": "warn", "ignore": []},
-        "breaches": 1,
-        "status": "warn",
-    }
+        drift_skipped=[{"column": "encounter_id", "reason": "a direct identifier (pseudonymised)"}],
+        drift_thresholds={"ks": 0.1, "psi": 0.2, "tvd": 0.1, "on_breach": "warn", "ignore": []},
+        breaches=1,
+        status="warn",
+    )
 
 
 @pytest.fixture
@@ -171,37 +161,39 @@ def project(tmp_path: Path) -> Path:
     """A params file and stage outputs: records has every section, transactions only ingest."""
     write_params(tmp_path)
     reports = tmp_path / "reports"
-    ingest_source = {"path": SOURCE, "format": "csv", "sha256": "c0ffee" * 10 + "abcd", "size_bytes": 945757, "rows": 5000, "rows_with_errors": 1}
-    ingest_source |= {"encoding": "utf-8", "delimiter": ",", "line_endings": "CRLF", "notes": []}
-    _write_json(reports / "ingest" / "records.json", {"domain": "records", "rows": 5000, "rows_with_errors": 1, "sources": [ingest_source]})
-    transactions_source = {
-        "path": "data/raw/transactions/online_retail.csv",
-        "format": "csv",
-        "sha256": "d" * 64,
-        "size_bytes": 2048,
-        "rows": 12,
-        "rows_with_errors": 0,
-    }
-    _write_json(reports / "ingest" / "transactions.json", {"domain": "transactions", "rows": 12, "rows_with_errors": 0, "sources": [transactions_source]})
-    clean = {
-        "rows_in": 5000,
-        "rows_clean": 4924,
-        "rows_quarantined": 51,
-        "rows_deduplicated": 25,
-        "rules": {"allowed:race": 20, "ingest": 1, "long_stay_other": 0, "range:time_in_hospital": 30},
-        "flags": {"expired_at_discharge": 7},
-        "normalised": {"missing_markers_to_null": 12, "mojibake_repaired": 0, "values_trimmed_or_normalised": 3},
-        "pseudonymised_columns": ["encounter_id"],
-        "duplicate_examples": [{"_source_file": SOURCE, "_source_row": 175, "duplicate_of_file": SOURCE, "duplicate_of_row": 174}],
-    }
-    _write_json(reports / "clean" / "records.json", clean)
+    ingest_source = IngestSource(
+        path=SOURCE,
+        format="csv",
+        sha256="c0ffee" * 10 + "abcd",
+        size_bytes=945757,
+        rows=5000,
+        rows_with_errors=1,
+        encoding="utf-8",
+        delimiter=",",
+        line_endings="CRLF",
+    )
+    _write(reports / "ingest" / "records.json", IngestReport(domain="records", rows=5000, rows_with_errors=1, sources=[ingest_source]))
+    transactions_source = IngestSource(path="data/raw/transactions/online_retail.csv", format="csv", sha256="d" * 64, size_bytes=2048, rows=12)
+    _write(reports / "ingest" / "transactions.json", IngestReport(domain="transactions", rows=12, rows_with_errors=0, sources=[transactions_source]))
+    clean = CleanReport(
+        rows_in=5000,
+        rows_clean=4924,
+        rows_quarantined=51,
+        rows_deduplicated=25,
+        rules={"allowed:race": 20, "ingest": 1, "long_stay_other": 0, "range:time_in_hospital": 30},
+        flags={"expired_at_discharge": 7},
+        normalised={"missing_markers_to_null": 12, "mojibake_repaired": 0, "values_trimmed_or_normalised": 3},
+        pseudonymised_columns=["encounter_id"],
+        duplicate_examples=[{"_source_file": SOURCE, "_source_row": 175, "duplicate_of_file": SOURCE, "duplicate_of_row": 174}],
+    )
+    _write(reports / "clean" / "records.json", clean)
     (tmp_path / "data" / "quarantine").mkdir(parents=True)
     _quarantine().write_parquet(tmp_path / "data" / "quarantine" / "records.parquet")
-    _write_json(reports / "validation" / "records.json", _validation())
+    _write(reports / "validation" / "records.json", _validation())
     docs = reports / "validation" / "docs" / "records" / "index.html"
     docs.parent.mkdir(parents=True)
     docs.write_text("<!DOCTYPE html><title>docs</title>", encoding="utf-8")
-    _write_json(reports / "split" / "records.json", _split())
+    _write(reports / "split" / "records.json", _split())
     return tmp_path
 
 
@@ -303,13 +295,30 @@ def test_nothing_run_yet_still_gives_a_page(tmp_path: Path) -> None:
     assert "cleaning not run yet" in page
 
 
-def test_split_report_in_another_shape_is_tolerated(project: Path) -> None:
-    odd = {"rows": {"test": 20, "train": 80}, "groups": {"train": 21}, "ratios": {"train": 0.8}, "drift": "not measured", "target": ["?"]}
-    _write_json(project / "reports" / "split" / "records.json", odd)
+def test_a_split_without_drift_measurements_says_so(project: Path) -> None:
+    _write(project / "reports" / "split" / "records.json", _split().model_copy(update={"drift": [], "rows": {"test": 20, "train": 80}}))
     _, page = _report(project)
     splits = _section(page, "records-splits")
     assert splits.index("train") < splits.index("test")
-    assert "80.0%" in splits and "21" in splits and "No drift measurements" in splits
+    assert "80.0%" in splits and "No drift measurements" in splits
+
+
+@pytest.mark.parametrize(
+    ("report", "change", "message"),
+    [
+        ("split", {"drift": "not measured"}, "drift: Input should be a valid list"),
+        ("split", {"rows_kept": 3}, "rows_kept: Extra inputs are not permitted"),
+        ("clean", {"rows_in": "many"}, "rows_in: Input should be a valid integer, unable to parse string as an integer"),
+        ("validation", {"success": None}, "success: Input should be a valid boolean"),
+    ],
+)
+def test_a_report_that_breaks_its_contract_is_one_line_naming_the_file_and_key(project: Path, report: str, change: dict, message: str) -> None:
+    path = project / "reports" / report / "records.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps({**data, **change}), encoding="utf-8")
+    with pytest.raises(AssayError) as caught:
+        _report(project)
+    assert str(caught.value) == f"{path}: {message}"
 
 
 def test_quarantine_file_missing_is_said(project: Path) -> None:
@@ -404,7 +413,7 @@ def test_no_raw_identifier_reaches_the_page_through_cleaning(project: Path, tmp_
     result = clean_frame(frame, spec, b"report-test-key")
     assert {"type:patient_nbr", "ingest"} <= set(result.quarantine["_rule"].to_list())
     result.quarantine.write_parquet(project / "data" / "quarantine" / "records.parquet")
-    _write_json(project / "reports" / "clean" / "records.json", result.report)
+    _write(project / "reports" / "clean" / "records.json", CleanReport.model_validate(result.report))
     _, page = _report(project)
     for raw_id in ("987654323", "918273645", "827364519"):
         assert raw_id not in page

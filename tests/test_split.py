@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from assay.cli import app
 from assay.config import DomainSpec, SplitSpec, load_params
+from assay.contracts import ValidationReport, write_report
 from assay.data.split import SPLITS, assign_groups, group_key, one_row_per_group, row_groups, seeds_within_tolerance, split_frame, unit_interval
 from assay.errors import AssayError
 from assay.io import write_parquet
@@ -122,8 +123,22 @@ def records_frame(patients: int = 400, seed: int = 0) -> pl.DataFrame:
 
 
 def gate(tmp_path: Path, success: bool = True, failed: int = 0) -> Path:
+    """A validation report, as the validate stage writes it (through its contract)."""
     path = tmp_path / "validation.json"
-    path.write_text(json.dumps({"success": success, "failed_critical": failed}), encoding="utf-8")
+    report = ValidationReport(
+        domain="records",
+        suite="expectations/records.json",
+        suite_sha256="0" * 64,
+        data="clean.parquet",
+        rows=100,
+        success=success,
+        evaluated=5,
+        passed=5 - failed,
+        failed_critical=failed,
+        failed_warning=0,
+        expectations=[],
+    )
+    write_report(ValidationReport, report, path)
     return path
 
 
@@ -386,6 +401,11 @@ def test_failed_validation_stops_the_stage(tmp_path: Path, records_data: Path) -
     broken = tmp_path / "broken.json"
     broken.write_text("{not json", encoding="utf-8")
     with pytest.raises(AssayError, match="not a readable validation report") as err:
+        run(tmp_path, params_file(tmp_path), records_data, broken)
+    assert err.value.exit_code == 1
+    # A report that is JSON but not a validation report (its contract, assay.contracts) stops the stage too.
+    broken.write_text(json.dumps({"success": True}), encoding="utf-8")
+    with pytest.raises(AssayError, match=r"not a readable validation report \(domain: Field required\)") as err:
         run(tmp_path, params_file(tmp_path), records_data, broken)
     assert err.value.exit_code == 1
 

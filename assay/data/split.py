@@ -71,8 +71,10 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from pydantic import ValidationError
 
 from assay.config import SplitSpec
+from assay.contracts import ValidationReport
 from assay.data import drift
 from assay.errors import AssayError
 
@@ -356,10 +358,15 @@ def check_validation_gate(validation: Path, domain_name: str) -> None:
         result = json.loads(validation.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AssayError(f"{validation}: not a readable validation report ({exc}); {again}", exit_code=1) from None
-    if not isinstance(result, dict) or result.get("success") is not True:
-        failed = result.get("failed_critical", "?") if isinstance(result, dict) else "?"
+    try:
+        report = ValidationReport.model_validate(result)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise AssayError(f"{validation}: not a readable validation report ({where}: {first['msg']}); {again}", exit_code=1) from None
+    if not report.success:
         raise AssayError(
-            f"{validation}: {domain_name} data did not pass validation ({failed} critical expectation(s) failed); "
+            f"{validation}: {domain_name} data did not pass validation ({report.failed_critical} critical expectation(s) failed); "
             "fix the data or the suite, then validate again",
             exit_code=1,
         )

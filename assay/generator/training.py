@@ -29,11 +29,12 @@ from typing import Any
 
 from assay.code_deps import PACKAGE_DIR, closure
 from assay.config import GeneratorSpec
+from assay.contracts import TrainMetrics, write_report
 from assay.generator.base import Generator
 from assay.generator.model import GENERATOR_DIR, METRICS_FILE, Device
 from assay.generator.trainer import Checkpoints, TrainingData, open_live
 from assay.generator.variants import generator_for
-from assay.io import atomic_dir, sha256_file, write_json
+from assay.io import atomic_dir, sha256_file
 
 log = logging.getLogger("assay.train")
 
@@ -78,7 +79,7 @@ def train_generator(
     live.summary["privacy"] = {key: privacy[key] for key in ("enabled", "chosen_epoch", "why", "checks") if key in privacy}
     with atomic_dir(model_dir / GENERATOR_DIR) as staging:
         generator.save(staging)
-    write_json(metrics, model_dir / METRICS_FILE)
+    write_report(TrainMetrics, metrics, model_dir / METRICS_FILE)
     # Checkpoints exist to resume an interrupted run; once the model is saved there is nothing to
     # resume, and a later run with the same inputs (dvc repro -f) must train, not "resume" at its end.
     shutil.rmtree(checkpoints.folder, ignore_errors=True)

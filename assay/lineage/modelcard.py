@@ -19,35 +19,18 @@ from typing import Any
 from pydantic import BaseModel
 
 from assay.config import DomainSpec
+from assay.contracts import TrainMetrics, UtilityReport
 from assay.lineage.trace import summarise_utility
 
 TEMPLATE = Path(__file__).parent / "templates" / "modelcard.md.j2"
 UTILITY_ROWS = 30
 
 
-def _flat_numbers(data: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, Any]]:
-    """Scalar results of a report as (dotted key, value), two levels deep, lists skipped."""
-    rows: list[tuple[str, Any]] = []
-    if not isinstance(data, dict) or depth > 2:
-        return rows
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, bool | int | float | str) and not (isinstance(value, str) and len(value) > 80):
-            rows.append((name, value))
-        elif isinstance(value, dict):
-            rows.extend(_flat_numbers(value, f"{name}.", depth + 1))
-    return rows
-
-
-def _utility_table(utility: dict[str, Any] | None) -> list[tuple[str, Any, Any]]:
-    """(metric, generator, baseline) from the evaluate stage's report; any report shape falls back to its scalars."""
-    if not utility:
+def _utility_table(utility: UtilityReport | None) -> list[tuple[str, Any, Any]]:
+    """(metric, generator, baseline) from the evaluate stage's report."""
+    if utility is None:
         return []
-    generator, baseline = utility.get("generator"), utility.get("baseline")
-    if isinstance(generator, dict):
-        baseline = baseline if isinstance(baseline, dict) else {}
-        return [(key, value, baseline.get(key)) for key, value in generator.items() if isinstance(value, bool | int | float | str | None)][:UTILITY_ROWS]
-    return [(key, value, None) for key, value in _flat_numbers(utility)][:UTILITY_ROWS]
+    return [(key, value, utility.baseline.get(key)) for key, value in utility.generator.items()][:UTILITY_ROWS]
 
 
 def _node(record: dict[str, Any], role: str) -> dict[str, Any] | None:
@@ -75,7 +58,9 @@ def _sources(record: dict[str, Any], suite_path: str | None) -> list[dict[str, A
     return files
 
 
-def front_matter(record: dict[str, Any], spec: DomainSpec, utility: dict[str, Any] | None, model_metrics: dict[str, Any], lineage_path: str) -> dict[str, Any]:
+def front_matter(
+    record: dict[str, Any], spec: DomainSpec, utility: UtilityReport | None, model_metrics: TrainMetrics | None, lineage_path: str
+) -> dict[str, Any]:
     """The card's YAML metadata, as a dict (Hugging Face model-card fields plus an ``assay`` block)."""
     domain = record["domain"]
     kind = spec.generator.kind
@@ -83,8 +68,8 @@ def front_matter(record: dict[str, Any], spec: DomainSpec, utility: dict[str, An
     suite = _suite_node(record, validation)
     model = _node(record, "model") or {}
     metrics: list[dict[str, Any]] = []
-    if isinstance(model_metrics.get("best_dev_loss"), int | float):
-        metrics.append({"type": "loss", "name": "Best dev loss (cross-entropy per token)", "value": round(float(model_metrics["best_dev_loss"]), 6)})
+    if model_metrics is not None:
+        metrics.append({"type": "loss", "name": "Best dev loss (cross-entropy per token)", "value": round(model_metrics.best_dev_loss, 6)})
     for key, value, _ in _utility_table(utility):
         if isinstance(value, int | float) and not isinstance(value, bool) and len(metrics) < 16:
             metrics.append({"type": key, "name": f"Synthetic data: {key}", "value": value})
@@ -124,7 +109,7 @@ def front_matter(record: dict[str, Any], spec: DomainSpec, utility: dict[str, An
 
 
 def render_model_card(
-    record: dict[str, Any], spec: DomainSpec, utility: dict[str, Any] | None, model_metrics: dict[str, Any] | None = None, lineage_path: str = "lineage.json"
+    record: dict[str, Any], spec: DomainSpec, utility: UtilityReport | None, model_metrics: TrainMetrics | None = None, lineage_path: str = "lineage.json"
 ) -> str:
     """The whole card: YAML front matter, then the Markdown body from ``templates/modelcard.md.j2``.
 
@@ -135,7 +120,6 @@ def render_model_card(
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     model = _node(record, "model") or {}
-    model_metrics = model_metrics or {}
     meta = front_matter(record, spec, utility, model_metrics, lineage_path)
     validation = _validation(record)
     env = Environment(
@@ -150,15 +134,15 @@ def render_model_card(
         record=record,
         meta=meta,
         model=model,
-        model_metrics=model_metrics,
-        privacy=model_metrics.get("privacy") if isinstance(model_metrics.get("privacy"), dict) else None,
+        model_metrics=model_metrics.model_dump(exclude_unset=True) if model_metrics else {},
+        privacy=model_metrics.privacy.model_dump(exclude_unset=True) if model_metrics else None,
         validation=validation,
         sources=_sources(record, meta["assay"]["suite"]["path"] if meta["assay"]["suite"] else None),
         suite=meta["assay"]["suite"],
         chain=[node for node in record["chain"] if node["role"] != "source"],
         utility_rows=_utility_table(utility),
         utility_gate=summarise_utility(utility) if utility else None,
-        utility_has_baseline=bool(utility and isinstance(utility.get("baseline"), dict)),
+        utility_has_baseline=utility is not None,
         utility_status=record["not_produced"].get("utility") if utility is None else None,
         training=_training_rows(spec),
     )

@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assay.contracts import CleanReport, IngestReport, TrainMetrics, UtilityReport, ValidationReport, as_contract, read_report
 from assay.errors import AssayError
 from assay.generator.model import METRICS_FILE
 from assay.layout import LAYOUT
@@ -270,36 +271,30 @@ def read_json_or_empty(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-UTILITY_KEYS = ("release_gate_enabled", "release_gate_passed", "release_gate_failed", "passed", "success", "status", "verdict")
-
-
-def summarise_utility(report: dict[str, Any]) -> dict[str, Any]:
-    """The release gate of a utility report, read tolerantly (the evaluate stage defines the report)."""
-    summary: dict[str, Any] = {key: report[key] for key in UTILITY_KEYS if isinstance(report.get(key), bool | str | int | float)}
-    gate = report.get("gate")
-    if isinstance(gate, dict):
-        summary["gate"] = {k: v for k, v in gate.items() if isinstance(v, bool | str | int | float)}
-    elif isinstance(gate, bool | str):
-        summary["gate"] = gate
-    checks = report.get("gate_checks")
-    if isinstance(checks, list):
-        failed = [c.get("message") or c.get("check") for c in checks if isinstance(c, dict) and not c.get("passed")]
-        summary["gate_checks_failed"] = [str(message) for message in failed if message]
-    return summary
+def summarise_utility(report: UtilityReport) -> dict[str, Any]:
+    """The release gate of a utility report: enforced or not, passed, how many checks failed and why."""
+    return {
+        "release_gate_enabled": report.release_gate_enabled,
+        "release_gate_passed": report.release_gate_passed,
+        "release_gate_failed": report.release_gate_failed,
+        "gate_checks_failed": [check.message for check in report.gate_checks if not check.passed],
+    }
 
 
 def _facts(path: Path) -> dict[str, Any]:
-    """What a report says about the chain: a suite's hash and validation result, a utility gate."""
+    """What a report says about the chain: a suite's hash and validation result, a utility gate.
+
+    Reports are told apart by the keys only they have, then read through their contract.
+    """
     if not (path.is_file() and path.suffix == ".json"):
         return {}
     report = read_json_or_empty(path)
     facts: dict[str, Any] = {}
     if "suite_sha256" in report:
-        facts["validation"] = {key: report.get(key) for key in VALIDATION_KEYS}
-    if "utility" in path.parts or "gate" in report or "release_gate_passed" in report:
-        utility = summarise_utility(report)
-        if utility:
-            facts["utility"] = utility
+        validation = as_contract(ValidationReport, report, path)
+        facts["validation"] = {key: getattr(validation, key) for key in VALIDATION_KEYS}
+    if "release_gate_passed" in report:
+        facts["utility"] = summarise_utility(as_contract(UtilityReport, report, path))
     return facts
 
 
@@ -308,13 +303,12 @@ def source_files(repo: Repo, stage: Stage, dep: Output) -> list[dict[str, Any]]:
     prefix = _relpath(repo, dep)
     files: list[dict[str, Any]] = []
     for out in stage.outs:
-        if not out.metric:
+        report = read_json_or_empty(Path(out.fs_path)) if out.metric else {}
+        if "sources" not in report:  # only the ingest report lists source files
             continue
-        for source in read_json_or_empty(Path(out.fs_path)).get("sources") or []:
-            if not isinstance(source, dict) or not isinstance(source.get("path"), str):
-                continue
-            if source["path"] == prefix or source["path"].startswith(prefix.rstrip("/") + "/"):
-                files.append({"path": source["path"], "sha256": source.get("sha256"), "size": source.get("size_bytes"), "rows": source.get("rows")})
+        for source in as_contract(IngestReport, report, out.fs_path).sources:
+            if source.path == prefix or source.path.startswith(prefix.rstrip("/") + "/"):
+                files.append({"path": source.path, "sha256": source.sha256, "size": source.size_bytes, "rows": source.rows})
     return files
 
 
@@ -878,9 +872,11 @@ def build_lineage(repo: Repo, domain: str, targets: dict[str, str]) -> dict[str,
 
     root = Path(repo.root_dir)
     # The generator folder's sibling: models/<domain>/metrics.json.
-    model_metrics = read_json_or_empty(Path(target_outs["model"].fs_path).parent / METRICS_FILE)
+    model_metrics = read_report(TrainMetrics, Path(target_outs["model"].fs_path).parent / METRICS_FILE)
+    device = {key: getattr(model_metrics, key) for key in DEVICE_KEYS} if model_metrics else {}
     # Which key pseudonymised the identifiers (its fingerprint, from the cleaning report; None: the domain has none).
-    key = read_json_or_empty(root / LAYOUT.clean_report(domain)).get("pseudonym_key")
+    cleaning = read_report(CleanReport, root / LAYOUT.clean_report(domain))
+    key = cleaning.pseudonym_key.model_dump() if cleaning and cleaning.pseudonym_key else None
     seeds = seeds_by_key({stage_id(stage): stage_params(stage) for stage in stages})
     record = {
         "lineage_version": LINEAGE_VERSION,
@@ -890,7 +886,7 @@ def build_lineage(repo: Repo, domain: str, targets: dict[str, str]) -> dict[str,
         "chain": list(sources.values()) + chain,
         "stages": steps,
         "pseudonym_key": key,
-        "run": run_info(root) | {"device": {key: model_metrics.get(key) for key in DEVICE_KEYS if key in model_metrics}, "seeds": seeds},
+        "run": run_info(root) | {"device": device, "seeds": seeds},
     }
     return record
 

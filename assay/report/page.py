@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from assay.config import DomainSpec, Params
+from assay.contracts import CleanReport, DriftEntry, ExpectationResult, IngestReport, SplitReport, ValidationReport, read_report
 from assay.errors import AssayError
-from assay.io import read_json_object
 from assay.layout import Layout
 from assay.lineage.trace import load_lineage_section
 from assay.report.formatting import bar_chart, fmt_bytes, fmt_fixed, fmt_int, fmt_number, fmt_pct, fmt_share, mask_raw, preview
@@ -98,31 +98,30 @@ def _where(source_file: Any, source_row: Any) -> dict[str, str]:
 
 
 def load_ingest(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
-    report = read_json_object(inputs.layout.ingest_report(domain))
+    report = read_report(IngestReport, inputs.layout.ingest_report(domain))
     if report is None:
         return None
-    sources = report.get("sources") or []
     return {
-        "rows": report.get("rows"),
-        "rows_with_errors": report.get("rows_with_errors"),
+        "rows": report.rows,
+        "rows_with_errors": report.rows_with_errors,
         "sources": [
             {
-                "path": source.get("path", ""),
-                "format": source.get("format", ""),
-                "size": source.get("size_bytes"),
-                "sha256": source.get("sha256", ""),
-                "rows": source.get("rows"),
-                "rows_with_errors": source.get("rows_with_errors"),
-                "encoding": source.get("encoding"),
-                "encoding_confidence": source.get("encoding_confidence"),
-                "encoding_chosen_by": source.get("encoding_chosen_by"),
-                "delimiter": source.get("delimiter"),
-                "line_endings": source.get("line_endings"),
-                "notes": source.get("notes") or [],
+                "path": source.path,
+                "format": source.format,
+                "size": source.size_bytes,
+                "sha256": source.sha256,
+                "rows": source.rows,
+                "rows_with_errors": source.rows_with_errors,
+                "encoding": source.encoding,
+                "encoding_confidence": source.encoding_confidence,
+                "encoding_chosen_by": source.encoding_chosen_by,
+                "delimiter": source.delimiter,
+                "line_endings": source.line_endings,
+                "notes": source.notes,
             }
-            for source in sources
+            for source in report.sources
         ],
-        "total_size": sum(source.get("size_bytes") or 0 for source in sources),
+        "total_size": sum(source.size_bytes for source in report.sources),
     }
 
 
@@ -201,13 +200,13 @@ def _quarantine_examples(path: Path, spec: DomainSpec) -> dict[str, list[dict[st
 
 
 def load_cleaning(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
-    report = read_json_object(inputs.layout.clean_report(domain))
+    report = read_report(CleanReport, inputs.layout.clean_report(domain))
     if report is None:
         return None
     spec = inputs.spec(domain)
     quarantine_path = inputs.layout.quarantine(domain)
     examples = _quarantine_examples(quarantine_path, spec)
-    counts = report.get("rules") or {}
+    counts = report.rules
     rules = [
         {"name": name, "count": count, "description": describe_rule(name, spec), "examples": (examples or {}).get(name, [])}
         for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
@@ -215,20 +214,20 @@ def load_cleaning(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
     flag_reasons = {rule.name: rule.reason for rule in spec.clean.rules if rule.action == "flag"}
     chart = bar_chart([(rule["name"], rule["count"], "ingest" if rule["name"] == "ingest" else "rule") for rule in rules if rule["count"]], fmt_int)
     return {
-        "rows_in": report.get("rows_in"),
-        "rows_clean": report.get("rows_clean"),
-        "rows_quarantined": report.get("rows_quarantined"),
-        "rows_deduplicated": report.get("rows_deduplicated"),
+        "rows_in": report.rows_in,
+        "rows_clean": report.rows_clean,
+        "rows_quarantined": report.rows_quarantined,
+        "rows_deduplicated": report.rows_deduplicated,
         "rules": rules,
         "chart": chart,
         "quarantine_path": quarantine_path.as_posix(),
         "quarantine_found": examples is not None,
-        "duplicates": (report.get("duplicate_examples") or [])[:DUPLICATE_EXAMPLES],
-        "flags": [{"name": name, "count": count, "reason": flag_reasons.get(name, "")} for name, count in sorted((report.get("flags") or {}).items())],
-        "normalised": sorted((report.get("normalised") or {}).items()),
-        "pseudonymised": report.get("pseudonymised_columns") or [],
-        "personal_data": sorted((report.get("personal_data") or {}).items()),
-        "restricted_lines": report.get("restricted_lines") or 0,
+        "duplicates": report.duplicate_examples[:DUPLICATE_EXAMPLES],
+        "flags": [{"name": name, "count": count, "reason": flag_reasons.get(name, "")} for name, count in sorted(report.flags.items())],
+        "normalised": sorted(report.normalised.items()),
+        "pseudonymised": report.pseudonymised_columns,
+        "personal_data": [(column, report.personal_data[column].model_dump()) for column in sorted(report.personal_data)],
+        "restricted_lines": report.restricted_lines,
     }
 
 
@@ -236,53 +235,53 @@ def load_cleaning(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
 # validation
 
 
-def _expectation_row(item: dict[str, Any]) -> dict[str, Any]:
-    column = item.get("column")
+def _expectation_row(item: ExpectationResult) -> dict[str, Any]:
+    column = item.column
     if isinstance(column, list):
         column = ", ".join(map(str, column))
-    kwargs = {k: v for k, v in (item.get("kwargs") or {}).items() if k not in ("column", "column_list", "batch_id", "result_format")}
+    kwargs = {k: v for k, v in item.kwargs.items() if k not in ("column", "column_list", "batch_id", "result_format")}
     examples = []
-    for example in (item.get("examples") or [])[:VALUE_EXAMPLES]:
+    for example in item.examples[:VALUE_EXAMPLES]:
         examples.append({"value": preview(example.get("value"), 60), **_where(example.get("_source_file"), example.get("_source_row"))})
-    severity = item.get("severity") or "—"
-    success = bool(item.get("success"))
+    severity = item.severity or "—"
+    success = item.success
     return {
-        "type": item.get("type", ""),
+        "type": item.type,
         "column": column or "",
         "expects": preview(", ".join(f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in kwargs.items()), 120),
         "severity": severity,
         "success": success,
         "status": "pass" if success else ("fail-critical" if severity == "critical" else "fail-warning"),
-        "error": item.get("error"),
-        "unexpected_count": item.get("unexpected_count"),
-        "unexpected_percent": item.get("unexpected_percent"),
-        "observed": "" if item.get("unexpected_count") is not None else preview(item.get("observed_value")),
+        "error": item.error,
+        "unexpected_count": item.unexpected_count,
+        "unexpected_percent": item.unexpected_percent,
+        "observed": "" if item.unexpected_count is not None else preview(item.observed_value),
         "examples": examples,
-        "notes": item.get("notes") or "",
+        "notes": item.notes or "",
     }
 
 
 def load_validation(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
-    report = read_json_object(inputs.layout.validation_report(domain))
+    report = read_report(ValidationReport, inputs.layout.validation_report(domain))
     if report is None:
         return None
-    rows = [_expectation_row(item) for item in report.get("expectations") or []]
+    rows = [_expectation_row(item) for item in report.expectations]
     order = {"fail-critical": 0, "fail-warning": 1, "pass": 2}
     rows = sorted(rows, key=lambda row: order[row["status"]])  # stable: suite order within a status
     docs = inputs.layout.data_docs(domain) / "index.html"
-    if not docs.is_file() and report.get("data_docs"):
+    if not docs.is_file() and report.data_docs:
         # The report records the path relative to the project root, which holds the reports folder.
-        docs = inputs.layout.reports.parent / report["data_docs"]
+        docs = inputs.layout.reports.parent / report.data_docs
     return {
-        "rows": report.get("rows"),
-        "evaluated": report.get("evaluated", len(rows)),
-        "passed": report.get("passed", sum(row["success"] for row in rows)),
-        "failed_critical": report.get("failed_critical", sum(row["status"] == "fail-critical" for row in rows)),
-        "failed_warning": report.get("failed_warning", sum(row["status"] == "fail-warning" for row in rows)),
-        "success": bool(report.get("success")),
-        "suite": report.get("suite", ""),
-        "suite_sha256": report.get("suite_sha256", ""),
-        "data": report.get("data", ""),
+        "rows": report.rows,
+        "evaluated": report.evaluated,
+        "passed": report.passed,
+        "failed_critical": report.failed_critical,
+        "failed_warning": report.failed_warning,
+        "success": report.success,
+        "suite": report.suite,
+        "suite_sha256": report.suite_sha256,
+        "data": report.data,
         "expectations": rows,
         "docs_link": inputs.link(docs) if docs.is_file() else None,
     }
@@ -292,41 +291,31 @@ def load_validation(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
 # splits
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _drift_row(entry: dict[str, Any], thresholds: dict[str, Any]) -> dict[str, Any]:
-    breached = entry.get("breached") or []
-    breached = [str(name) for name in breached] if isinstance(breached, list) else []
+def _drift_row(entry: DriftEntry, thresholds: dict[str, Any]) -> dict[str, Any]:
     stats = [
-        {"name": name, "value": entry.get(name), "threshold": thresholds.get(name), "breached": name in breached}
+        {"name": name, "value": getattr(entry, name), "threshold": thresholds.get(name), "breached": name in entry.breached}
         for name in ("ks", "psi", "tvd")
-        if isinstance(entry.get(name), int | float)
+        if getattr(entry, name) is not None
     ]
-    score = entry.get("score")
     return {
-        "column": str(entry.get("column", "")),
-        "kind": str(entry.get("kind", "")),
-        "pair": str(entry.get("pair", "")).replace("-", " ↔ "),
+        "column": entry.column,
+        "kind": entry.kind,
+        "pair": entry.pair.replace("-", " ↔ "),
         "stats": stats,
-        "score": score if isinstance(score, int | float) else None,
-        "breached": bool(breached),
+        "score": entry.score,
+        "breached": bool(entry.breached),
     }
 
 
 def load_splits(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
     """``reports/split/<domain>.json`` as written by assay/data/split.py: sizes, groups, target shares, drift worst-first."""
-    report = read_json_object(inputs.layout.split_report(domain))
+    report = read_report(SplitReport, inputs.layout.split_report(domain))
     if report is None:
         return None
-    rows, groups, ratios = _mapping(report.get("rows")), _mapping(report.get("groups")), _mapping(report.get("ratios"))
-    configured = _mapping(report.get("ratios_configured")) or dict(inputs.spec(domain).split.ratios)
-    target = {name: shares for name, shares in _mapping(report.get("target")).items() if isinstance(shares, dict)}
+    rows, groups, ratios, configured, target = report.rows, report.groups, report.ratios, report.ratios_configured, report.target
     names = [name for name in SPLIT_ORDER if name in rows] + sorted(name for name in rows if name not in SPLIT_ORDER)
-    thresholds = _mapping(report.get("drift_thresholds"))
-    drift = report.get("drift") if isinstance(report.get("drift"), list) else []
-    drift_rows = [_drift_row(entry, thresholds) for entry in drift if isinstance(entry, dict)]
+    thresholds = report.drift_thresholds
+    drift_rows = [_drift_row(entry, thresholds) for entry in report.drift]
     chart_items = [
         (f"{row['column']} ({row['pair'].replace(' ↔ ', '-')})", row["score"], "breach" if row["breached"] else "drift")
         for row in drift_rows[:DRIFT_BARS]
@@ -336,22 +325,22 @@ def load_splits(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
         "splits": [
             {"name": name, "rows": rows.get(name), "share": ratios.get(name), "configured": configured.get(name), "groups": groups.get(name)} for name in names
         ],
-        "rows_in": report.get("rows_in"),
-        "group_by": report.get("group_by"),
-        "group_fallback": report.get("group_fallback"),
-        "seed": report.get("seed"),
-        "mode": report.get("mode"),
-        "status": report.get("status"),
-        "ratio_gap_pp": report.get("ratio_gap_pp"),
-        "ratio_tolerance_pp": report.get("ratio_tolerance_pp"),
-        "target_column": report.get("target_column"),
-        "target_gap_pp": report.get("target_gap_pp"),
+        "rows_in": report.rows_in,
+        "group_by": report.group_by,
+        "group_fallback": report.group_fallback,
+        "seed": report.seed,
+        "mode": report.mode,
+        "status": report.status,
+        "ratio_gap_pp": report.ratio_gap_pp,
+        "ratio_tolerance_pp": report.ratio_tolerance_pp,
+        "target_column": report.target_column,
+        "target_gap_pp": report.target_gap_pp,
         "classes": sorted({str(cls) for shares in target.values() for cls in shares}),
         "target": {name: {str(k): v for k, v in target.get(name, {}).items()} for name in names},
         "thresholds": {name: thresholds[name] for name in ("ks", "psi", "tvd") if name in thresholds},
         "drift": drift_rows,
-        "breaches": report.get("breaches", sum(row["breached"] for row in drift_rows)),
-        "skipped": [entry for entry in report.get("drift_skipped") or [] if isinstance(entry, dict)],
+        "breaches": report.breaches,
+        "skipped": report.drift_skipped,
         "chart": bar_chart(chart_items, lambda score: f"{score:.2f}×", marker=1.0),
         "source": inputs.layout.split_report(domain).as_posix(),
     }

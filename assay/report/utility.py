@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from assay.contracts import TrainingPrivacy, UtilityReport, as_contract, read_report
 from assay.io import read_json_object
 from assay.metrics.registry import REPORTED
 from assay.report.formatting import bar_chart
@@ -15,8 +16,8 @@ from assay.report.formatting import bar_chart
 CHART_COLUMNS = 12
 
 
-def _lookup(report: dict[str, Any], path: tuple[str, ...] | None) -> Any:
-    value: Any = report
+def _lookup(report: UtilityReport, path: tuple[str, ...] | None) -> Any:
+    value: Any = report.model_dump()
     for key in path or ():
         value = value.get(key) if isinstance(value, dict) else None
     return value if path else None
@@ -26,10 +27,10 @@ def load_utility_section(domain: str, inputs: Any) -> dict[str, Any] | None:
     """The report loader (see :mod:`assay.report.page`): ``reports/utility/<domain>.json``, ready to show."""
 
     path = inputs.layout.utility_report(domain)
-    report = read_json_object(path)
+    report = read_report(UtilityReport, path)
     if report is None:
         return None
-    generator, baseline = report.get("generator") or {}, report.get("baseline") or {}
+    generator, baseline = report.generator, report.baseline
     rows = []
     for entry in REPORTED:
         group, label, key, better, style, reference = entry.group, entry.label, entry.key, entry.better, entry.style, entry.reference
@@ -44,36 +45,48 @@ def load_utility_section(domain: str, inputs: Any) -> dict[str, Any] | None:
                 winner = "generator" if (mine > naive) == (better == "higher") else "baseline"
         reference_value = _lookup(report, reference)
         rows.append({"group": group, "label": label, "style": style, "generator": mine, "baseline": naive, "reference": reference_value, "winner": winner})
-    columns = [row for row in report.get("columns") or [] if isinstance(row, dict) and row.get("similarity_generator") is not None]
+    columns = [row for row in report.columns if row.get("similarity_generator") is not None]
     worst = sorted(columns, key=lambda row: (row["similarity_generator"], row["column"]))[:CHART_COLUMNS]
     items = []
     for row in worst:
         items.append((f"{row['column']} · generator", row["similarity_generator"], "drift"))
         if row.get("similarity_baseline") is not None:
             items.append((f"{row['column']} · baseline", row["similarity_baseline"], "ingest"))
-    utility = (report.get("utility") or [{}])[0]
-    training = (read_json_object(inputs.layout.training_live(domain) / "metrics.json") or {}).get("privacy") or {}
+    utility = report.utility[0] if report.utility else {}
+    training = read_training_privacy(inputs.layout.training_live(domain) / "metrics.json")
     return {
-        "training_privacy": training if training.get("enabled") else None,
+        "training_privacy": training,
         "source": path.as_posix(),
-        "target": report.get("target"),
-        "rows": report.get("rows") or {},
-        "primary_model": report.get("primary_model"),
-        "trtr_auc": report.get("trtr_auc"),
-        "trtr_f1": report.get("trtr_f1"),
-        "majority_accuracy": report.get("majority_accuracy"),
-        "gate_enabled": bool(report.get("release_gate_enabled")),
-        "gate_passed": bool(report.get("release_gate_passed")),
-        "checks": [check for check in report.get("gate_checks") or [] if isinstance(check, dict)],
+        "target": report.target,
+        "rows": report.rows,
+        "primary_model": report.primary_model,
+        "trtr_auc": report.trtr_auc,
+        "trtr_f1": report.trtr_f1,
+        "majority_accuracy": report.majority_accuracy,
+        "gate_enabled": report.release_gate_enabled,
+        "gate_passed": report.release_gate_passed,
+        "checks": [check.model_dump() for check in report.gate_checks],
         "metrics": rows,
         "models": utility.get("models") or [],
         "chart": bar_chart(items, lambda value: f"{value:.3f}"),
         "columns_total": len(columns),
-        "worst_pairs": (report.get("pairs_worst_generator") or [])[:5],
-        "not_applicable": [row for row in report.get("validity_expectations") or [] if isinstance(row, dict) and row.get("not_applicable")],
+        "worst_pairs": report.pairs_worst_generator[:5],
+        "not_applicable": [row for row in report.validity_expectations if row.get("not_applicable")],
         "failed_expectations": [
-            row
-            for row in report.get("validity_expectations") or []
-            if isinstance(row, dict) and not row.get("not_applicable") and not (row.get("generator") or {}).get("success", True)
+            row for row in report.validity_expectations if not row.get("not_applicable") and not (row.get("generator") or {}).get("success", True)
         ],
     }
+
+
+def read_training_privacy(path: Any) -> dict[str, Any] | None:
+    """The privacy checks of training, from DVCLive's summary (``reports/train/<domain>/metrics.json``), when they were on.
+
+    DVCLive writes that summary; its ``privacy`` block is the train metrics' one
+    (:class:`~assay.contracts.TrainingPrivacy`), cut to what the page draws.
+    """
+    summary = read_json_object(path) or {}
+    block = summary.get("privacy")
+    if not isinstance(block, dict):
+        return None
+    privacy = as_contract(TrainingPrivacy, block, path)
+    return privacy.model_dump(exclude_unset=True) if privacy.enabled else None

@@ -9,9 +9,10 @@ from typing import Any
 import polars as pl
 
 from assay.config import load_params
+from assay.contracts import CleanReport, write_report
 from assay.data.clean import clean_frame, pseudonym_key
 from assay.errors import AssayError
-from assay.io import write_json, write_parquet
+from assay.io import write_parquet
 from assay.layout import LAYOUT
 from assay.progress import steps
 
@@ -53,7 +54,7 @@ def run_clean(
         write_parquet(result.restricted, restricted_path)
         done("restricted quarantine written")
         # Which key made the pseudonyms (its fingerprint, never the key), for auditors and the lineage record.
-        write_json({**result.report, "pseudonym_key": key.describe() if key else None}, report_path)
+        write_report(CleanReport, {**result.report, "pseudonym_key": key.describe() if key else None}, report_path)
         done("report written")
     r = result.report
     log.info(

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from assay.config import load_params
+from assay.contracts import TrainMetrics, UtilityReport, read_report
 from assay.generator.model import GENERATOR_DIR, METRICS_FILE
 from assay.io import write_json, write_text
 from assay.lineage.modelcard import render_model_card
-from assay.lineage.trace import CARD_FILE, LINEAGE_COPY, build_lineage, open_repo, read_json_or_empty
+from assay.lineage.trace import CARD_FILE, LINEAGE_COPY, build_lineage, open_repo
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,8 @@ def run_lineage(domain: str, params_path: Path, model_dir: Path, targets: dict[s
     finally:
         repo.close()
     utility_path = record["targets"].get("utility")
-    utility = read_json_or_empty(Path(root) / utility_path) if utility_path else None
-    model_metrics = read_json_or_empty(Path(root) / model_dir / METRICS_FILE)
+    utility = read_report(UtilityReport, Path(root) / utility_path) if utility_path else None
+    model_metrics = read_report(TrainMetrics, Path(root) / model_dir / METRICS_FILE)
     write_json(record, out)
     write_json(record, Path(root) / model_dir / LINEAGE_COPY)
     card = Path(root) / model_dir / CARD_FILE

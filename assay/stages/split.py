@@ -9,9 +9,10 @@ from typing import Any
 import polars as pl
 
 from assay.config import load_params
+from assay.contracts import SplitReport, write_report
 from assay.data.split import add_seed_advice, breach_lines, check_validation_gate, log_summary, split_frame
 from assay.errors import AssayError
-from assay.io import atomic_dir, write_json, write_parquet
+from assay.io import atomic_dir, write_parquet
 from assay.progress import steps
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def run_split(domain_name: str, params_path: Path, data: Path, validation: Path,
         done("splits written")
         report = result.report
         add_seed_advice(frame, spec, report)
-        write_json(report, report_path)
+        write_report(SplitReport, report, report_path)
         done("report written")
 
     log_summary(domain_name, spec, report)

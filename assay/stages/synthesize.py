@@ -11,11 +11,12 @@ import numpy as np
 import polars as pl
 
 from assay.config import load_params
+from assay.contracts import SynthesizeReport, write_report
 from assay.errors import AssayError
 from assay.generator.model import pick_device
 from assay.generator.sampling import assemble, parse_where
 from assay.generator.variants import load_generator
-from assay.io import write_json, write_parquet
+from assay.io import write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def run_synthesize(
     }
     write_parquet(synthetic, out)
     if report_path is not None:
-        write_json(report, report_path)
+        write_report(SynthesizeReport, report, report_path)
     share = "" if report["parsed_share"] is None else f", {report['parsed_share']:.1%} parsed"
     log.info("synthesize %s: %s rows in %.1f s (%s rows/s%s) -> %s", domain_name, f"{synthetic.height:,}", seconds, report["rows_per_second"], share, out)
     return report

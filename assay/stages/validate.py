@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from assay.config import load_params
+from assay.contracts import ValidationReport, write_report
 from assay.errors import AssayError
-from assay.io import sha256_file, write_json
+from assay.io import sha256_file
 from assay.layout import LAYOUT
 from assay.progress import steps
 from assay.quality.datadocs import write_data_docs
@@ -38,7 +39,7 @@ def run_validate(domain_name: str, params_path: Path, data: Path, suite_path: Pa
             "data_docs": str(index),
             **summary,
         }
-        write_json(report, report_path)
+        write_report(ValidationReport, report, report_path)
         done("report written")
     log.info(
         "validate %s: %d expectations, %d passed, %d critical and %d warning failures",

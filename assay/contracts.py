@@ -1,0 +1,305 @@
+"""Typed stage contracts: the JSON reports one stage writes and another reads.
+
+One pydantic model per report, used by both sides. The writing stage passes its report through
+the model (:func:`write_report`), so a key renamed or left out there fails on the spot, naming
+the file and the key; the report page, the lineage record and the model card read the file back
+through the same model (:func:`read_report`) and use its attributes. The files keep the keys they
+always had (DVC metrics, the stewards' page and users read them): a key a writer leaves out
+stays out of the file (``exclude_unset``), and a key nobody declared is refused.
+
+Blocks that are records of figures (one entry per metric, per column, per pair) stay mappings:
+their keys come from :mod:`assay.metrics.registry` or from the data, not from this contract.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from assay.errors import AssayError
+from assay.io import read_json_object, write_json
+
+Number = float | int
+
+
+class Contract(BaseModel):
+    """A report's keys; an undeclared key is an error, on writing and on reading."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------------------------------------
+# ingest: reports/ingest/<domain>.json (read by the page and by lineage, for the raw files' sha256)
+
+
+class IngestSource(Contract):
+    path: str
+    format: str
+    size_bytes: int
+    sha256: str
+    encoding: str = ""
+    encoding_confidence: float | None = None
+    encoding_chosen_by: str | None = None
+    delimiter: str | None = None
+    line_endings: str | None = None
+    blank_lines: int = 0
+    rows: int = 0
+    rows_with_errors: int = 0
+    columns: list[str] = []
+    notes: list[str] = []
+
+
+class IngestReport(Contract):
+    domain: str
+    rows: int
+    rows_with_errors: int
+    sources: list[IngestSource]
+
+
+# ---------------------------------------------------------------------------------------------
+# clean: reports/clean/<domain>.json (read by the page, lineage and the model card)
+
+
+class PersonalDataCount(Contract):
+    action: str
+    values_found: int
+    kinds: dict[str, int] = {}
+
+
+class PseudonymKey(Contract):
+    demo_key: bool
+    fingerprint: str
+
+
+class CleanReport(Contract):
+    rows_in: int
+    rows_clean: int
+    rows_quarantined: int
+    rows_deduplicated: int
+    rules: dict[str, int] = {}
+    flags: dict[str, int] = {}
+    normalised: dict[str, int] = {}
+    personal_data: dict[str, PersonalDataCount] = {}
+    pseudonymised_columns: list[str] = []
+    duplicate_examples: list[dict[str, Any]] = []  # {"_source_file", "_source_row", "duplicate_of_file", "duplicate_of_row"}
+    restricted_lines: int = 0
+    pseudonym_key: PseudonymKey | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# validate: reports/validation/<domain>.json (read by split's gate, the page and lineage)
+
+
+class ExpectationResult(Contract):
+    id: str | None = None
+    type: str
+    column: str | list[str] | None = None
+    kwargs: dict[str, Any] = {}
+    severity: str | None = None
+    success: bool
+    notes: str | None = None
+    error: str | None = None
+    element_count: int | None = None
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    observed_value: Any = None
+    examples: list[dict[str, Any]] = []  # {"value", "_source_file", "_source_row"}
+
+
+class ValidationReport(Contract):
+    domain: str
+    suite: str
+    suite_sha256: str
+    data: str
+    rows: int
+    success: bool
+    evaluated: int
+    passed: int
+    failed_critical: int
+    failed_warning: int
+    expectations: list[ExpectationResult]
+    data_docs: str | None = None
+    gx_result: dict[str, Any] = {}  # GX's own ExpectationSuiteValidationResult, as GX serialises it
+
+
+# ---------------------------------------------------------------------------------------------
+# split: reports/split/<domain>.json (read by the page)
+
+
+class DriftEntry(Contract):
+    column: str
+    kind: str
+    pair: str
+    ks: float | None = None
+    psi: float | None = None
+    tvd: float | None = None
+    statistic: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+    score: float | None = None
+    breach: bool = False
+    breached: list[str] = []
+
+
+class SplitReport(Contract):
+    rows_in: int
+    rows: dict[str, int]
+    groups: dict[str, int]
+    group_by: str | None = None
+    group_fallback: str | None = None
+    groups_by_fallback: dict[str, int] | None = None
+    ratios: dict[str, float]
+    ratios_configured: dict[str, float]
+    seed: int
+    mode: str
+    time_split: dict[str, Any] | None = None
+    ratio_gap_pp: float | None = None
+    ratio_tolerance_pp: float | None = None
+    seeds_within_tolerance: Any = None
+    target_column: str | None = None
+    target: dict[str, dict[str, float]] = {}
+    target_gap_pp: float | None = None
+    drift: list[DriftEntry] = []
+    drift_columns: list[dict[str, str]] = []
+    drift_skipped: list[dict[str, str]] = []
+    drift_pairs_skipped: list[dict[str, str]] = []
+    drift_thresholds: dict[str, Any] = {}
+    drift_worst: dict[str, Any] = {}
+    breaches: int = 0
+    status: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# train: models/<domain>/metrics.json and reports/train/<domain>/metrics.json's privacy block
+# (read by the page, lineage and the model card)
+
+
+class TrainingPrivacy(Contract):
+    enabled: bool
+    chosen_epoch: Number | None = None
+    why: str | None = None
+    chosen: dict[str, Any] | None = None
+    checks: list[dict[str, Any]] = []  # one record per check: epoch, dev_loss, the statistics, within_threshold
+    check_seconds: float | None = None
+    check_share_of_training_time: float | None = None
+
+
+class TrainMetrics(Contract):
+    best_dev_loss: float
+    best_epoch: Number
+    epochs_run: Number
+    stopped_early: bool
+    train_loss: float
+    dev_loss_per_epoch: list[float]
+    train_seconds: float
+    train_tokens_per_second: float | None
+    parameters: int
+    device: str
+    device_name: str
+    bf16: bool
+    threads: int
+    seed: int
+    torch: str
+    train_rows: int
+    dev_rows: int
+    resumed_from: str | None
+    privacy: TrainingPrivacy
+
+
+# ---------------------------------------------------------------------------------------------
+# synthesize: reports/synthesize/<domain>.json (read by lineage)
+
+
+class SynthesizeReport(Contract):
+    domain: str
+    rows: int
+    rows_drawn: int
+    parsed_share: float | None
+    conditions: dict[str, str]
+    seconds: float
+    rows_per_second: float | None
+    device: str
+    seed: int
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluate: reports/utility/<domain>.json (read by the page, lineage and the model card)
+
+
+class GateCheck(Contract):
+    check: str
+    metric: str
+    bound: str
+    threshold: Number | None
+    value: Number | None
+    passed: bool
+    message: str
+
+
+class UtilityReport(Contract):
+    # Benchmarks add competing generators' figures under their own names, beside "generator" and "baseline".
+    model_config = ConfigDict(extra="allow")
+
+    domain: str
+    kind: str
+    rows: dict[str, int]
+    target: str | None = None
+    primary_model: str | None = None
+    trtr_auc: float | None = None
+    trtr_f1: float | None = None
+    trtr_accuracy: float | None = None
+    majority_accuracy: float | None = None
+    holdout: dict[str, Number | None] = {}
+    generator: dict[str, Number | None]  # one figure per metric key of assay.metrics.registry
+    baseline: dict[str, Number | None]
+    release_gate_enabled: bool
+    release_gate_passed: bool
+    release_gate_failed: int
+    gate_checks: list[GateCheck]
+    columns: list[dict[str, Any]] = []
+    columns_skipped: list[dict[str, str]] = []
+    pairs_by_kind: list[dict[str, Any]] = []
+    pairs_worst_generator: list[dict[str, Any]] = []
+    detection: list[dict[str, Any]] = []
+    utility: list[dict[str, Any]] = []
+    validity: list[dict[str, Any]] = []
+    validity_expectations: list[dict[str, Any]] = []
+    privacy: list[dict[str, Any]] = []
+    settings: list[dict[str, Any]] = []
+
+
+# ---------------------------------------------------------------------------------------------
+# reading and writing
+
+C = TypeVar("C", bound=Contract)
+
+
+def _first_error(path: Path | str, exc: ValidationError) -> AssayError:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    return AssayError(f"{path}: {where}: {first['msg']}")
+
+
+def as_contract(model: type[C], data: dict[str, Any] | C, path: Path | str) -> C:
+    """``data`` checked against ``model``; a one-line error naming ``path`` and the first bad key."""
+    if isinstance(data, model):
+        return data
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _first_error(path, exc) from None
+
+
+def write_report(model: type[C], data: dict[str, Any] | C, path: Path | str) -> C:
+    """Write a stage's report through its contract (atomically); the keys are those ``data`` set."""
+    report = as_contract(model, data, path)
+    write_json(report.model_dump(mode="json", exclude_unset=True), path)
+    return report
+
+
+def read_report(model: type[C], path: Path) -> C | None:
+    """A report read through its contract; None when the stage has not written it yet."""
+    data = read_json_object(path)
+    return None if data is None else as_contract(model, data, path)
