@@ -20,15 +20,22 @@ $(BIN)/assay: pyproject.toml constraints-cpu.txt
 
 setup: $(BIN)/assay
 
+# After a run, the data, models and reports go to the default DVC remote, when one is configured
+# (.dvc/config: a folder beside the checkout; see README, "Versioned data").
+PUSH = if $(BIN)/dvc remote default >/dev/null 2>&1; then $(BIN)/dvc push; else echo "no default DVC remote: nothing pushed"; fi
+
 demo: setup
 	$(BIN)/dvc repro
+	@$(PUSH)
 
-# The same pipeline on the real datasets in ../shared/data. This copies params.real.yaml over
-# params.yaml; `git checkout params.yaml && dvc checkout` returns to the demo outputs.
+# The same pipeline on the real datasets in ../shared/data, imported under DVC first (data/real/,
+# its .dvc files to commit); params.yaml is written from params.real.yaml to read those copies.
+# `git checkout params.yaml && dvc checkout` returns to the demo outputs.
 real: setup
 	test -d ../shared/data || { echo "error: ../shared/data not found (see README, Real data)"; exit 2; }
-	cp params.real.yaml params.yaml
+	$(BIN)/assay import-raw --params params.real.yaml --into data/real --out params.yaml
 	$(BIN)/dvc repro
+	@$(PUSH)
 
 test: setup
 	$(BIN)/python -m pytest -q

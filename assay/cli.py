@@ -332,6 +332,49 @@ def trace(
     raise typer.Exit(code)
 
 
+@app.command("import-raw")
+def import_raw_command(
+    params: Annotated[Path, typer.Option(help="Params whose raw_dir lie outside the project (the real profile).")] = Path("params.real.yaml"),
+    into: Annotated[Path, typer.Option(help="Where the DVC-imported copies go, one folder per domain.")] = Path("data/real"),
+    out: Annotated[Path, typer.Option(help="The params file to write, pointing at the copies.")] = Path("params.yaml"),
+) -> None:
+    """Bring raw data from outside the project under DVC (dvc import-url), and write params that read the copies.
+
+    Run again, it re-imports only what changed at the source. Commit the .dvc files it names
+    with the params file, then `dvc push`. `make real` runs it.
+
+    Example: assay import-raw --params params.real.yaml --out params.yaml
+    """
+    from assay.ingest.versioned import import_raw
+
+    with _user_errors():
+        done = import_raw(params, into, out)
+    files = " ".join(item["dvc_file"] for item in done)
+    typer.echo(f"wrote {out}; commit it with {files}" if done else f"wrote {out} (no raw_dir outside the project: nothing to import)")
+
+
+@app.command()
+def restore(
+    path: Annotated[str, typer.Argument(help="An artifact: a model folder (models/records), a synthetic dataset, a split.")],
+    out: Annotated[Path, typer.Option("--out", help="A new or empty folder to restore into.")],
+    rev: Annotated[str, typer.Option("--rev", help="The git revision (commit, tag, branch) whose artifact to restore.")] = "HEAD",
+) -> None:
+    """Restore the exact raw files, suite, params and code behind an artifact at a git revision, and check every hash.
+
+    Files come through DVC at that revision (git, the DVC cache, or the default remote). DIR gets
+    artifact/, inputs/ (raw files, suite), code/ (params, dvc.yaml, dvc.lock, the package) and
+    manifest.json. Exit 0 when every file matches the revision's lineage record, 1 on a mismatch
+    or a missing object (named), 2 for a bad path or revision.
+
+    Example: assay restore models/records --rev v1.0 --out /tmp/records-v1
+    """
+    from assay.lineage.restore import run_restore
+
+    with _user_errors():
+        code = run_restore(path, rev, out)
+    raise typer.Exit(code)
+
+
 lineage_app = typer.Typer(help="Lineage records, model cards and OpenLineage export.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(lineage_app, name="lineage")
 

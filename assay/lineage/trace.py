@@ -68,6 +68,7 @@ from assay.contracts import CleanReport, IngestReport, TrainMetrics, UtilityRepo
 from assay.errors import AssayError
 from assay.generator.model import METRICS_FILE
 from assay.layout import LAYOUT
+from assay.lineage.storage import default_remote, restore_command
 from assay.report.formatting import fmt_bytes
 
 if TYPE_CHECKING:
@@ -115,7 +116,8 @@ def _relpath(repo: Repo, item: Output) -> str:
 
 
 def is_code(repo: Repo, dep: Output) -> bool:
-    return _relpath(repo, dep).split("/", 1)[0] == CODE_PACKAGE
+    """The package's code, or DVC's own config (the remote the lineage record names): shown per stage, not as data."""
+    return _relpath(repo, dep).split("/", 1)[0] in (CODE_PACKAGE, ".dvc")
 
 
 def is_params(dep: Output) -> bool:
@@ -192,13 +194,21 @@ def content_hash(item: Output) -> Any:
     state is ``StateNoop``: DVC's state cache, which trusts inode, mtime and size, is neither
     read nor written, and nothing is added to the cache (``dry_run``).
     """
+    return hash_from_bytes(item.fs_path, item.fs, item.hash_name, ignore=item.dvcignore, jobs=item.fs.hash_jobs)
+
+
+def hash_from_bytes(path: str, fs: Any = None, hash_name: str = "md5", ignore: Any = None, jobs: int | None = None) -> Any:
+    """DVC's hash of a file or folder at ``path`` (on ``fs``, the local disk by default), read from its bytes.
+
+    The returned object's ``hash_info.value`` is what ``dvc.lock`` records (``<md5>.dir`` for a folder).
+    """
     from dvc_data.hashfile.build import build
     from dvc_data.hashfile.db import HashFileDB
     from dvc_data.hashfile.state import StateNoop
-    from dvc_objects.fs import MemoryFileSystem
+    from dvc_objects.fs import LocalFileSystem, MemoryFileSystem
 
-    scratch = HashFileDB(MemoryFileSystem(), "/assay-verify", state=StateNoop(), hash_name=item.hash_name)
-    _, _, obj = build(scratch, item.fs_path, item.fs, item.hash_name, ignore=item.dvcignore, dry_run=True, checksum_jobs=item.fs.hash_jobs)
+    scratch = HashFileDB(MemoryFileSystem(), "/assay-verify", state=StateNoop(), hash_name=hash_name)
+    _, _, obj = build(scratch, path, fs or LocalFileSystem(), hash_name, ignore=ignore, dry_run=True, checksum_jobs=jobs)
     return obj
 
 
@@ -878,6 +888,7 @@ def build_lineage(repo: Repo, domain: str, targets: dict[str, str]) -> dict[str,
     cleaning = read_report(CleanReport, root / LAYOUT.clean_report(domain))
     key = cleaning.pseudonym_key.model_dump() if cleaning and cleaning.pseudonym_key else None
     seeds = seeds_by_key({stage_id(stage): stage_params(stage) for stage in stages})
+    model_folder = Path(tracer.rel(target_outs["model"])).parent.as_posix()  # models/<domain>, holding generator/
     record = {
         "lineage_version": LINEAGE_VERSION,
         "domain": domain,
@@ -886,6 +897,10 @@ def build_lineage(repo: Repo, domain: str, targets: dict[str, str]) -> dict[str,
         "chain": list(sources.values()) + chain,
         "stages": steps,
         "pseudonym_key": key,
+        "storage": {
+            "remote": default_remote(root),
+            "restore": restore_command(model_folder, LAYOUT.lineage_record(domain).as_posix()),
+        },
         "run": run_info(root) | {"device": device, "seeds": seeds},
     }
     return record
