@@ -7,6 +7,7 @@ seconds. (``assay.code_deps`` follows these imports per command, so ``dvc.yaml``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -316,6 +317,9 @@ def trace(
         bool,
         typer.Option("--fast", help="Trust DVC's state cache (inode, mtime, size) instead of re-reading every byte; says so in the output."),
     ] = False,
+    rev: Annotated[
+        str | None, typer.Option("--rev", help="Show the lineage as the lineage record at this git revision has it (not verified against the workspace).")
+    ] = None,
 ) -> None:
     """Trace an artifact back to the raw files through dvc.lock, verifying every hash in the workspace.
 
@@ -327,9 +331,39 @@ def trace(
     """
     from assay.lineage.trace import run_trace
 
+    if rev is not None:
+        from assay.lineage.history import lineage_at, trace_lines
+
+        with _user_errors():
+            if as_json:
+                typer.echo(json.dumps(lineage_at(Path("."), rev, Path(path).as_posix()), indent=2, ensure_ascii=False))
+            else:
+                typer.echo("\n".join(trace_lines(Path("."), Path(path).as_posix(), rev)))
+        raise typer.Exit(0)
     with _user_errors():
         code = run_trace(path, as_json=as_json, by_content=not fast)
     raise typer.Exit(code)
+
+
+@app.command()
+def diff(
+    rev_a: Annotated[str, typer.Argument(help="The earlier git revision.")],
+    rev_b: Annotated[str, typer.Argument(help="The later git revision.")],
+    path: Annotated[str, typer.Argument(help="An artifact: models/records, data/synthetic/records.parquet, a split.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
+) -> None:
+    """What changed in an artifact's lineage between two git revisions: raw files (sha256), params, suite expectations, code.
+
+    Read from the lineage records and suites that git holds at both revisions. Exit 0 (with or
+    without changes), 2 for a bad revision or a path no lineage record names.
+
+    Example: assay diff v1.0 HEAD models/records
+    """
+    from assay.lineage.history import diff_lineage, diff_lines
+
+    with _user_errors():
+        result = diff_lineage(Path("."), rev_a, rev_b, Path(path).as_posix())
+    typer.echo(json.dumps(result, indent=2, ensure_ascii=False, default=str) if as_json else "\n".join(diff_lines(result)))
 
 
 @app.command("import-raw")

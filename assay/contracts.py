@@ -34,11 +34,9 @@ class Contract(BaseModel):
 # ingest: reports/ingest/<domain>.json (read by the page and by lineage, for the raw files' sha256)
 
 
-class IngestSource(Contract):
-    path: str
-    format: str
-    size_bytes: int
-    sha256: str
+class SourceInfo(Contract):
+    """What ingest learned reading one file; the readers fill it in as they go."""
+
     encoding: str = ""
     encoding_confidence: float | None = None
     encoding_chosen_by: str | None = None
@@ -49,6 +47,15 @@ class IngestSource(Contract):
     rows_with_errors: int = 0
     columns: list[str] = []
     notes: list[str] = []
+
+
+class IngestSource(SourceInfo):
+    """One source file in the ingest report: where it is, its size and sha256, and what reading it found."""
+
+    path: str
+    format: str
+    size_bytes: int
+    sha256: str
 
 
 class IngestReport(Contract):

@@ -146,9 +146,8 @@ def _assay(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(bin_dir / "assay"), *args], cwd=repo, env=env, capture_output=True, text=True)
 
 
-@pytest.fixture(scope="module")
-def lineage_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = copy_repo(tmp_path_factory.mktemp("lineage"))
+def tiny_records(repo: Path) -> None:
+    """Make the records chain of ``repo``'s params quick to run: a tiny generator, small evaluation samples."""
     params_path = repo / "params.yaml"
     params = yaml.safe_load(params_path.read_text())
     generator = params["domains"]["records"]["generator"]
@@ -162,6 +161,12 @@ def lineage_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     evaluate["release_gate"] = {**evaluate["release_gate"], "enabled": False}
     evaluate.update(SMALL_EVALUATE)
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def lineage_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = copy_repo(tmp_path_factory.mktemp("lineage"))
+    tiny_records(repo)
     run_dvc(repo, "repro", "lineage@records")
     return repo
 

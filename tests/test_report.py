@@ -418,3 +418,38 @@ def test_no_raw_identifier_reaches_the_page_through_cleaning(project: Path, tmp_
     for raw_id in ("987654323", "918273645", "827364519"):
         assert raw_id not in page
     assert "patient_nbr is not an integer" in page
+
+
+def test_versions_show_raw_hashes_and_say_when_there_is_no_history(project: Path) -> None:
+    _, page = _report(project)
+    versions = _section(page, "records-versions")
+    assert SOURCE in versions and "c0ffee" * 10 + "abcd" in versions
+    assert "No earlier revision in git history" in versions
+
+
+def test_versions_set_past_revisions_quality_beside_this_run(project: Path) -> None:
+    import subprocess
+
+    from dvc.repo import Repo
+
+    def commit(message: str) -> str:
+        who = ["-c", "user.name=assay", "-c", "user.email=assay@localhost"]
+        subprocess.run(["git", *who, "add", "-A"], cwd=project, check=True)
+        subprocess.run(["git", *who, "commit", "-q", "-m", message], cwd=project, check=True)
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, check=True, capture_output=True, text=True).stdout.strip()
+
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    Repo.init(str(project)).close()
+    clean_path = project / "reports" / "clean" / "records.json"
+    report = CleanReport.model_validate_json(clean_path.read_text())
+    first = commit("first run")
+    _write(clean_path, report.model_copy(update={"rows_quarantined": 70, "rules": {**report.rules, "allowed:race": 39}}))
+    second = commit("a worse source file")
+    _write(clean_path, report.model_copy(update={"rows_quarantined": 44, "rules": {**report.rules, "allowed:race": 13}}))  # this run, not committed
+    _, page = _report(project)
+    versions = _section(page, "records-versions")
+    assert first[:12] in versions and second[:12] in versions and "this run" in versions
+    row = re.search(r"<td>Quarantined</td>(.*?)</tr>", versions, flags=re.DOTALL).group(1)  # type: ignore[union-attr]
+    assert re.findall(r'<td class="num">([\d,]+)</td>', row) == ["44", "70", "51"]  # this run, then newest first
+    race = re.search(r"<code>allowed:race</code></td>(.*?)</tr>", versions, flags=re.DOTALL).group(1)  # type: ignore[union-attr]
+    assert re.findall(r'<td class="num">([\d,]+)</td>', race) == ["13", "39", "20"]

@@ -17,10 +17,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from .conftest import copy_repo, run_dvc
-from .test_lineage import SMALL_EVALUATE, TINY, _assay
+from .test_lineage import _assay, tiny_records
 
 RAW = "data/raw/records/diabetic_data.csv"
 
@@ -48,17 +47,7 @@ def versioned(tmp_path_factory: pytest.TempPathFactory) -> dict:
     repo = copy_repo(base / "repo")
     remote = base / "remote"
     run_dvc(repo, "remote", "modify", "local", "url", str(remote))
-    params_path = repo / "params.yaml"
-    params = yaml.safe_load(params_path.read_text())
-    generator = params["domains"]["records"]["generator"]
-    for key, values in TINY.items():
-        generator[key] = {**generator.get(key, {}), **values}
-    generator["sample"] = {**generator.get("sample", {}), "rows": 200}
-    generator["privacy"] = {**generator["privacy"], "enabled": False}
-    evaluate = params["domains"]["records"]["evaluate"]
-    evaluate["release_gate"] = {**evaluate["release_gate"], "enabled": False}
-    evaluate.update(SMALL_EVALUATE)
-    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    tiny_records(repo)
 
     v1 = _sha256(repo / RAW)
     run_dvc(repo, "repro", "lineage@records")
@@ -103,6 +92,27 @@ def test_restore_brings_back_the_raw_bytes_of_each_revision_from_the_remote(vers
         assert weights["matches"] and weights["expected"]["md5"] == weights["md5"]
         assert (out / "code" / "params.yaml").read_text() == _git(repo, "show", f"{versioned[rev]}:params.yaml") + "\n"
         assert (out / "code" / "assay" / "lineage" / "restore.py").is_file()
+
+
+@pytest.mark.slow
+def test_diff_names_the_one_raw_file_that_changed_and_nothing_else(versioned: dict) -> None:
+    result = _assay(versioned["repo"], "diff", versioned["a"], versioned["b"], "models/records", "--json")
+    assert result.returncode == 0, result.stderr
+    diff = json.loads(result.stdout)
+    assert diff["raw_files"] == [{"key": RAW, "change": "changed", "before": versioned["v1"], "after": versioned["v2"]}]
+    assert diff["params"] == [] and diff["suite"] == [] and diff["code"] == []
+    # What the raw change made differ downstream: the model (its md5 in each revision's lock).
+    assert {change["key"] for change in diff["artifact"]} <= {"models/records/generator", "models/records/metrics.json"}
+    text = _assay(versioned["repo"], "diff", versioned["a"], versioned["b"], "models/records").stdout
+    assert f"~ {RAW}: {versioned['v1'][:20]}" in text and "params: no change" in text and "code (md5): no change" in text
+
+
+@pytest.mark.slow
+def test_trace_at_a_revision_shows_that_revisions_raw_hashes(versioned: dict) -> None:
+    result = _assay(versioned["repo"], "trace", "models/records", "--rev", versioned["a"])
+    assert result.returncode == 0, result.stderr
+    assert f"sha256 {versioned['v1']}" in result.stdout and versioned["v2"] not in result.stdout
+    assert "the bytes are not re-read here" in result.stdout
 
 
 @pytest.mark.slow

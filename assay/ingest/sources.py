@@ -15,10 +15,11 @@ import polars as pl
 
 from assay.columns import INGEST_COLUMNS, RAW_RESTRICTED
 from assay.config import DomainSpec, Source
+from assay.contracts import IngestSource, SourceInfo
 from assay.errors import AssayError
 from assay.ingest.cnxml import read_cnxml_book
 from assay.ingest.markdown import read_markdown_course
-from assay.ingest.tabular import SourceInfo, read_csv_source, read_parquet_source
+from assay.ingest.tabular import read_csv_source, read_parquet_source
 from assay.io import sha256_file
 from assay.progress import track
 
@@ -74,24 +75,8 @@ def ingest_domain(name: str, domain: DomainSpec, root: Path = Path(".")) -> tupl
     interim = pl.concat(frames, how="vertical")
     entries = []
     for file, info, source in track(files, f"ingest {name}: hashing sources", total=len(files)):
-        entries.append(
-            {
-                "path": str(file),
-                "format": source.format,
-                "sha256": sha256_file(file),
-                "size_bytes": file.stat().st_size,
-                "rows": info.rows,
-                "rows_with_errors": info.rows_with_errors,
-                "columns": info.columns,
-                "encoding": info.encoding,
-                "encoding_confidence": info.encoding_confidence,
-                "encoding_chosen_by": info.encoding_chosen_by,
-                "delimiter": info.delimiter,
-                "line_endings": info.line_endings,
-                "blank_lines": info.blank_lines,
-                "notes": info.notes,
-            }
-        )
+        entry = IngestSource(path=str(file), format=source.format, sha256=sha256_file(file), size_bytes=file.stat().st_size, **info.model_dump())
+        entries.append(entry.model_dump(mode="json"))
     errors = int(interim["_ingest_error"].is_not_null().sum())
     report = {"domain": name, "rows": interim.height, "rows_with_errors": errors, "sources": entries}
     log.info("ingest %s: %s rows from %d file(s); %s could not be parsed and will go to quarantine", name, f"{interim.height:,}", len(entries), f"{errors:,}")

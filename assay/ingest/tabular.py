@@ -20,13 +20,14 @@ import io
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from assay.columns import INGEST_COLUMNS, RAW, RAW_RESTRICTED
+from assay.contracts import SourceInfo
 from assay.errors import AssayError
 
 RAW_PREVIEW_CHARS = 1000
@@ -55,22 +56,6 @@ def _escape_bytes(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error(_ESCAPE, _escape_bytes)
 
 csv.field_size_limit(sys.maxsize)
-
-
-@dataclass
-class SourceInfo:
-    """What ingest learned about one file, for ``reports/ingest/<domain>.json``."""
-
-    encoding: str = ""
-    encoding_confidence: float | None = None
-    encoding_chosen_by: str | None = None
-    delimiter: str | None = None
-    line_endings: str | None = None
-    blank_lines: int = 0
-    rows: int = 0
-    rows_with_errors: int = 0
-    columns: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 def _line_endings(data: bytes) -> str:

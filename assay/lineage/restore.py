@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
-import subprocess
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,51 +31,13 @@ from typing import Any
 
 from assay.errors import AssayError
 from assay.io import write_json
-from assay.layout import LAYOUT
+from assay.lineage.history import covers, find_record, git, records_at, resolve_rev
 from assay.lineage.storage import default_remote
 from assay.lineage.trace import hash_from_bytes
 
 log = logging.getLogger("assay.lineage")
 
 CODE_PATHS = ("assay", "pyproject.toml", "dvc.yaml", "dvc.lock", "params.yaml")
-
-
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True)
-
-
-def resolve_rev(root: Path, rev: str) -> str:
-    """The full commit id of ``rev``; exit 2 when git does not know it."""
-    result = _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
-    if result.returncode != 0:
-        raise AssayError(f"{rev}: not a git revision of {root.resolve()} (try a commit, tag or branch)")
-    return result.stdout.decode().strip()
-
-
-def records_at(root: Path, commit: str) -> dict[str, dict[str, Any]]:
-    """Every lineage record at ``commit``, by path (they are git-tracked: ``cache: false``)."""
-    folder = LAYOUT.lineage_record("_").parent.as_posix()
-    listing = _git(root, "ls-tree", "--name-only", commit, f"{folder}/").stdout.decode().split()
-    records = {}
-    for name in listing:
-        if name.endswith(".json"):
-            shown = _git(root, "show", f"{commit}:{name}")
-            if shown.returncode == 0:
-                records[name] = json.loads(shown.stdout)
-    return records
-
-
-def _covers(node_path: str, path: str) -> bool:
-    return node_path == path or node_path.startswith(path.rstrip("/") + "/") or path.startswith(node_path.rstrip("/") + "/")
-
-
-def find_record(records: dict[str, dict[str, Any]], path: str, rev: str) -> tuple[str, dict[str, Any]]:
-    """The record whose chain or targets hold ``path`` (or something inside it); exit 2 when none does."""
-    for name, record in sorted(records.items()):
-        nodes = [node["path"] for node in record.get("chain") or []] + [target for target in (record.get("targets") or {}).values() if target]
-        if any(_covers(node, path) for node in nodes):
-            return name, record
-    raise AssayError(f"{path}: no lineage record at {rev} names it ({LAYOUT.lineage_record('<domain>').as_posix()}); is it an artifact of the pipeline?")
 
 
 @dataclass
@@ -184,7 +144,7 @@ class Restorer:
 
     def restore_code(self) -> None:
         """params, pipeline, lock and package at the revision, from git (``git archive``)."""
-        archive = _git(self.root, "archive", "--format=tar", self.commit, "--", *CODE_PATHS)
+        archive = git(self.root, "archive", "--format=tar", self.commit, "--", *CODE_PATHS)
         if archive.returncode != 0:
             raise AssayError(f"git archive {self.commit[:12]} failed: {archive.stderr.decode().strip().splitlines()[0]}", exit_code=1)
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
@@ -205,7 +165,7 @@ def restore(path: str, rev: str, out: Path, root: Path = Path(".")) -> dict[str,
         if node.get("role") == "source":
             restorer.restore_node(node, "inputs")
     for node in chain:
-        if node.get("role") != "source" and _covers(node["path"], path):
+        if node.get("role") != "source" and covers(node["path"], path):
             restorer.restore_node(node, "artifact")
     restorer.restore_code()
     problems = [entry for entry in restorer.files if not entry.matches]

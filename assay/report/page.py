@@ -38,6 +38,7 @@ from assay.layout import Layout
 from assay.lineage.trace import load_lineage_section
 from assay.report.formatting import bar_chart, fmt_bytes, fmt_fixed, fmt_int, fmt_number, fmt_pct, fmt_share, mask_raw, preview
 from assay.report.utility import load_utility_section
+from assay.report.versions import load_versions_section
 
 log = logging.getLogger("assay.report")
 
@@ -356,6 +357,7 @@ SECTIONS: list[Section] = [
     Section("splits", "Splits", load_splits, "splits.html.j2", "split"),
     Section("utility", "Synthetic data", load_utility_section, "utility.html.j2", "evaluate"),
     Section("lineage", "Lineage", load_lineage_section, "lineage.html.j2", "lineage"),
+    Section("versions", "Versions", load_versions_section, "versions.html.j2", "ingest"),
 ]
 
 
