@@ -33,6 +33,9 @@ class CsvOptions(StrictModel):
     delimiter: str = Field("auto", description="One character, or 'auto' to pick the one that splits the header into the expected columns.")
     quote_char: str = Field('"', min_length=1, max_length=1)
     encoding: str = Field("auto", description="A Python codec name, or 'auto': UTF-8 when it decodes, else detected.")
+    header: bool = Field(True, description="False for a file published without a header line: the columns are then the domain's, in params order.")
+    skip_rows: int = Field(0, ge=0, description="Lines at the top of the file skipped before the header (or the first data line).")
+    comment: str | None = Field(None, min_length=1, description="Lines starting with this are comments, not rows.")
 
     @field_validator("delimiter")
     @classmethod

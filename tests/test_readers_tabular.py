@@ -267,3 +267,56 @@ def test_broken_utf16_is_quarantined_not_a_traceback(tmp_path: Path, tail: bytes
     # The broken bytes after the last newline are one more line, and it goes to quarantine.
     assert frame.height == 3
     assert frame["_ingest_error"][-1] is not None
+
+
+# --- files published without a header, with title lines, with comments -------------------------
+
+
+def test_a_headerless_file_takes_the_params_columns_in_order_and_counts_lines_from_1(tmp_path: Path) -> None:
+    path = write(tmp_path, "1,apple,3\n2,pear\n3,plum,5\n")
+    frame, info = read_csv_source(path, COLUMNS, header=False)
+    assert frame["name"].to_list() == ["apple", None, "plum"] and info.columns == COLUMNS
+    assert frame["_source_row"].to_list() == [1, 2, 3]  # line 1 is data: an editor shows the short line at 2
+    assert frame["_ingest_error"].to_list() == [None, "line has 2 fields, the header has 3", None]
+    assert info.delimiter == "," and info.rows == 3
+
+
+def test_a_headerless_file_finds_its_delimiter_by_the_number_of_columns(tmp_path: Path) -> None:
+    frame, info = read_csv_source(write(tmp_path, "1;apple;3\n2;pear;4\n"), COLUMNS, header=False)
+    assert info.delimiter == ";" and frame["qty"].to_list() == ["3", "4"]
+
+
+def test_title_lines_before_the_header_are_skipped_and_lines_keep_their_numbers(tmp_path: Path) -> None:
+    path = write(tmp_path, "Fruit sales 2024\n(c) the publisher\nid,name,qty\n1,apple,3\n2,pear,4\n")
+    frame, info = read_csv_source(path, COLUMNS, skip_rows=2)
+    assert frame["id"].to_list() == ["1", "2"] and frame["_source_row"].to_list() == [4, 5]
+    assert any("2 line(s) before the header skipped" in note for note in info.notes)
+
+
+def test_comment_lines_are_not_rows_even_with_a_stray_quote(tmp_path: Path) -> None:
+    path = write(tmp_path, 'id,name,qty\n# exported "by hand\n1,apple,3\n# note\n2,pear,4\n')
+    frame, info = read_csv_source(path, COLUMNS, comment="#")
+    assert frame["id"].to_list() == ["1", "2"] and frame["_source_row"].to_list() == [3, 5]
+    assert frame["_ingest_error"].is_null().all()
+    assert any("2 comment line(s) starting with '#'" in note for note in info.notes)
+
+
+def test_skip_rows_past_the_end_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(AssayError, match=r"skip_rows=5 skips every line of the file \(2\)"):
+        read_csv_source(write(tmp_path, "id,name,qty\n1,a,2\n"), COLUMNS, skip_rows=5)
+
+
+def test_a_headerless_source_from_params_keeps_the_published_bytes_and_their_sha256(tmp_path: Path) -> None:
+    import hashlib
+
+    from assay.config import ColumnSpec, DomainSpec, Source
+    from assay.ingest.sources import ingest_domain
+
+    published = b"1,apple,3\r\n2,pear,4\r\n"
+    path = write(tmp_path, published)
+    source = Source.model_validate({"path": str(path), "format": "csv", "csv": {"header": False}})
+    # Only what ingest reads of a domain: its sources and columns (the rest of a domain is checked elsewhere).
+    domain = DomainSpec.model_construct(sources=[source], columns={name: ColumnSpec() for name in COLUMNS}, max_field_chars=100_000)
+    interim, report = ingest_domain("fruit", domain, tmp_path)
+    assert interim["name"].to_list() == ["apple", "pear"]
+    assert path.read_bytes() == published and report["sources"][0]["sha256"] == hashlib.sha256(published).hexdigest()

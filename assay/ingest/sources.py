@@ -35,6 +35,9 @@ def _read_source(source: Source, path: Path, domain: DomainSpec) -> tuple[pl.Dat
             delimiter=source.csv.delimiter,
             quote_char=source.csv.quote_char,
             encoding=source.csv.encoding,
+            header=source.csv.header,
+            skip_rows=source.csv.skip_rows,
+            comment=source.csv.comment,
             max_field_chars=domain.max_field_chars,
             identifiers=[name for name, column in domain.columns.items() if column.identifier],
         )

@@ -159,6 +159,14 @@ def _choose_delimiter(header_line: str, configured: str, quote_char: str, expect
     return max(CANDIDATE_DELIMITERS, key=lambda d: len(_header_fields(header_line, d, quote_char)))
 
 
+def _choose_delimiter_by_width(line: str, configured: str, quote_char: str, width: int) -> str:
+    """A headerless file's delimiter: the candidate that splits the first data line into ``width`` fields."""
+    if configured != "auto":
+        return configured
+    fits = [delimiter for delimiter in CANDIDATE_DELIMITERS if len(_header_fields(line, delimiter, quote_char)) == width]
+    return fits[0] if fits else max(CANDIDATE_DELIMITERS, key=lambda d: len(_header_fields(line, d, quote_char)))
+
+
 def check_columns(found: list[str], expected: list[str], path: Path, delimiter: str | None = None) -> None:
     """Raise a one-line error when a file's columns differ from the domain's declared columns."""
     duplicated = sorted({name for name in found if found.count(name) > 1})
@@ -286,7 +294,7 @@ def _parse_quoted_lines(lines: pl.Series, starts: list[int], dialect: dict[str, 
             # Inside an open quote the csv module keeps the line's newline in the last field;
             # a record that closes on its line cannot end in one (lines are split at newlines).
             if not fields or not fields[-1].endswith("\n"):
-                records.add(start, fields, keep_fields=start + 1 in bad_lines)
+                records.add(start, fields, keep_fields=start in bad_lines)
                 continue
             feed = _LineFeed(lines, start, limit)
             try:
@@ -318,16 +326,24 @@ def read_csv_source(
     delimiter: str = "auto",
     quote_char: str = '"',
     encoding: str = "auto",
+    header: bool = True,
+    skip_rows: int = 0,
+    comment: str | None = None,
     max_field_chars: int = 100_000,
     identifiers: Sequence[str] = (),
 ) -> tuple[pl.DataFrame, SourceInfo]:
     """Read one CSV file into an all-string frame with provenance columns.
 
     ``_source_row`` is the line number in the file where the record starts, counted as an
-    editor counts (the header is line 1; CRLF, LF and a bare CR each end a line), so a steward
-    can open the file at that line. Lines without a quote character are split by polars; the
-    few with one go through the csv module. ``identifiers`` are masked in ``_raw`` (see
-    :func:`_with_raw`).
+    editor counts (line 1 is the first line of the file; CRLF, LF and a bare CR each end a
+    line), so a steward can open the file at that line. Lines without a quote character are
+    split by polars; the few with one go through the csv module. ``identifiers`` are masked in
+    ``_raw`` (see :func:`_with_raw`).
+
+    For files published without a header (``header=False``) the columns are ``expected``, in
+    that order; ``skip_rows`` lines at the top (a title, a licence line) are skipped before the
+    header or the first data line; lines starting with ``comment`` are not rows. The file itself
+    is read as published, so its sha256 is the publisher's.
     """
     if path.is_dir():
         raise AssayError(f"{path}: is a folder; a csv source names one file")
@@ -347,25 +363,37 @@ def read_csv_source(
         info.notes.append(f"{bad_bytes} undecodable byte sequence(s) replaced by U+FFFD; their lines are quarantined")
     lines = _physical_lines(text)
     del text
+    if skip_rows >= lines.len():
+        raise AssayError(f"{path}: skip_rows={skip_rows} skips every line of the file ({lines.len()})")
+    if skip_rows:
+        info.notes.append(f"{skip_rows} line(s) before the {'header' if header else 'data'} skipped (csv.skip_rows)")
 
-    header_line = lines[0]
-    info.delimiter = _choose_delimiter(header_line, delimiter, quote_char, expected)
-    try:
-        header = _header_fields(header_line, info.delimiter, quote_char)
-    except csv.Error as exc:
-        raise AssayError(f"{path}: cannot parse the header line: {exc}") from None
-    check_columns(header, expected, path, info.delimiter)
-    info.columns = header
-    width = len(header)
+    first_line = lines[skip_rows]
+    if header:
+        info.delimiter = _choose_delimiter(first_line, delimiter, quote_char, expected)
+        try:
+            columns = _header_fields(first_line, info.delimiter, quote_char)
+        except csv.Error as exc:
+            raise AssayError(f"{path}: cannot parse the header line (line {skip_rows + 1}): {exc}") from None
+        check_columns(columns, expected, path, info.delimiter)
+    else:
+        info.delimiter = _choose_delimiter_by_width(first_line, delimiter, quote_char, len(expected))
+        columns = list(expected)
+    info.columns = columns
+    width = len(columns)
 
-    body = lines.slice(1)
+    # Index 0 of ``body`` is the physical line ``body_start`` (0-based) of the file.
+    body_start = skip_rows + (1 if header else 0)
+    body = lines.slice(body_start)
     del lines
+    bad_lines = [index - body_start for index in bad_lines if index >= body_start]
     frame = (
         pl.DataFrame(body)
         .with_row_index("_index")
         .with_columns(
-            (pl.col("_index").cast(pl.Int64) + 2).alias("_source_row"),
-            pl.col("_line").str.contains(quote_char, literal=True).alias("_quoted"),
+            (pl.col("_index").cast(pl.Int64) + body_start + 1).alias("_source_row"),
+            # A comment line is not a record, whatever quotes it holds.
+            (pl.col("_line").str.contains(quote_char, literal=True) & ~pl.col("_line").str.starts_with(comment or "\x00")).alias("_quoted"),
         )
     )
     dialect = {"delimiter": info.delimiter, "quotechar": quote_char}
@@ -377,8 +405,14 @@ def read_csv_source(
     frame = frame.filter(~pl.col("_index").is_in(pl.Series(continuation, dtype=pl.UInt32).implode()))
     info.blank_lines = int((frame["_line"] == "").sum())
     frame = frame.filter(pl.col("_line") != "")
+    if comment:
+        is_comment = pl.col("_line").str.starts_with(comment)
+        comments = int(frame.select(is_comment.sum()).item())
+        if comments:
+            info.notes.append(f"{comments:,} comment line(s) starting with {comment!r} are not rows (csv.comment)")
+        frame = frame.filter(~is_comment)
     if frame.is_empty():
-        raise AssayError(f"{path}: has a header but no data rows")
+        raise AssayError(f"{path}: has a header but no data rows" if header else f"{path}: has no data rows")
 
     if quoted.height:
         frame = frame.join(quoted, on="_index", how="left")
@@ -396,8 +430,8 @@ def read_csv_source(
     ]
     if bad_lines:
         errors.append(
-            # bad_lines count the header as line 0; _index counts data lines from 0.
-            pl.when((pl.col("_index") + 1).is_in(pl.Series(bad_lines, dtype=pl.UInt32).implode())).then(
+            # bad_lines and _index both count lines of the body from 0.
+            pl.when(pl.col("_index").is_in(pl.Series(bad_lines, dtype=pl.UInt32).implode())).then(
                 pl.lit(f"line holds bytes that are not valid {info.encoding}")
             )
         )
@@ -406,11 +440,11 @@ def read_csv_source(
     plain = [f"_plain{i}" for i in range(width)]
     frame = frame.with_columns(pl.col("_line").str.split_exact(info.delimiter, width - 1).struct.rename_fields(plain).alias("_plain")).unnest("_plain")
     frame = frame.with_columns(
-        *[pl.when(good).then(pl.when(is_quoted).then(pl.col(f"_q{i}")).otherwise(pl.col(plain[i]))).alias(name) for i, name in enumerate(header)],
+        *[pl.when(good).then(pl.when(is_quoted).then(pl.col(f"_q{i}")).otherwise(pl.col(plain[i]))).alias(name) for i, name in enumerate(columns)],
         pl.lit(str(path), dtype=pl.String).alias("_source_file"),
     ).drop(plain)
-    frame = _with_raw(frame, header, list(identifiers), dialect)
-    frame = _flag_oversized_fields(frame, header, max_field_chars).select([*expected, *INGEST_COLUMNS, RAW_RESTRICTED])
+    frame = _with_raw(frame, columns, list(identifiers), dialect)
+    frame = _flag_oversized_fields(frame, columns, max_field_chars).select([*expected, *INGEST_COLUMNS, RAW_RESTRICTED])
     info.rows = frame.height
     info.rows_with_errors = frame["_ingest_error"].is_not_null().sum()
     return frame, info
