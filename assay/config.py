@@ -162,7 +162,10 @@ class SplitSpec(StrictModel):
 
     ratios: dict[Literal["train", "dev", "test"], float] = Field(default_factory=lambda: {"train": 0.8, "dev": 0.1, "test": 0.1})
     seed: int = 42
-    group_by: str = Field(description="Column whose values never straddle two splits (patient, customer, section).")
+    group_by: str | None = Field(
+        None,
+        description="Column whose values never straddle two splits (patient, customer, section); none: each row is its own group, keyed by its content.",
+    )
     group_fallback: str | None = Field(None, description="Column grouping the rows whose group_by is missing (e.g. InvoiceNo).")
     stratify_by: str | None = Field(None, description="Target column whose class shares each split should keep.")
     time_column: str | None = Field(None, description="With time_cutoff: groups first seen on or after the cutoff go to test.")
@@ -183,6 +186,8 @@ class SplitSpec(StrictModel):
             raise ValueError(f"ratios must be non-negative and sum to 1, got {sum(self.ratios.values()):.4f}")
         if (self.time_column is None) != (self.time_cutoff is None):
             raise ValueError("time_column and time_cutoff go together")
+        if self.group_fallback and not self.group_by:
+            raise ValueError("group_fallback needs a group_by (it groups the rows whose group_by is missing)")
         if self.time_cutoff is not None:
             try:
                 datetime.fromisoformat(self.time_cutoff)

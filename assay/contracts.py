@@ -155,6 +155,8 @@ class SplitReport(Contract):
     rows: dict[str, int]
     groups: dict[str, int]
     group_by: str | None = None
+    row_level: bool | None = None  # no group_by: each row is its own group
+    row_level_note: str | None = None  # what a row-level split means for leakage
     group_fallback: str | None = None
     groups_by_fallback: dict[str, int] | None = None
     ratios: dict[str, float]

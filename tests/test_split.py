@@ -182,6 +182,35 @@ def test_no_group_or_row_in_two_splits_and_rows_add_up() -> None:
     assert set(report["ratios"]) == set(SPLITS)
 
 
+def test_without_group_by_each_row_is_its_own_group_keyed_by_its_content() -> None:
+    frame = visits(400).drop("encounter_id")
+    copies = frame.head(30).with_columns(pl.col("_source_row") + 10_000)  # the same content, later in the file
+    doubled = pl.concat([frame, copies])
+    spec = SplitSpec(seed=3)
+    result = split_frame(doubled, spec, ["patient"])
+    assert sum(part.height for part in result.splits.values()) == doubled.height
+    content = [name for name in frame.columns if not name.startswith("_")]
+    where = {row: name for name, part in result.splits.items() for row in part.select(content).rows()}
+    # Every copy sits in the split of the row it repeats: identical rows never straddle splits.
+    for name, part in result.splits.items():
+        assert all(where[row] == name for row in part.select(content).rows())
+    report = result.report
+    assert report["row_level"] is True and report["group_by"] is None
+    repeats = doubled.height - doubled.select(content).n_unique()  # the 30 copies, and any repeat the toy data has by chance
+    assert repeats >= 30 and f"{repeats} row(s) repeat an earlier row's content" in report["row_level_note"]
+    assert "can land in different splits" in report["row_level_note"]  # what it means for leakage
+    # The key is the content, not the position: more rows never move the old ones.
+    grown = pl.concat([visits(100, seed=9, start=400).drop("encounter_id"), frame])
+    before = {row: name for name, part in split_frame(frame, spec).splits.items() for row in part.select(content).rows()}
+    after = {row: name for name, part in split_frame(grown, spec).splits.items() for row in part.select(content).rows()}
+    assert {row: after[row] for row in before} == before
+
+
+def test_a_fallback_without_group_by_is_a_params_error() -> None:
+    with pytest.raises(ValueError, match="group_fallback needs a group_by"):
+        SplitSpec(group_fallback="InvoiceNo")
+
+
 def test_adding_rows_and_groups_never_moves_an_existing_group() -> None:
     spec = SplitSpec(group_by="patient", seed=7)
     before = visits(300)

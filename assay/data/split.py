@@ -108,8 +108,19 @@ def bucket(u: np.ndarray, ratios: dict[str, float]) -> np.ndarray:
     return np.where(u < train, 0, np.where(u < dev, 1, 2)).astype(np.int8)
 
 
+ROW_LEVEL_NOTE = (
+    "row-level split: no split.group_by, so each row is its own group, keyed by its content (not by its position, so the split "
+    "stays put as data grows); identical rows share a key and land in the same split, but rows about one person or entity "
+    "that differ in any value can land in different splits, so a model can meet the same entity in train and test"
+)
+
+
 def group_key(spec: SplitSpec) -> list[pl.Expr]:
-    """The group key of each row (group_by, else fallback) and whether it came from the fallback."""
+    """The group key of each row (group_by, else fallback; with no group_by, the row's content) and whether it came from the fallback."""
+    if spec.group_by is None:
+        # Every column but provenance, as text: identical rows get one key, whatever line they came from.
+        content = pl.concat_str(pl.all().exclude("^_.*$").cast(pl.String).fill_null("\u2400"), separator="\x1f")
+        return [content.alias(_GROUP), pl.lit(False).alias(_FALLBACK)]
     main = pl.col(spec.group_by).cast(pl.String)
     if spec.group_fallback is None:
         return [main.alias(_GROUP), pl.lit(False).alias(_FALLBACK)]
@@ -243,7 +254,8 @@ def _exclusions(spec: SplitSpec, identifiers: Iterable[str], frame: pl.DataFrame
         raise AssayError(f"split.drift.ignore names column(s) not in the data: {unknown}; known: {sorted(frame.columns)}")
     excluded = {name: "left out by split.drift.ignore" for name in spec.drift.ignore}
     excluded |= {name: "a direct identifier (pseudonymised)" for name in identifiers}
-    excluded[spec.group_by] = "the group column: its values never repeat across splits by design"
+    if spec.group_by:
+        excluded[spec.group_by] = "the group column: its values never repeat across splits by design"
     if spec.group_fallback:
         excluded[spec.group_fallback] = "the fallback group column: its values never repeat across splits by design"
     return excluded
@@ -278,6 +290,10 @@ def split_frame(frame: pl.DataFrame, spec: SplitSpec, identifiers: Iterable[str]
         "seed": spec.seed,
         "mode": "time" if spec.time_column else "hash",
     }
+    if spec.group_by is None:
+        duplicates = frame.height - int(frame.select(group_key(spec)[0]).n_unique())
+        report["row_level"] = True
+        report["row_level_note"] = ROW_LEVEL_NOTE + f" ({duplicates:,} row(s) repeat an earlier row's content and follow it)"
     if spec.group_fallback:
         fallback = groups.filter(pl.col(_FALLBACK))
         report["group_fallback"] = spec.group_fallback
@@ -373,6 +389,8 @@ def check_validation_gate(validation: Path, domain_name: str) -> None:
 
 
 def _noun(spec: SplitSpec) -> str:
+    if spec.group_by is None:
+        return "rows (each its own group, keyed by its content)"
     if spec.group_fallback:
         return f"groups ({spec.group_by}, or {spec.group_fallback} when {spec.group_by} is missing)"
     return f"groups ({spec.group_by})"
@@ -388,6 +406,8 @@ def log_summary(domain_name: str, spec: SplitSpec, report: dict[str, Any]) -> No
         *(f"{groups[name]:,}" for name in SPLITS),
         _noun(spec),
     )
+    if report.get("row_level"):
+        log.warning("split %s: %s", domain_name, report["row_level_note"])
     for name in SPLITS:
         if rows[name] == 0 and spec.ratios[name] > 0:
             log.warning("split %s: %s has no rows: there are too few %s for the ratios", domain_name, name, _noun(spec))

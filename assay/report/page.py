@@ -328,6 +328,8 @@ def load_splits(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
         ],
         "rows_in": report.rows_in,
         "group_by": report.group_by,
+        "row_level": bool(report.row_level),
+        "row_level_note": report.row_level_note,
         "group_fallback": report.group_fallback,
         "seed": report.seed,
         "mode": report.mode,
