@@ -164,7 +164,9 @@ def suite_scaffold(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
     data: Annotated[Path | None, typer.Option(help=f"Clean data to profile [default: {LAYOUT.clean(D)}].")] = None,
-    out: Annotated[Path | None, typer.Option(help=f"Suite to write [default: {LAYOUT.draft_suite(D)}].")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help=f"Suite to write [default: {LAYOUT.suite(D)} when it does not exist yet, else {LAYOUT.draft_suite(D)}].")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Draft a suite from clean data (types, null rates, ranges, small value sets, key uniqueness) for a steward to edit.
@@ -174,7 +176,9 @@ def suite_scaffold(
     from assay.quality.suite import run_scaffold
 
     with _user_errors():
-        path = run_scaffold(domain, params, data or LAYOUT.clean(domain), out or LAYOUT.draft_suite(domain), force)
+        # A new domain gets its suite; beside an existing one (a steward's), only a draft.
+        default = LAYOUT.suite(domain) if not LAYOUT.suite(domain).exists() else LAYOUT.draft_suite(domain)
+        path = run_scaffold(domain, params, data or LAYOUT.clean(domain), out or default, force)
     typer.echo(str(path))
 
 

@@ -148,8 +148,9 @@ def test_draft_of_demo_clean_data_passes_on_it(domain: str) -> None:
     if not path.is_file():
         pytest.skip(f"{path} not built; run `dvc repro clean`")
     frame = pl.read_parquet(path)
-    suite = scaffold_suite(frame, domain, key_columns=load_params(PARAMS).domain(domain).clean.unique_key)
-    assert gx_failures(frame, suite) == []
+    spec = load_params(PARAMS).domain(domain)
+    suite = scaffold_suite(frame, domain, key_columns=spec.clean.unique_key, rules=spec.columns)
+    assert gx_failures(frame, suite) == []  # the params rules hold on clean data: cleaning enforced them
 
 
 def test_compound_key_and_unknown_key() -> None:
@@ -225,3 +226,61 @@ def test_cli_help_has_an_example() -> None:
     result = runner.invoke(app, ["suite", "scaffold", "--help"])
     assert result.exit_code == 0
     assert "Example:" in result.output
+
+
+# --- params rules become critical expectations; large value sets ---------------------------
+
+
+def test_params_rules_become_critical_expectations_that_a_bad_row_fails() -> None:
+    from assay.config import ColumnSpec
+
+    rules = {
+        "sex": ColumnSpec(required=True, allowed=["F", "M"]),
+        "stay": ColumnSpec(type="int", min=1, max=14),
+        "note": ColumnSpec(min_length=1, max_length=20),
+        "visit": ColumnSpec(pattern="^[0-9a-f]{16}$"),
+        "admitted": ColumnSpec(type="datetime", formats=["%Y-%m-%d %H:%M"], min="2010-01-01", max="2012-12-31"),
+    }
+    frame = small_frame()
+    suite = scaffold_suite(frame, "visits", rules=rules)
+    critical = {(e["type"], e["kwargs"].get("column")) for e in suite["expectations"] if e["meta"]["severity"] == "critical"}
+    assert {
+        ("expect_column_values_to_not_be_null", "sex"),
+        ("expect_column_values_to_be_in_set", "sex"),
+        ("expect_column_values_to_be_between", "stay"),
+        ("expect_column_value_lengths_to_be_between", "note"),
+        ("expect_column_values_to_match_regex", "visit"),
+        ("expect_column_values_to_be_between", "admitted"),
+    } <= critical
+    from_params = [e for e in suite["expectations"] if "params domains.<d>.columns." in e["meta"]["notes"]]
+    assert len(from_params) == 6 and all(e["meta"]["severity"] == "critical" for e in from_params)  # each says which rule it comes from
+    assert gx_failures(frame, suite) == []  # clean data holds the rules cleaning enforced
+    bad = frame.with_columns(pl.Series("stay", [1, 3, 3, 99, 1, 3]), pl.Series("sex", ["F", "M", "X", "F", "M", "F"]))
+    failed = set(gx_failures(bad, suite))
+    severity = {f"{e['type']} {e['kwargs'].get('column')}": e["meta"]["severity"] for e in suite["expectations"]}
+    assert {"expect_column_values_to_be_between stay", "expect_column_values_to_be_in_set sex"} <= failed
+    assert severity["expect_column_values_to_be_in_set sex"] == "critical"  # so the gate's critical row check is not vacuous
+
+
+def test_value_sets_larger_than_twenty_from_params_and_from_categorical_data() -> None:
+    from assay.config import ColumnSpec
+
+    codes = [f"c{i:02d}" for i in range(30)]
+    allowed = [f"a{i:02d}" for i in range(25)]
+    frame = pl.DataFrame({"code": codes * 25, "kind": (allowed * 30)[:750], "free": [f"text {i}" for i in range(750)]})
+    suite = scaffold_suite(frame, "sets", rules={"kind": ColumnSpec(allowed=allowed)})
+    sets = {e["kwargs"]["column"]: e for e in suite["expectations"] if e["type"] == "expect_column_values_to_be_in_set"}
+    assert sets["kind"]["kwargs"]["value_set"] == allowed and sets["kind"]["meta"]["severity"] == "critical"
+    assert sorted(sets["code"]["kwargs"]["value_set"]) == codes and sets["code"]["meta"]["severity"] == "warning"  # 30 values, each 25 times
+    assert "free" not in sets  # every value once: text, not a category
+    assert [e for e in suite["expectations"] if e["type"] == "expect_column_values_to_be_in_set" and e["kwargs"]["column"] == "kind"] == [sets["kind"]]
+
+
+def test_cli_writes_the_suite_of_a_new_domain_and_only_a_draft_beside_an_existing_one(records_data: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = scaffold("--data", str(records_data))
+    assert first.exit_code == 0, first.output
+    assert (tmp_path / "expectations" / "records.json").is_file() and not (tmp_path / "expectations" / "records.draft.json").exists()
+    second = scaffold("--data", str(records_data))
+    assert second.exit_code == 0, second.output
+    assert (tmp_path / "expectations" / "records.draft.json").is_file()

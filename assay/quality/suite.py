@@ -1,6 +1,10 @@
 """``assay suite scaffold``: draft a GX 1.x expectation suite from clean data for a steward to edit.
 
-GX 1.x dropped its profilers, so this module proposes a first suite from what the data shows:
+GX 1.x dropped its profilers, so this module proposes a first suite from the domain's params
+and from what the data shows. Every params rule becomes a **critical** expectation, since
+cleaning enforces it and clean data must hold it: ``required`` (not null), ``allowed`` (the
+value set, of any size), ``min``/``max``, ``pattern``, ``min_length``/``max_length``; each note
+names the rule. The observed profile adds:
 
 - table: the exact column set and at least one row (critical); a row count between half and
   twice the one seen (warning);
@@ -8,7 +12,8 @@ GX 1.x dropped its profilers, so this module proposes a first suite from what th
   it exists and has its type (critical); not null when nothing was missing (warning; critical
   for key columns), else a non-null share of at least the observed one rounded down to 1%
   (warning); the observed min/max of numeric, date and date-time columns (warning); the value
-  set when a column has at most ``MAX_SET_SIZE`` distinct values that repeat (warning, because a
+  set when a column has at most ``MAX_SET_SIZE`` distinct values that repeat, or up to
+  ``MAX_CATEGORICAL_SET`` when each repeats ``CATEGORICAL_REPEATS`` times on average (warning, because a
   draft can miss a rare valid value: the demo records never show ``Steady`` for
   ``acetohexamide``, the real data does); else, for text, the observed length range (warning);
   the 16-hex format of pseudonymised identifiers (critical); uniqueness of the domain's
@@ -33,13 +38,15 @@ from typing import Any
 import polars as pl
 
 from assay.columns import PROVENANCE
-from assay.config import load_params
+from assay.config import ColumnSpec, load_params
 from assay.errors import AssayError
 from assay.io import write_json
 
 log = logging.getLogger("assay.suite")
 
 MAX_SET_SIZE = 20
+MAX_CATEGORICAL_SET = 500  # larger observed sets, when every value repeats often (a categorical column)
+CATEGORICAL_REPEATS = 20  # ... at least this many rows per distinct value on average
 HEX16 = "^[0-9a-f]{16}$"
 
 
@@ -82,6 +89,15 @@ def _bound(value: Any) -> Any:
     return value
 
 
+def _rule_bound(value: Any, dtype: pl.DataType) -> Any:
+    """A params bound as GX compares it with the column: ISO text for dates, a number otherwise."""
+    if value is None:
+        return None
+    if dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime):
+        return _bound(datetime.fromisoformat(str(value)))
+    return value
+
+
 class _Draft:
     """Collects expectations with the meta every Assay suite needs."""
 
@@ -95,8 +111,26 @@ class _Draft:
         cls = getattr(self.gx.expectations, kind)
         self.expectations.append(cls(**kwargs, severity=severity, meta={"severity": severity, "notes": f"{self.prefix}: {note}"}))
 
-    def column(self, name: str, values: pl.Series, is_key: bool) -> None:
-        """Propose the expectations for one data column."""
+    def rules(self, name: str, spec: ColumnSpec, dtype: pl.DataType) -> None:
+        """The column's params rules as critical expectations: cleaning enforces them, so clean data must hold them."""
+        where = f"params domains.<d>.columns.{name}"
+        if spec.required:
+            self.add("ExpectColumnValuesToNotBeNull", "critical", f"{where}.required: every row has a {name}.", column=name)
+        if spec.allowed:
+            note = f"{where}.allowed: {len(spec.allowed)} valid value(s); cleaning quarantines any other."
+            self.add("ExpectColumnValuesToBeInSet", "critical", note, column=name, value_set=list(spec.allowed))
+        if spec.min is not None or spec.max is not None:
+            low, high = (_rule_bound(value, dtype) for value in (spec.min, spec.max))
+            note = f"{where}.min/max: {name} between {spec.min} and {spec.max}."
+            self.add("ExpectColumnValuesToBeBetween", "critical", note, column=name, min_value=low, max_value=high)
+        if spec.pattern:
+            self.add("ExpectColumnValuesToMatchRegex", "critical", f"{where}.pattern: {name} matches {spec.pattern}.", column=name, regex=spec.pattern)
+        if spec.min_length is not None or spec.max_length is not None:
+            note = f"{where}.min_length/max_length: {name} is {spec.min_length} to {spec.max_length} characters long."
+            self.add("ExpectColumnValueLengthsToBeBetween", "critical", note, column=name, min_value=spec.min_length, max_value=spec.max_length)
+
+    def column(self, name: str, values: pl.Series, is_key: bool, rule_set: bool = False) -> None:
+        """Propose the expectations for one data column (``rule_set``: params already give its valid values)."""
         rows = self.rows
         if values.dtype.is_float():
             values = values.fill_nan(None)  # pandas, and so GX, counts NaN as missing
@@ -131,7 +165,11 @@ class _Draft:
             low, high = _bound(present.min()), _bound(present.max())
             self.add("ExpectColumnValuesToBeBetween", "warning", f"{name} ranged from {low} to {high}.", column=name, min_value=low, max_value=high)
         distinct = present.n_unique()
-        if (dtype in (pl.String, pl.Boolean) or dtype.is_integer()) and distinct <= MAX_SET_SIZE and distinct * 2 <= present.len():
+        categorical = isinstance(dtype, pl.Categorical | pl.Enum) or (distinct <= MAX_CATEGORICAL_SET and distinct * CATEGORICAL_REPEATS <= present.len())
+        settable = dtype in (pl.String, pl.Boolean) or dtype.is_integer() or isinstance(dtype, pl.Categorical | pl.Enum)
+        if rule_set:
+            pass  # params give the valid values: a critical expectation (see rules); the observed set adds nothing
+        elif settable and ((distinct <= MAX_SET_SIZE and distinct * 2 <= present.len()) or categorical):
             value_set = sorted(present.unique().to_list())
             shown = ", ".join(str(v) for v in value_set[:8]) + (", ..." if distinct > 8 else "")
             note = f"{name} took {distinct} value(s) ({shown}); a valid value rarer than this sample may be missing."
@@ -143,13 +181,14 @@ class _Draft:
             self.add("ExpectColumnValueLengthsToBeBetween", "warning", note, column=name, min_value=low, max_value=high)
 
 
-def scaffold_suite(frame: pl.DataFrame, suite_name: str, key_columns: list[str] | None = None) -> dict[str, Any]:
+def scaffold_suite(frame: pl.DataFrame, suite_name: str, key_columns: list[str] | None = None, rules: dict[str, ColumnSpec] | None = None) -> dict[str, Any]:
     """Draft a suite from ``frame``; return it as GX 1.x suite JSON (``ExpectationSuite.to_json_dict()``).
 
-    Pure: no I/O. ``key_columns`` (a domain's ``clean.unique_key``) must be present and unique:
-    one key column gets expect_column_values_to_be_unique, several get
-    expect_compound_columns_to_be_unique. Ids are derived from the suite name, so the same data
-    gives the same file.
+    Pure: no I/O. ``rules`` (a domain's ``columns``) become critical expectations: required,
+    allowed (any size), min/max, pattern, lengths; what the data shows adds warnings.
+    ``key_columns`` (a domain's ``clean.unique_key``) must be present and unique: one key column
+    gets expect_column_values_to_be_unique, several get expect_compound_columns_to_be_unique.
+    Ids are derived from the suite name, so the same data gives the same file.
     """
     keys = list(key_columns or [])
     missing = [name for name in keys if name not in frame.columns]
@@ -163,9 +202,13 @@ def scaffold_suite(frame: pl.DataFrame, suite_name: str, key_columns: list[str] 
     if rows:
         note = f"about {rows:,} rows were seen; half or twice as many is worth a look (widen it if the suite serves data of other sizes)."
         draft.add("ExpectTableRowCountToBeBetween", "warning", note, min_value=max(1, rows // 2), max_value=rows * 2)
+    rules = rules or {}
     for name in frame.columns:
         if name not in PROVENANCE:
-            draft.column(name, frame[name], is_key=name in keys)
+            spec = rules.get(name)
+            draft.column(name, frame[name], is_key=name in keys, rule_set=bool(spec and spec.allowed))
+            if spec is not None and rows:
+                draft.rules(name, spec, frame.schema[name])
     if len(keys) == 1:
         draft.add("ExpectColumnValuesToBeUnique", "critical", f"{keys[0]} is the key (clean.unique_key): one row per value.", column=keys[0])
     elif keys:
@@ -209,7 +252,7 @@ def run_scaffold(domain_name: str, params_path: Path, data: Path, out: Path, for
         frame = pl.read_parquet(data)
     except Exception as exc:  # polars raises several error types for unreadable files
         raise AssayError(f"{data}: not a readable Parquet file ({type(exc).__name__})") from None
-    suite = scaffold_suite(frame, domain_name, key_columns=domain.clean.unique_key)
+    suite = scaffold_suite(frame, domain_name, key_columns=domain.clean.unique_key, rules=domain.columns)
     suite["meta"]["drafted_from"] = str(data)
     write_json(suite, out)
     severities = [expectation["meta"]["severity"] for expectation in suite["expectations"]]
