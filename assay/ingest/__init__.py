@@ -6,5 +6,6 @@ with the same columns (see ``UNIT_SCHEMA`` in :mod:`assay.ingest.cnxml`): struct
 ``section``), a stable ``unit_id``, a ``kind``, the plain ``text``, and provenance
 (``_source_file``, ``_source_row``). Nothing that fails to parse is dropped: it becomes a row whose
 ``_ingest_error`` says why and whose ``_raw`` holds the offending source, so a data steward sees
-every problem in the ingest report.
+every problem in the ingest report. ``versioned`` brings raw data from outside the project under
+DVC (``assay import-raw``).
 """

@@ -1,3 +1,6 @@
-"""Lineage: tracing any artifact through ``dvc.lock`` back to raw-file hashes (``trace``), the model
-card written beside each model (``modelcard``), and OpenLineage events for other tools
-(``openlineage``, with the schemas it validates against in ``assets/``)."""
+"""Lineage: tracing any artifact through ``dvc.lock`` back to raw-file hashes, re-reading the
+bytes (``trace``); the lineage record at past git revisions, ``assay trace --rev`` and ``assay
+diff`` (``history``); bringing back the exact inputs of a past artifact (``restore``); the DVC
+remote the records name (``storage``); the model card written beside each model
+(``modelcard``); and OpenLineage events for other tools (``openlineage``, with the schemas it
+validates against in ``assets/``)."""
