@@ -34,10 +34,22 @@ def strip_profile_keys(params: dict) -> dict:
     return {section: ({name: domain(spec) for name, spec in value.items()} if section == "domains" else value) for section, value in params.items()}
 
 
+# Real domains without demo data (added to the real profile by params and a suite only).
+REAL_ONLY = {"learning"}
+
+
 def test_real_profile_has_the_same_rules_as_the_demo() -> None:
     demo = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     real = yaml.safe_load((REPO_ROOT / "params.real.yaml").read_text())
+    assert set(real["domains"]) - set(demo["domains"]) == REAL_ONLY
+    real["domains"] = {name: spec for name, spec in real["domains"].items() if name not in REAL_ONLY}
     assert strip_profile_keys(real) == strip_profile_keys(demo), "params.real.yaml drifted from params.yaml beyond sources/raw_dir"
+
+
+def test_every_real_domain_has_a_suite() -> None:
+    real = yaml.safe_load((REPO_ROOT / "params.real.yaml").read_text())
+    for name in real["domains"]:
+        assert (REPO_ROOT / "expectations" / f"{name}.json").is_file(), name
 
 
 def test_real_profile_points_at_shared_data() -> None:

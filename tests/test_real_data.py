@@ -19,7 +19,7 @@ def real_params():
     return load_params(REPO_ROOT / "params.real.yaml")
 
 
-@pytest.mark.parametrize("domain", ["records", "transactions", "course_material"])
+@pytest.mark.parametrize("domain", ["records", "transactions", "course_material", "learning"])
 def test_rows_in_equals_clean_plus_quarantined_plus_deduplicated(real_params, domain: str) -> None:
     spec = real_params.domain(domain)
     interim, ingest_report = ingest_domain(domain, spec, REPO_ROOT)
@@ -52,3 +52,17 @@ def test_real_records_findings(real_params) -> None:
     # Every patient is in clean data or quarantine, under the same pseudonym in both.
     patients = set(result.clean["patient_nbr"].to_list()) | set(result.quarantine["patient_nbr"].to_list())
     assert len(patients) == 71_518
+
+
+def test_real_learning_findings(real_params) -> None:
+    """OULAD studentInfo, a domain added by params (and a scaffolded suite) only."""
+    spec = real_params.domain("learning")
+    interim, report = ingest_domain("learning", spec, REPO_ROOT)
+    result = clean_frame(interim, spec, b"test-key")
+    assert interim.height == 32_593 and report["rows_with_errors"] == 0  # every value double-quoted, read as published
+    assert result.report["rows_clean"] == 32_593
+    clean = result.clean
+    assert clean["imd_band"].null_count() == 1_111  # the publisher leaves the deprivation band empty there
+    assert (clean["imd_band"] == "10-20").sum() == 3_516  # and writes that one band without its %
+    # A student can enrol in several module presentations: one pseudonym per student, 28,785 of them.
+    assert clean["id_student"].n_unique() == 28_785 and clean["id_student"].str.contains("^[0-9a-f]{16}$").all()
