@@ -153,6 +153,16 @@ def test_an_object_missing_from_the_remote_is_named_and_exit_1(versioned: dict) 
 
 
 @pytest.mark.slow
+def test_a_fresh_clone_plus_pull_leaves_nothing_to_reproduce(versioned: dict) -> None:
+    clone = versioned["base"] / "teammate"
+    subprocess.run(["git", "clone", "-q", str(versioned["repo"]), str(clone)], check=True)
+    run_dvc(clone, "pull", "lineage@records", "--with-deps")
+    assert (clone / "models/records/generator/model.safetensors").is_file()
+    status = run_dvc(clone, "status", "lineage@records", "--with-deps")
+    assert "Data and pipelines are up to date" in status.stdout, status.stdout
+
+
+@pytest.mark.slow
 def test_checkout_of_a_past_revision_and_pull_leave_nothing_to_reproduce(versioned: dict) -> None:
     repo = versioned["repo"]
     _git(repo, "checkout", "-q", versioned["a"])
