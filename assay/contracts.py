@@ -280,6 +280,25 @@ class UtilityReport(Contract):
 
 
 # ---------------------------------------------------------------------------------------------
+# lineage: reports/lineage/<domain>.json and models/<domain>/lineage.json (read by the page's
+# Lineage section, ``assay restore``, ``assay trace --rev`` and ``assay diff``)
+
+
+class LineageRecord(Contract):
+    """What made a domain's artifacts: the chain of nodes (raw sources first), each stage's run, the run itself."""
+
+    lineage_version: int
+    domain: str
+    targets: dict[str, str | None]  # role (model, synthetic, utility) -> path
+    not_produced: dict[str, str] = {}
+    chain: list[dict[str, Any]]  # one node per artifact: path, role, stage, md5, size, nfiles, rows, params (+ files, validation, utility)
+    stages: list[dict[str, Any]]  # one per stage run: stage, cmd, params, code (path, md5), inputs, outputs
+    pseudonym_key: PseudonymKey | None = None
+    storage: dict[str, Any] | None = None  # the default remote and the restore command
+    run: dict[str, Any]  # git commit and dirty flag, commit time, python, packages, device, seeds
+
+
+# ---------------------------------------------------------------------------------------------
 # reading and writing
 
 C = TypeVar("C", bound=Contract)

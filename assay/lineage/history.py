@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from assay.contracts import LineageRecord, as_contract
 from assay.errors import AssayError
 from assay.layout import LAYOUT
 
@@ -39,7 +40,8 @@ def records_at(root: Path, commit: str) -> dict[str, dict[str, Any]]:
         if name.endswith(".json"):
             shown = git(root, "show", f"{commit}:{name}")
             if shown.returncode == 0:
-                records[name] = json.loads(shown.stdout)
+                # Checked against the record's contract; the callers read the checked JSON.
+                records[name] = as_contract(LineageRecord, json.loads(shown.stdout), f"{name}@{commit[:12]}").model_dump(mode="json")
     return records
 
 

@@ -64,7 +64,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assay.contracts import CleanReport, IngestReport, TrainMetrics, UtilityReport, ValidationReport, as_contract, read_report
+from assay.contracts import CleanReport, IngestReport, LineageRecord, TrainMetrics, UtilityReport, ValidationReport, as_contract, read_report
 from assay.errors import AssayError
 from assay.generator.model import METRICS_FILE
 from assay.layout import LAYOUT
@@ -947,11 +947,11 @@ def load_lineage_section(domain: str, inputs: Any) -> dict[str, Any] | None:
     None when the lineage stage has not run for ``domain``.
     """
     record_path = inputs.layout.lineage_record(domain)
-    record = read_json_or_empty(record_path)
-    if not record:
+    lineage = read_report(LineageRecord, record_path)
+    if lineage is None:
         return None
     root = inputs.layout.reports.parent
-    roles = [role for role in ("synthetic", "model", "utility") if (record.get("targets") or {}).get(role)]
+    roles = [role for role in ("synthetic", "model", "utility") if lineage.targets.get(role)]
     targets, chain, error = [], None, None
     try:
         repo = open_repo(root)
@@ -961,8 +961,8 @@ def load_lineage_section(domain: str, inputs: Any) -> dict[str, Any] | None:
     bytes_hashed = 0
     try:
         for role in roles:
-            path = record["targets"][role]
-            node = next((item for item in record.get("chain", []) if item.get("path") == path), {})
+            path = lineage.targets[role]
+            node = next((item for item in lineage.chain if item.get("path") == path), {})
             if repo is None:
                 targets.append({"role": role, "path": path, "md5": node.get("md5"), "state": None, "verified": False})
                 continue
@@ -977,7 +977,7 @@ def load_lineage_section(domain: str, inputs: Any) -> dict[str, Any] | None:
     finally:
         if repo is not None:
             repo.close()
-    git = (record.get("run") or {}).get("git") or {}
+    git = lineage.run.get("git") or {}
     return {
         "record": record_path.as_posix(),
         "targets": targets,
@@ -987,5 +987,5 @@ def load_lineage_section(domain: str, inputs: Any) -> dict[str, Any] | None:
         "bytes_hashed": bytes_hashed,
         "git_commit": git.get("commit"),
         "git_dirty": git.get("dirty"),
-        "not_produced": record.get("not_produced") or {},
+        "not_produced": lineage.not_produced,
     }

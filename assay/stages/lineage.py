@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from assay.config import load_params
-from assay.contracts import TrainMetrics, UtilityReport, read_report
+from assay.contracts import LineageRecord, TrainMetrics, UtilityReport, read_report, write_report
 from assay.generator.model import GENERATOR_DIR, METRICS_FILE
-from assay.io import write_json, write_text
+from assay.io import write_text
 from assay.lineage.modelcard import render_model_card
 from assay.lineage.trace import CARD_FILE, LINEAGE_COPY, build_lineage, open_repo
 
@@ -33,8 +33,8 @@ def run_lineage(domain: str, params_path: Path, model_dir: Path, targets: dict[s
     utility_path = record["targets"].get("utility")
     utility = read_report(UtilityReport, Path(root) / utility_path) if utility_path else None
     model_metrics = read_report(TrainMetrics, Path(root) / model_dir / METRICS_FILE)
-    write_json(record, out)
-    write_json(record, Path(root) / model_dir / LINEAGE_COPY)
+    write_report(LineageRecord, record, out)
+    write_report(LineageRecord, record, Path(root) / model_dir / LINEAGE_COPY)
     card = Path(root) / model_dir / CARD_FILE
     write_text(render_model_card(record, spec, utility, model_metrics, Path(out).as_posix()), card)
     log.info("lineage %s: %d stage(s), %d artifact(s); wrote %s (copy in %s) and %s", domain, len(record["stages"]), len(record["chain"]), out, model_dir, card)
