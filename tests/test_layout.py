@@ -46,8 +46,15 @@ def layout_paths(layout: Layout) -> dict[str, Path]:
     return paths
 
 
-# The draft suite is written by `assay suite scaffold` for a steward to review, outside the pipeline.
-OUTSIDE_THE_PIPELINE = {"draft_suite"}
+# The draft suite is written by `assay suite scaffold` for a steward to review, outside the pipeline;
+# the checkpoints folder is train's scratch for resuming, deliberately not an output (see dvc.yaml).
+OUTSIDE_THE_PIPELINE = {"draft_suite", "checkpoints"}
+
+
+def test_the_checkpoints_folder_is_passed_to_train_but_not_declared() -> None:
+    train = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["train"]["do"]
+    assert f"--checkpoints {LAYOUT.checkpoints(DOMAIN).as_posix()}" in " ".join(train["cmd"].split())
+    assert LAYOUT.checkpoints(DOMAIN).as_posix() not in declared_paths()
 
 
 @pytest.mark.parametrize("name", sorted(set(layout_paths(LAYOUT)) - OUTSIDE_THE_PIPELINE))
