@@ -57,11 +57,13 @@ class Restored:
 
 
 def _digests(path: Path) -> tuple[str, str]:
+    """sha256 and md5 of a file, in one read."""
+    sha256, md5 = hashlib.sha256(), hashlib.md5()
     with path.open("rb") as handle:
-        sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
-    with path.open("rb") as handle:
-        md5 = hashlib.file_digest(handle, "md5").hexdigest()
-    return sha256, md5
+        while chunk := handle.read(1 << 20):
+            sha256.update(chunk)
+            md5.update(chunk)
+    return sha256.hexdigest(), md5.hexdigest()
 
 
 class Restorer:

@@ -67,6 +67,7 @@ from typing import TYPE_CHECKING, Any
 from assay.contracts import CleanReport, IngestReport, LineageRecord, TrainMetrics, UtilityReport, ValidationReport, as_contract, read_report
 from assay.errors import AssayError
 from assay.generator.model import METRICS_FILE
+from assay.io import sha256_file
 from assay.layout import LAYOUT
 from assay.lineage.storage import default_remote, restore_command
 from assay.report.formatting import fmt_bytes
@@ -543,16 +544,12 @@ class Tracer:
         DVC caches no listing of a folder that is only a dependency (raw data not added with
         ``dvc add``), so ``dvc.lock`` alone cannot say which of its files changed.
         """
-        import hashlib
-
         for file in node.files:
             path = Path(self.repo.root_dir) / file["path"]
             if not path.is_file():
                 state, how = "missing", "missing"
             else:
-                with path.open("rb") as handle:
-                    digest = hashlib.file_digest(handle, "sha256").hexdigest()
-                if digest == file.get("sha256"):
+                if sha256_file(path) == file.get("sha256"):
                     continue
                 state, how = "modified", "modified: its sha256 differs from the ingest report"
             node.flag(state, f"changed inside: {file['path']} {how}")

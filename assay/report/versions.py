@@ -14,11 +14,11 @@ revision shows up here once a later run rebuilds the page.
 from __future__ import annotations
 
 import logging
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from assay.contracts import CleanReport, IngestReport, ValidationReport, as_contract, read_report
+from assay.lineage.trace import git_output
 
 log = logging.getLogger("assay.report")
 
@@ -28,11 +28,9 @@ VALIDATION_FIGURES = ("evaluated", "passed", "failed_critical", "failed_warning"
 
 def _past_revisions(root: Path, paths: list[str], limit: int) -> list[dict[str, str]]:
     """The last commits that changed any of ``paths``: id, date and subject (none outside a git repo)."""
-    result = subprocess.run(["git", "log", f"-n{limit}", "--format=%H%x1f%cs%x1f%s", "--", *paths], cwd=root, capture_output=True, text=True)
-    if result.returncode != 0:
-        return []
+    output = git_output(root, "log", f"-n{limit}", "--format=%H%x1f%cs%x1f%s", "--", *paths)
     rows = []
-    for line in result.stdout.splitlines():
+    for line in (output or "").splitlines():
         commit, date, subject = (line.split("\x1f") + ["", ""])[:3]
         rows.append({"commit": commit, "date": date, "subject": subject})
     return rows
