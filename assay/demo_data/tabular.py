@@ -668,6 +668,26 @@ def _fmt_date(when: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _within_period(when: datetime) -> datetime:
+    """``when`` moved by whole weeks into [_START, _END], weekday and time of day kept.
+
+    Clamping to the period's ends instead made the last minute (12:50 on 9 December) an invoice
+    time shared by several customers, a point the generator learned and copied exactly: the real
+    data has no such pile-up.
+    """
+    while when > _END:
+        when -= timedelta(days=7)
+    while when < _START:
+        when += timedelta(days=7)
+    return when
+
+
+def _between(start: datetime, end: datetime) -> datetime:
+    """The whole minute halfway from ``start`` to ``end``: a follow-up invoice that would fall after
+    the period's end. No draw, so the rest of the data stays as it was."""
+    return start + timedelta(minutes=int((end - start).total_seconds() // 120))
+
+
 def _invoice_times(rng: np.random.Generator, n: int) -> list[datetime]:
     """``n`` sorted invoice times: autumn peak, Christmas break, no Saturdays, office hours."""
     days: list[date] = []
@@ -691,8 +711,7 @@ def _invoice_times(rng: np.random.Generator, n: int) -> list[datetime]:
     out = []
     for i in range(n):
         when = datetime.combine(days[int(day_idx[i])], datetime.min.time()) + timedelta(hours=hours[i], minutes=int(minutes[i]))
-        when = min(max(when, _START), _END)
-        out.append(when)
+        out.append(_within_period(when))
     return sorted(out)
 
 
@@ -800,7 +819,7 @@ def _transactions_table(rng: np.random.Generator, n_rows: int, counts: dict[str,
             day = src.when.date() + timedelta(days=days + int((src.when.weekday() + days) % 7 == 5))
             later = datetime.combine(day, datetime.min.time()) + timedelta(hours=_draw(rng, _HOURS, _HOUR_W, 1)[0], minutes=int(rng.integers(0, 60)))
         if later > _END:
-            later = min(src.when + timedelta(minutes=10), _END)
+            later = _between(src.when, _END)
         inv = _Invoice(later, src.customer, src.country, cancel=True)
         for j in rng.choice(len(clean), size=k, replace=False):
             ln = clean[int(j)]
@@ -810,8 +829,8 @@ def _transactions_table(rng: np.random.Generator, n_rows: int, counts: dict[str,
         left -= k
     for _ in range(n_discount):
         src = invoices[int(named[int(rng.integers(len(named)))])]
-        inv = _Invoice(src.when + timedelta(minutes=int(rng.integers(30, 600))), src.customer, src.country, cancel=True)
-        inv.when = min(inv.when, _END)
+        when = src.when + timedelta(minutes=int(rng.integers(30, 600)))
+        inv = _Invoice(when if when <= _END else _between(src.when, _END), src.customer, src.country, cancel=True)
         inv.lines.append(_Line("D", "Discount", -1, round(float(rng.uniform(5, 60)), 2), "cancel-special"))
         extra.append(inv)
     # Stock adjustments: single-line, no customer, price 0, note or nothing as description.
@@ -835,7 +854,8 @@ def _transactions_table(rng: np.random.Generator, n_rows: int, counts: dict[str,
         cheap = round(prod.price * 0.5, 2)
         inv = _Invoice(when, str(int(cust_ids[c])), cust_country[c])
         inv.lines.append(_Line(prod.code, prod.name, qty, cheap, "absurd"))
-        undo = _Invoice(min(when + timedelta(minutes=int(rng.integers(5, 30))), _END), inv.customer, inv.country, cancel=True)
+        later = when + timedelta(minutes=int(rng.integers(5, 30)))
+        undo = _Invoice(later if later <= _END else _between(when, _END), inv.customer, inv.country, cancel=True)
         undo.lines.append(_Line(prod.code, prod.name, -qty, cheap, "cancel-absurd"))
         extra += [inv, undo]
 
