@@ -261,12 +261,32 @@ class GeneratorSpec(StrictModel):
     lookups: dict[str, str] = Field(default_factory=dict, description="column -> feature it is looked up from (the most common train value per key).")
     base_model: str | None = Field(None, description="Local directory (or hub id) of a pretrained causal LM to fine-tune instead of training from scratch.")
     numeric_bins: int = Field(32, ge=2, description="Quantile bins per numeric/date column: the precision numbers are reproduced to.")
-    rare_count: int = Field(5, ge=1, description="Categories seen fewer times than this in train become 'other'.")
+    rare_count: int = Field(5, ge=1, description="Categories held by fewer train rows (and people) than this get no token of their own: they share one 'other' token.")
+    min_value_count: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Categories held by fewer train rows (and people) than this are never emitted (a value seen once identifies a person); "
+            "'other' decodes to the rarer values held by at least this many, with their train frequency. Default: rare_count."
+        ),
+    )
+    dependency_share: float | None = Field(
+        0.999,
+        gt=0.5,
+        le=1.0,
+        description="Column A determines column B when B follows from A in this share of train rows; sampling then holds to it (null: off).",
+    )
     vocab_size: int = Field(2000, ge=300, description="BPE vocabulary size (text generators trained from scratch).")
     model: ModelSpec = ModelSpec()
     train: TrainSpec = TrainSpec()
     sample: SampleSpec = SampleSpec()
     privacy: PrivacyGuardSpec = PrivacyGuardSpec()
+
+    @model_validator(mode="after")
+    def _min_value_count_within_rare_count(self) -> GeneratorSpec:
+        if self.min_value_count is not None and self.min_value_count > self.rare_count:
+            raise ValueError(f"min_value_count ({self.min_value_count}) must not exceed rare_count ({self.rare_count}): a token value would be emitted though rarer")
+        return self
 
     @model_validator(mode="after")
     def _text_needs_column(self) -> GeneratorSpec:
@@ -496,9 +516,9 @@ def _check_sources(params: Params, root: Path, params_path: Path) -> None:
             if raw_dir not in path.resolve().parents and path.resolve() != raw_dir:
                 raise AssayError(f"{params_path}: {key}: {source.path} is not inside raw_dir {domain.raw_dir} (dvc.yaml tracks raw_dir)")
         for index, rule in enumerate(domain.clean.rules):
-            _check_sql(pl, rule.when, f"{params_path}: domains.{name}.clean.rules[{index}].when")
+            _check_sql(pl, rule.when, f"{params_path}: domains.{name}.clean.rules[{index}].when", list(domain.columns))
         for index, derived in enumerate(domain.clean.derived):
-            _check_sql(pl, derived.expr, f"{params_path}: domains.{name}.clean.derived[{index}].expr")
+            _check_sql(pl, derived.expr, f"{params_path}: domains.{name}.clean.derived[{index}].expr", list(domain.columns))
 
 
 def polars_dtype(column_type: str) -> Any:
@@ -547,21 +567,34 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def quoting_hint(expression: str, columns: list[str]) -> str:
+    """A hint for column names that SQL reads as something else (``glyburide-metformin`` as a
+    subtraction) when the expression uses them without double quotes; empty when there are none."""
+    unquoted = re.sub(r'"[^"]*"', "", expression)
+    names = [name for name in columns if not _PLAIN_NAME.fullmatch(name) and name in unquoted]
+    if not names:
+        return ""
+    return f" (in SQL, write column names like {names[0]} in double quotes: \"{names[0]}\")"
+
+
 def _plan(frame: Any, expression: str, where: str) -> None:
     import polars as pl
 
     try:
         frame.select(pl.sql_expr(expression)).collect()
     except Exception as exc:  # ColumnNotFoundError, InvalidOperationError, SchemaError, SQL errors
-        raise AssayError(f"{where}: {expression!r}: {_first_line(exc)}") from None
+        hint = quoting_hint(expression, frame.collect_schema().names())
+        raise AssayError(f"{where}: {expression!r}: {_first_line(exc)}{hint}") from None
 
 
-def _check_sql(pl: Any, expression: str, where: str) -> None:
+def _check_sql(pl: Any, expression: str, where: str, columns: list[str]) -> None:
     try:
         pl.sql_expr(expression)
     except Exception as exc:  # polars raises several error types for bad SQL
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise AssayError(f"{where}: not a valid SQL expression: {first_line}") from None
+        raise AssayError(f"{where}: not a valid SQL expression: {_first_line(exc)}{quoting_hint(expression, columns)}") from None
 
 
 def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:

@@ -18,7 +18,6 @@ from assay.generator.codec import (
     MISSING,
     MISSING_FEATURE,
     OTHER,
-    OTHER_VALUE,
     PAD_ID,
     ColumnConstraintLogitsProcessor,
     TabularCodec,
@@ -87,13 +86,14 @@ def test_kinds_and_layout(codec: TabularCodec) -> None:
     assert codec.vocab_size == 3 + sum(col.size for col in codec.columns)
     colour = codec.columns[0]
     assert colour.values == ["blue", "green", "red"]
-    assert colour.specials == [OTHER, MISSING]
+    # OTHER holds only values too rare to emit (no pool), so it is ordered last and never sampled
+    assert colour.specials == [MISSING, OTHER] and colour.n_legal == 4 and colour.pool == []
 
 
-def test_categorical_round_trip_is_exact_and_rare_values_become_other(codec: TabularCodec, frame: pl.DataFrame) -> None:
+def test_categorical_round_trip_is_exact_and_rare_values_are_never_emitted(codec: TabularCodec, frame: pl.DataFrame) -> None:
     out = decoded(codec, frame)
     expected = frame["colour"].to_list()
-    expected[:3] = [OTHER_VALUE] * 3  # "mauve" and "teal" are rarer than rare_count
+    expected[:3] = [None] * 3  # "mauve" and "teal" are rarer than rare_count: OTHER, with nothing to draw
     assert out["colour"].to_list() == expected
     assert "mauve" not in str(codec.to_dict()) and "teal" not in str(codec.to_dict())
     assert out["flag"].to_list() == frame["flag"].to_list()
@@ -127,13 +127,15 @@ def test_numbers_and_dates_decode_within_their_bin_on_the_seen_grid(codec: Tabul
 
 
 def test_nulls_round_trip_through_missing(codec: TabularCodec, frame: pl.DataFrame) -> None:
-    out = decoded(codec, frame)
+    out, frame = decoded(codec, frame).slice(3), frame.slice(3)  # rows 0-2 hold rare colours (OTHER, nothing to draw)
     for name in frame.columns:
         assert out[name].is_null().to_list() == frame[name].is_null().to_list(), name
 
 
 def test_decode_then_encode_gives_the_same_tokens(codec: TabularCodec, frame: pl.DataFrame) -> None:
-    tokens = codec.encode(frame)
+    # every token that may be sampled; rows 0-2 hold an OTHER with nothing to draw, which sampling never gives
+    tokens = codec.encode(frame.slice(3))
+    assert all(((tokens[:, j] >= start) & (tokens[:, j] < end)).all() for j, (start, end) in enumerate(codec.allowed_token_ranges()))
     out, _ = codec.decode(tokens, np.random.default_rng(3))
     assert np.array_equal(codec.encode(out), tokens)
 
@@ -232,7 +234,7 @@ def test_unseen_specials_are_encodable_but_not_sampled(codec: TabularCodec) -> N
     assert tokens[1, 0] == codec.columns[0].special_id(MISSING)
     assert tokens[0, 1] == flag.special_id(MISSING)
     out, parsed = codec.decode(tokens, np.random.default_rng(0))
-    assert parsed.all() and out["colour"].to_list() == [OTHER_VALUE, None] and out["flag"].to_list() == [None, True]
+    assert parsed.all() and out["colour"].to_list() == [None, None] and out["flag"].to_list() == [None, True]
 
 
 def test_sequences_wrap_rows_in_bos_and_eos(codec: TabularCodec, frame: pl.DataFrame) -> None:
@@ -350,10 +352,11 @@ def test_demo_transactions_fit_encode_decode_quickly() -> None:
 def test_edge_columns_all_rare_all_null_and_a_column_named_count() -> None:
     frame = pl.DataFrame({"count": ["a", "b", "a"], "empty": pl.Series([None, None, None], dtype=pl.Float64), "ids": ["x", "y", "z"]})
     codec = TabularCodec.fit(frame, frame.columns, rare_count=2)
-    assert [(s["name"], s["values_or_bins"], s["legal"]) for s in codec.summary()] == [("count", 1, 2), ("empty", 0, 1), ("ids", 0, 1)]
+    summary = [(s["name"], s["values_or_bins"], s["legal"], s["masked"]) for s in codec.summary()]
+    assert summary == [("count", 1, 1, False), ("empty", 0, 1, False), ("ids", 0, 1, True)]  # ids: every value unique, so masked
     out, parsed = codec.decode(codec.encode(frame), np.random.default_rng(0))
     assert parsed.all()
-    assert out.to_dict(as_series=False) == {"count": ["a", OTHER_VALUE, "a"], "empty": [None] * 3, "ids": [OTHER_VALUE] * 3}
+    assert out.to_dict(as_series=False) == {"count": ["a", None, "a"], "empty": [None] * 3, "ids": [None] * 3}
     assert codec.features(frame)[:, 1].tolist() == [MISSING_FEATURE] * 3
 
 
@@ -422,3 +425,42 @@ def test_personal_data_never_enters_the_vocabulary_however_often_seen() -> None:
     frame = pl.DataFrame({"note": values})
     codec = TabularCodec.fit(frame, ["note"], rare_count=5)
     assert codec.columns[0].values == ["Cardiology", "Surgery"]
+
+
+def _rare_frame() -> pl.DataFrame:
+    # 100 rows: two common countries, three held by 5-9 people, two held by 1-2 people
+    countries = ["UK"] * 50 + ["France"] * 26 + ["Peru"] * 9 + ["Chile"] * 6 + ["Laos"] * 5 + ["Nauru"] * 2 + ["Tonga"]
+    return pl.DataFrame({"country": countries, "person": [f"p{i}" for i in range(len(countries))]})
+
+
+def test_other_decodes_to_a_pooled_rare_value_with_its_train_frequency() -> None:
+    frame = _rare_frame()
+    codec = TabularCodec.fit(frame, ["country"], rare_count=20, min_count=5, groups=frame["person"])
+    col = codec.columns[0]
+    assert col.values == ["France", "UK"] and col.pool == ["Chile", "Laos", "Peru"] and col.pool_counts == [6, 5, 9]
+    assert col.specials[0] == OTHER and col.n_legal == 3  # OTHER has values to draw: legal
+    tokens = np.full((20_000, 1), col.special_id(OTHER), dtype=np.int32)
+    out, parsed = codec.decode(tokens, np.random.default_rng(0))
+    shares = out["country"].value_counts(normalize=True).sort("country")
+    assert parsed.all() and shares["country"].to_list() == ["Chile", "Laos", "Peru"]
+    assert np.allclose(shares["proportion"].to_numpy(), np.array([6, 5, 9]) / 20, atol=0.015)
+    # values held by fewer than min_count people are never emitted, nor published with the model
+    assert "Nauru" not in str(codec.to_dict()) and "Tonga" not in str(codec.to_dict())
+
+
+def test_min_count_counts_people_and_cannot_exceed_rare_count() -> None:
+    frame = _rare_frame().with_columns(pl.when(pl.col("country") == "Peru").then(pl.lit("one")).otherwise(pl.col("person")).alias("person"))
+    codec = TabularCodec.fit(frame, ["country"], rare_count=20, min_count=5, groups=frame["person"])
+    assert codec.columns[0].pool == ["Chile", "Laos"]  # Peru's 9 rows are one person's
+    with pytest.raises(ValueError, match="min_count must be between 1 and rare_count"):
+        TabularCodec.fit(frame, ["country"], rare_count=5, min_count=6)
+
+
+def test_config_rejects_min_value_count_above_rare_count() -> None:
+    from pydantic import ValidationError
+
+    from assay.config import GeneratorSpec
+
+    assert GeneratorSpec(features=["a"], rare_count=20, min_value_count=5).min_value_count == 5
+    with pytest.raises(ValidationError, match="must not exceed rare_count"):
+        GeneratorSpec(features=["a"], rare_count=5, min_value_count=6)

@@ -16,11 +16,19 @@ Column kinds, chosen from the polars dtype at fit
     categorical  String, Categorical, Enum, Boolean. One token per value seen at least
                  ``rare_count`` times (the ``max_categories`` most frequent) that holds no
                  personal data (assay.data.personal_data: the vocabulary is published with the
-                 model, in generator.json), then OTHER and
-                 MISSING. OTHER stands for every rarer (and every unseen) value. It decodes to
-                 the string ``"other"`` (``OTHER_VALUE``) for String/Categorical columns, and to
-                 null for Boolean columns and Enums without an "other" category; it never decodes
-                 to one of the pooled rare values, which could identify a person.
+                 model, in generator.json), then OTHER and MISSING. OTHER stands for every rarer
+                 (and every unseen) value. It decodes to one of the *pooled* values, drawn with
+                 its train frequency: the values held by at least ``min_count`` rows (and people,
+                 given groups) that got no token of their own (rarer than ``rare_count``, or past
+                 ``max_categories``), so a synthetic row never carries a made-up "other" that the
+                 suite's value set rejects. A value held by fewer than ``min_count`` people is
+                 never emitted: seen once, a rare category (a country, a diagnosis) identifies a
+                 person. With no value to draw, OTHER is not sampled at all (the model's weight on
+                 it goes to the other tokens); a column whose every value is that rare is
+                 *masked*: it is sampled as null. ``min_count`` defaults to ``rare_count``, so by
+                 default the pool holds only the values past ``max_categories``; a ``rare_count``
+                 above ``min_count`` pools the values in between (learned together, emitted as
+                 themselves).
     discrete     integer columns with at most ``numeric_bins`` distinct values. Values seen at
                  least ``rare_count`` times get an exact token (small counts are exact); rarer
                  values are pooled into range tokens of at least ``rare_count`` rows each
@@ -73,16 +81,16 @@ import torch
 from transformers import LogitsProcessor
 
 from assay.data.personal_data import holds_personal_data
+from assay.generator.dependencies import DEFAULT_MIN_SHARE, FunctionalDependency, find_dependencies
 
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 N_RESERVED = 3
 OTHER = "OTHER"
 MISSING = "MISSING"
-OTHER_VALUE = "other"
 MISSING_FEATURE = -1.0
 MAX_DECIMALS = 4
 CODEC_FORMAT = "assay-tabular-codec"
-CODEC_VERSION = 1
+CODEC_VERSION = 2
 
 _SIMPLE_DTYPES = {
     "String": pl.String,
@@ -140,7 +148,9 @@ class ColumnCodec:
     bins: list[list[Any]] = field(default_factory=list)  # numeric: [lo, hi] per token, physical units, sorted
     specials: list[str] = field(default_factory=list)  # OTHER / MISSING, in token order after values or bins
     n_legal: int = 0  # ids offset .. offset + n_legal may be sampled (specials unseen at fit come last)
-    other_value: str | None = None  # what OTHER decodes to (categorical)
+    pool: list[Any] = field(default_factory=list)  # categorical: what OTHER decodes to, sorted (values held by >= min_count people, no token)
+    pool_counts: list[int] = field(default_factory=list)  # train rows of each pooled value: the draw's weights
+    masked: bool = False  # no value held by min_count people: the column is sampled as null
     step: int | float = 1  # numeric grid, physical units
     decimals: int | None = None  # floats: decimals kept when decoding
 
@@ -208,7 +218,14 @@ class _Support:
 
 
 def _fit_categorical(
-    name: str, series: pl.Series, dtype: dict[str, Any], *, rare_count: int, max_categories: int, groups: np.ndarray | None = None
+    name: str,
+    series: pl.Series,
+    dtype: dict[str, Any],
+    *,
+    rare_count: int,
+    min_count: int,
+    max_categories: int,
+    groups: np.ndarray | None = None,
 ) -> ColumnCodec:
     keys = _categorical_keys(series).rename("value")
     present = keys.is_not_null().to_numpy()
@@ -218,20 +235,33 @@ def _fit_categorical(
     distinct = values_seen.unique().sort()
     support = _Support(ranks.to_numpy() - 1, distinct.len(), None if groups is None else groups[present])
     counts = pl.DataFrame({"value": distinct, "count": support.rows, "support": support.per_value()})
-    frequent = counts.filter(pl.col("support") >= rare_count)
-    if frequent["value"].dtype == pl.String and frequent.height:
-        # The vocabulary is published with the model (generator.json): personal data that the
-        # clean stage flagged rather than masked must not enter it, however often it is seen.
-        frequent = frequent.filter(~pl.Series(holds_personal_data(frequent["value"].to_list())))
-    kept = frequent.sort(["count", "value"], descending=[True, False]).head(max_categories)
+    emittable = counts.filter(pl.col("support") >= min_count)
+    if emittable["value"].dtype == pl.String and emittable.height:
+        # The vocabulary and the pool are published with the model (generator.json): personal
+        # data that the clean stage flagged rather than masked must not enter them, however often
+        # it is seen.
+        emittable = emittable.filter(~pl.Series(holds_personal_data(emittable["value"].to_list())))
+    ranked = emittable.filter(pl.col("support") >= rare_count).sort(["count", "value"], descending=[True, False])
+    kept = ranked.head(max_categories)
+    pooled = emittable.filter(~pl.col("value").is_in(kept["value"].implode())).sort("value")
     values = sorted(kept["value"].to_list())
     n_other = (keys.len() - keys.null_count()) - int(kept["count"].sum())
-    specials, n_seen = _specials({OTHER: n_other > 0, MISSING: keys.null_count() > 0})
-    other_value: str | None = OTHER_VALUE
-    if dtype["name"] == "Boolean" or (dtype["name"] == "Enum" and OTHER_VALUE not in dtype["categories"]):
-        other_value = None
+    seen = {OTHER: n_other > 0 and pooled.height > 0, MISSING: keys.null_count() > 0}
+    masked = not values and not any(seen.values())
+    if masked:
+        seen[MISSING] = True  # nothing may be emitted: the column is sampled as null
+    specials, n_seen = _specials(seen)
     return ColumnCodec(
-        name=name, kind="categorical", dtype=dtype, offset=0, values=values, specials=specials, n_legal=len(values) + n_seen, other_value=other_value
+        name=name,
+        kind="categorical",
+        dtype=dtype,
+        offset=0,
+        values=values,
+        specials=specials,
+        n_legal=len(values) + n_seen,
+        pool=pooled["value"].to_list(),
+        pool_counts=[int(c) for c in pooled["count"].to_list()],
+        masked=masked,
     )
 
 
@@ -242,12 +272,18 @@ def _encode_categorical(col: ColumnCodec, series: pl.Series) -> np.ndarray:
     return ids.to_numpy().astype(np.int32)
 
 
-def _decode_categorical(col: ColumnCodec, local: np.ndarray, null: np.ndarray) -> pl.Series:
-    lookup_values = [*col.values, *[col.other_value if special == OTHER else None for special in col.specials]]
+def _decode_categorical(col: ColumnCodec, local: np.ndarray, null: np.ndarray, rng: np.random.Generator) -> pl.Series:
     key_dtype = pl.Boolean if col.dtype["name"] == "Boolean" else pl.String
-    lookup = pl.Series(col.name, lookup_values, dtype=key_dtype)
+    other = col.n_main + col.specials.index(OTHER) if OTHER in col.specials else -1
     missing = col.n_main + col.specials.index(MISSING)
-    out = lookup.gather(np.where(null, missing, local))
+    lookup = pl.Series(col.name, [*col.values, *[None] * len(col.specials)], dtype=key_dtype)
+    is_other = (local == other) & ~null
+    out = lookup.gather(np.where(null | is_other, missing, local))
+    if is_other.any() and col.pool:
+        # OTHER is one of the pooled rare values, as often as each was in train
+        weights = np.asarray(col.pool_counts, dtype=np.float64)
+        drawn = rng.choice(len(col.pool), size=int(is_other.sum()), p=weights / weights.sum())
+        out = out.scatter(np.flatnonzero(is_other), pl.Series([col.pool[i] for i in drawn], dtype=key_dtype))
     return out if key_dtype == pl.Boolean else out.cast(col.polars_dtype)
 
 
@@ -468,6 +504,8 @@ class TabularCodec:
     """Encode rows of a polars frame as token ids and decode sampled ids back; see the module docstring."""
 
     columns: list[ColumnCodec]
+    # held in constrained decoding; codes are local token indices (token id - block offset)
+    dependencies: list[FunctionalDependency] = field(default_factory=list)
     pad_id: ClassVar[int] = PAD_ID
     bos_id: ClassVar[int] = BOS_ID
     eos_id: ClassVar[int] = EOS_ID
@@ -494,8 +532,12 @@ class TabularCodec:
         rare_count: int = 5,
         max_categories: int = 2000,
         groups: pl.Series | None = None,
+        min_count: int | None = None,
     ) -> TabularCodec:
         """Fit one vocabulary per column (in the order given) on ``frame``; deterministic.
+
+        ``min_count`` (default ``rare_count``, at most ``rare_count``): a category held by fewer
+        rows (people) than this is never emitted; see the module docstring.
 
         ``groups`` (one key per row: the patient, the customer) makes ``rare_count`` count distinct
         groups as well as rows, so a value held by fewer than ``rare_count`` people never gets a
@@ -503,6 +545,9 @@ class TabularCodec:
         """
         if numeric_bins < 2 or rare_count < 1 or max_categories < 1:
             raise ValueError(f"numeric_bins must be >= 2, rare_count and max_categories >= 1; got {numeric_bins}, {rare_count}, {max_categories}")
+        min_count = rare_count if min_count is None else min_count
+        if not 1 <= min_count <= rare_count:
+            raise ValueError(f"min_count must be between 1 and rare_count ({rare_count}); got {min_count}")
         if not columns:
             raise ValueError("no columns to encode")
         if len(set(columns)) != len(columns):
@@ -520,7 +565,9 @@ class TabularCodec:
         for name in columns:
             dtype = dtype_to_dict(name, frame.schema[name])
             if dtype["name"] in _CATEGORICAL_DTYPES:
-                col = _fit_categorical(name, frame[name], dtype, rare_count=rare_count, max_categories=max_categories, groups=group_codes)
+                col = _fit_categorical(
+                    name, frame[name], dtype, rare_count=rare_count, min_count=min_count, max_categories=max_categories, groups=group_codes
+                )
             else:
                 col = _fit_numeric(name, frame[name], dtype, numeric_bins=numeric_bins, rare_count=rare_count, groups=group_codes)
             col.offset = offset
@@ -583,7 +630,8 @@ class TabularCodec:
         """(frame with the fitted columns and dtypes, bool mask of rows that parsed).
 
         A row parses when every position holds an id of its column's block. Rows that do not parse
-        are all null in the frame. Numeric values are drawn with ``rng`` (same seed, same frame).
+        are all null in the frame. Numeric values and pooled categories are drawn with ``rng``
+        (same seed, same frame).
         """
         tokens = np.asarray(tokens)
         if tokens.ndim != 2 or tokens.shape[1] != self.n_columns:
@@ -596,7 +644,7 @@ class TabularCodec:
         for col, local in zip(self.columns, locals_, strict=True):
             local = np.where(parsed, local, 0)
             if col.kind == "categorical":
-                series.append(_decode_categorical(col, local, ~parsed))
+                series.append(_decode_categorical(col, local, ~parsed, rng))
             else:
                 series.append(_decode_numeric(col, local, ~parsed, rng))
         return pl.DataFrame(series), parsed
@@ -679,19 +727,45 @@ class TabularCodec:
     def summary(self) -> list[dict[str, Any]]:
         """Per column: name, kind, token block and how many tokens are values/bins, for logs and reports."""
         return [
-            {"name": col.name, "kind": col.kind, "first_id": col.offset, "tokens": col.size, "values_or_bins": col.n_main, "legal": col.n_legal}
+            {
+                "name": col.name,
+                "kind": col.kind,
+                "first_id": col.offset,
+                "tokens": col.size,
+                "values_or_bins": col.n_main,
+                "legal": col.n_legal,
+                "pooled_values": len(col.pool),
+                "masked": col.masked,
+            }
             for col in self.columns
         ]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable; ``from_dict`` gives back an equal codec."""
-        return {"format": CODEC_FORMAT, "version": CODEC_VERSION, "columns": [asdict(col) for col in self.columns]}
+        return {
+            "format": CODEC_FORMAT,
+            "version": CODEC_VERSION,
+            "columns": [asdict(col) for col in self.columns],
+            "dependencies": [dependency.to_dict() for dependency in self.dependencies],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TabularCodec:
         if data.get("format") != CODEC_FORMAT or data.get("version") != CODEC_VERSION:
             raise ValueError(f"not an {CODEC_FORMAT} v{CODEC_VERSION} dict (format={data.get('format')!r}, version={data.get('version')!r})")
-        return cls([ColumnCodec(**col) for col in data["columns"]])
+        return cls([ColumnCodec(**col) for col in data["columns"]], [FunctionalDependency.from_dict(d) for d in data.get("dependencies", [])])
+
+    def find_dependencies(self, frame: pl.DataFrame, min_share: float = DEFAULT_MIN_SHARE) -> list[FunctionalDependency]:
+        """Set (and return) the functional dependencies between the columns' tokens in ``frame``.
+
+        Only value (and bin) tokens may determine: OTHER and MISSING stand for many values.
+        Constrained decoding then holds to them (:class:`ColumnConstraintLogitsProcessor`).
+        """
+        tokens = self.encode(frame)
+        codes = {col.name: tokens[:, j].astype(np.int64) - col.offset for j, col in enumerate(self.columns)}
+        mappable = {col.name: np.arange(col.size) < col.n_main for col in self.columns}
+        self.dependencies = find_dependencies(codes, mappable=mappable, min_share=min_share, min_rows=1)
+        return self.dependencies
 
 
 # ---------------------------------------------------------------- constrained decoding
@@ -703,6 +777,11 @@ class ColumnConstraintLogitsProcessor(LogitsProcessor):
     ``prompt_length`` is the number of prompt tokens (1 for a BOS prompt). ``forced`` maps a column
     position to the one id allowed there (e.g. to condition on a value); the id must lie in that
     column's block. The mask is built once and copied to the scores' device on first use.
+
+    The codec's functional dependencies (A determines B) narrow the later column of each pair
+    to what the earlier one allows: B to the one token A maps to, or A to the tokens that map to
+    the B already sampled. A row that dependencies (or a forced value) leave with no legal token
+    keeps its column's plain block instead, so every row still parses.
     """
 
     def __init__(self, codec: TabularCodec, prompt_length: int = 1, forced: dict[int, int] | None = None) -> None:
@@ -721,6 +800,8 @@ class ColumnConstraintLogitsProcessor(LogitsProcessor):
         self.n_columns = codec.n_columns
         self._blocked = torch.from_numpy(~mask)
         self._on_device: dict[tuple[str, int], torch.Tensor] = {}
+        self._dependencies = [*_dependency_tables(codec)]
+        self._tables_on_device: dict[str, list[tuple[int, int, int, torch.Tensor]]] = {}
 
     def _blocked_for(self, scores: torch.Tensor) -> torch.Tensor:
         key = (str(scores.device), scores.shape[-1])
@@ -734,9 +815,51 @@ class ColumnConstraintLogitsProcessor(LogitsProcessor):
             self._on_device[key] = blocked.to(scores.device)
         return self._on_device[key]
 
+    def _tables_for(self, scores: torch.Tensor) -> list[tuple[int, int, int, torch.Tensor]]:
+        key = str(scores.device)
+        if key not in self._tables_on_device:
+            width = scores.shape[-1]
+            self._tables_on_device[key] = [
+                (later, earlier, offset, torch.nn.functional.pad(table, (0, width - table.shape[1]), value=False).to(scores.device))
+                for later, earlier, offset, table in self._dependencies
+            ]
+        return self._tables_on_device[key]
+
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         position = input_ids.shape[1] - self.prompt_length
         if position < 0:
             raise ValueError(f"input has {input_ids.shape[1]} tokens, fewer than the prompt length {self.prompt_length}")
         blocked = self._blocked_for(scores)[min(position, self.n_columns)]
-        return scores.masked_fill(blocked, float("-inf"))
+        tables = [t for t in self._tables_for(scores) if t[0] == position] if self._dependencies else []
+        if not tables:
+            return scores.masked_fill(blocked, float("-inf"))
+        allowed = (~blocked).unsqueeze(0).expand(scores.shape[0], -1).clone()
+        for _, earlier, offset, table in tables:
+            local = input_ids[:, self.prompt_length + earlier] - offset
+            inside = (local >= 0) & (local < table.shape[0])
+            narrowed = allowed & table[local.clamp(0, table.shape[0] - 1)]
+            keep = inside & narrowed.any(dim=1)  # never leave a row with nothing to sample
+            allowed = torch.where(keep.unsqueeze(1), narrowed, allowed)
+        return scores.masked_fill(~allowed, float("-inf"))
+
+
+def _dependency_tables(codec: TabularCodec):
+    """Per dependency: (later position, earlier position, earlier block offset, table). Row e of
+    the table holds the ids allowed at the later position once the earlier column holds local
+    token e (every id where e says nothing)."""
+    position = {col.name: j for j, col in enumerate(codec.columns)}
+    for dependency in codec.dependencies:
+        a, b = position[dependency.determinant], position[dependency.dependent]
+        col_a, col_b = codec.columns[a], codec.columns[b]
+        if a < b:  # B comes later: a mapped A allows one B
+            table = torch.ones(col_a.size, codec.vocab_size, dtype=torch.bool)
+            for code_a, code_b in dependency.mapping.items():
+                table[code_a] = False
+                table[code_a, col_b.offset + code_b] = True
+            yield b, a, col_a.offset, table
+        else:  # A comes later: a sampled B allows the As that map to it, and the unmapped As
+            table = torch.ones(col_b.size, codec.vocab_size, dtype=torch.bool)
+            for code_a, code_b in dependency.mapping.items():
+                table[:, col_a.offset + code_a] = False
+                table[code_b, col_a.offset + code_a] = True
+            yield a, b, col_b.offset, table

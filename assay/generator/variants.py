@@ -38,6 +38,15 @@ from assay.generator.trainer import Prepared, TokenDataset, TrainingData
 log = logging.getLogger("assay.train")
 
 
+def _log_rare_values(codec: TabularCodec, min_count: int) -> None:
+    """Say, per column, what happens to the values too rare for a token of their own."""
+    for col in codec.columns:
+        if col.masked:
+            log.warning("column %s: every value is held by fewer than %d people in train, so none may be emitted; it is sampled as null", col.name, min_count)
+        elif col.pool:
+            log.info("column %s: %d rarer values share one token and are drawn with their train frequency", col.name, len(col.pool))
+
+
 def _base_model(name: str) -> tuple[Any, Any]:
     """A local base model and its tokenizer, with a pad token (GPT-2's tokenizer has none)."""
     model, tokenizer = resolve_base_model(name)
@@ -54,7 +63,18 @@ class TabularScratchGenerator(Generator):
     def prepare(self, data: TrainingData) -> Prepared:
         spec = self.spec
         # rare_count counts patients (customers) as well as rows: see TabularCodec.fit.
-        self.codec = TabularCodec.fit(data.train, spec.features, numeric_bins=spec.numeric_bins, rare_count=spec.rare_count, groups=data.train_groups)
+        self.codec = TabularCodec.fit(
+            data.train,
+            spec.features,
+            numeric_bins=spec.numeric_bins,
+            rare_count=spec.rare_count,
+            min_count=spec.min_value_count,
+            groups=data.train_groups,
+        )
+        _log_rare_values(self.codec, spec.min_value_count or spec.rare_count)
+        if spec.dependency_share is not None:
+            for dependency in self.codec.find_dependencies(data.train, spec.dependency_share):
+                log.info("%s determines %s in %.2f%% of train rows: sampled rows will hold to it", dependency.determinant, dependency.dependent, 100 * dependency.share)
         train_ids, dev_ids = self.codec.sequences(data.train).tolist(), self.codec.sequences(data.dev).tolist()
         seq_len = len(spec.features) + 2
         self.model = new_gpt2(spec, self.codec.vocab_size, seq_len, self.codec.bos_id, self.codec.eos_id, self.codec.pad_id)
