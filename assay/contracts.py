@@ -257,7 +257,9 @@ class UtilityReport(Contract):
     target: str | None = None
     primary_model: str | None = None
     trtr_auc: float | None = None
-    trtr_f1: float | None = None
+    trtr_average_precision: float | None = None
+    trtr_f1_at_0_5: float | None = None
+    trtr_f1_at_dev_threshold: float | None = None
     trtr_accuracy: float | None = None
     majority_accuracy: float | None = None
     holdout: dict[str, Number | None] = {}
@@ -276,6 +278,7 @@ class UtilityReport(Contract):
     validity: list[dict[str, Any]] = []
     validity_expectations: list[dict[str, Any]] = []
     privacy: list[dict[str, Any]] = []
+    dependencies: list[dict[str, Any]] = []  # A determines B in train; the share of each source's rows that break it
     settings: list[dict[str, Any]] = []
 
 

@@ -131,7 +131,7 @@ def test_detection_auc_half_for_the_same_distribution_and_one_for_another() -> N
     design = fidelity.Design(columns=("a", "b"), kinds=("numeric", "numeric"), categories=(None, None))
 
     def factory(n: int):
-        return fidelity.make_model("hist_gradient_boosting", design, n, 0, balanced=False)
+        return fidelity.make_model("hist_gradient_boosting", design, n, 0)
 
     real = rng.normal(size=(600, 2))
     same = fidelity.detection_auc(real, rng.normal(size=(600, 2)), factory, 3, 0)

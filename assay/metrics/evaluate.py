@@ -25,11 +25,13 @@ are those the split stage's drift check compares (:func:`assay.data.drift.drift_
 identifiers and synthetic ids; a text domain adds the text's length in characters.
 
 **Utility.** Each model in ``evaluate.models`` is trained on real train (TRTR) and on synthetic
-data (TSTR), at most ``max_rows`` rows, and scored on the real test split: F1 (of the positive
-class; macro over classes for text), ROC AUC (macro one-vs-rest over the test classes for text)
-and accuracy, plus TSTR/TRTR ratios. Classes are weighted inversely to their frequency so that F1
-at the default threshold means something for a rare positive class (which is why accuracy can
-sit below the majority-class share). Augmentation: a seeded ``augment_share`` of real train alone,
+data (TSTR), at most ``max_rows`` rows, unweighted (the classifier a user would train), and
+scored on the real test split. The primary figures are threshold-free: ROC AUC and average
+precision. F1 follows at threshold 0.5 (``f1_at_0_5``) and at the threshold that maximises F1 on
+the real dev split (``f1_at_dev_threshold``); a rare positive class can leave F1 at 0.5 near 0
+while the AUC is high, and the pair shows it. Multiclass targets (text, or a tabular target with
+neither ``positive`` nor ``negative``) get macro averages over the test classes and no dev
+threshold. Every score carries the ``rows`` it was measured on. TSTR/TRTR ratios follow. Augmentation: a seeded ``augment_share`` of real train alone,
 and with the synthetic rows added; the lift is the difference on test. The majority-class
 predictor is reported as the floor TRTR must clear.
 
@@ -72,6 +74,7 @@ from assay.data import drift
 from assay.data.split import one_row_per_group, row_groups
 from assay.errors import AssayError
 from assay.generator.codec import TabularCodec
+from assay.generator.dependencies import DEFAULT_MIN_SHARE, broken_shares, find_dependencies, value_codes
 from assay.generator.sampling import assemble
 from assay.io import round_figure
 from assay.metrics import fidelity, privacy
@@ -85,6 +88,9 @@ TEXT_LENGTH = "{}_chars"
 REGEX_EXPECTATIONS = ("match_regex", "match_like_pattern")
 WORST_PAIRS = 10
 OPENMP_THREADS = 1
+
+
+MAX_DEPENDENCY_VALUES = 2000
 
 
 def _sample(frame: pl.DataFrame, n: int, seed: int) -> pl.DataFrame:
@@ -207,7 +213,7 @@ class Task:
 
     @property
     def binary(self) -> bool:
-        return self.text is None
+        return self.positive is not None or self.negative is not None
 
     def labels(self, frame: pl.DataFrame) -> np.ndarray:
         values = frame[self.target].cast(pl.String)
@@ -227,50 +233,90 @@ class Task:
 
     def describe(self) -> str:
         if not self.binary:
-            return f"classify {self.text} into {self.target}"
+            return f"classify {self.text or 'rows'} into {self.target}"
         if self.positive is not None:
             return f"{self.target} in {list(self.positive)}"
         return f"{self.target} not in {list(self.negative or ())}"
 
 
-def _scores(task: Task, truth: np.ndarray, model: Any, features: Any) -> dict[str, float | None]:
-    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
-
-    predicted = model.predict(features)
+def _positive_scores(task: Task, model: Any, features: Any) -> np.ndarray:
     proba = model.predict_proba(features)
     classes = list(model.classes_)
+    return proba[:, classes.index(True)] if True in classes else np.zeros(proba.shape[0])
+
+
+def dev_threshold(truth: np.ndarray, scores: np.ndarray) -> float | None:
+    """The score threshold with the best F1 on dev (binary tasks); None without both classes."""
+    from sklearn.metrics import precision_recall_curve
+
+    if not 0 < truth.sum() < truth.size:
+        return None
+    precision, recall, thresholds = precision_recall_curve(truth, scores)
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)[:-1]
+    return float(thresholds[int(np.argmax(f1))])
+
+
+def _scores(task: Task, truth: np.ndarray, model: Any, features: Any, threshold: float | None) -> dict[str, float | None]:
+    """Threshold-free figures first (ROC AUC, average precision), then F1 at 0.5 and at the dev threshold.
+
+    Multiclass tasks (text, or a tabular target with neither ``positive`` nor ``negative``) get
+    macro averages one-vs-rest over the test classes, F1 of the most probable class, and no dev
+    threshold.
+    """
+    from sklearn.metrics import accuracy_score, average_precision_score, f1_score, roc_auc_score
+
+    predicted = model.predict(features)
     if task.binary:
-        positive = proba[:, classes.index(True)] if True in classes else np.zeros(truth.size)
-        auc = roc_auc_score(truth, positive) if 0 < truth.sum() < truth.size else None
-        f1 = f1_score(truth, predicted.astype(bool), zero_division=0)
+        positive = _positive_scores(task, model, features)
+        both = 0 < truth.sum() < truth.size
+        auc = roc_auc_score(truth, positive) if both else None
+        precision = average_precision_score(truth, positive) if both else None
+        f1 = f1_score(truth, positive >= 0.5, zero_division=0)
+        f1_dev = None if threshold is None else f1_score(truth, positive >= threshold, zero_division=0)
+        predicted = positive >= 0.5
     else:
-        aucs = []
+        proba = model.predict_proba(features)
+        classes = list(model.classes_)
+        aucs, precisions = [], []
         for label in sorted(set(truth)):
             actual = truth == label
             if 0 < actual.sum() < truth.size:
                 score = proba[:, classes.index(label)] if label in classes else np.zeros(truth.size)
                 aucs.append(roc_auc_score(actual, score))
+                precisions.append(average_precision_score(actual, score))
         auc = float(np.mean(aucs)) if aucs else None
+        precision = float(np.mean(precisions)) if precisions else None
         f1 = f1_score(truth, predicted, average="macro", labels=sorted(set(truth)), zero_division=0)
+        f1_dev = None
     return {
-        "f1": round_figure(float(f1)),
+        "rows": int(truth.size),
         "roc_auc": round_figure(None if auc is None else float(auc)),
+        "average_precision": round_figure(None if precision is None else float(precision)),
+        "f1_at_0_5": round_figure(float(f1)),
+        "f1_at_dev_threshold": round_figure(None if f1_dev is None else float(f1_dev)),
+        "dev_threshold": round_figure(threshold),
         "accuracy": round_figure(float(accuracy_score(truth, predicted))),
     }
 
 
-def fit_and_score(task: Task, model_name: str, train: pl.DataFrame, test: pl.DataFrame, seed: int) -> dict[str, Any]:
-    """Train ``model_name`` on ``train`` and score it on ``test``; ``error`` instead when it cannot be trained."""
+SCORES = ("roc_auc", "average_precision", "f1_at_0_5", "f1_at_dev_threshold", "accuracy")
+
+
+def fit_and_score(task: Task, model_name: str, train: pl.DataFrame, test: pl.DataFrame, seed: int, dev: pl.DataFrame | None = None) -> dict[str, Any]:
+    """Train ``model_name`` (unweighted, as a user would) on ``train`` and score it on ``test``; the
+    F1 threshold is chosen on ``dev`` when given. ``error`` instead when it cannot be trained."""
     labels = task.labels(train)
     if np.unique(labels).size < 2:
-        return {"f1": None, "roc_auc": None, "accuracy": None, "error": f"the training data has a single class ({labels[0] if labels.size else 'no rows'})"}
+        single = labels[0] if labels.size else "no rows"
+        return {**{metric: None for metric in SCORES}, "rows": test.height, "error": f"the training data has a single class ({single})"}
     if task.text is not None:
         model = fidelity.make_text_model(seed)
     else:
         assert task.design is not None
         model = fidelity.make_model(model_name, task.design, train.height, seed)  # type: ignore[arg-type]
     model.fit(task.features(train), labels)
-    return _scores(task, task.labels(test), model, task.features(test))
+    threshold = dev_threshold(task.labels(dev), _positive_scores(task, model, task.features(dev))) if task.binary and dev is not None and dev.height else None
+    return _scores(task, task.labels(test), model, task.features(test), threshold)
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -283,7 +329,9 @@ def _difference(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else round_figure(a - b)
 
 
-def utility(task: Task, spec: EvaluateSpec, train: pl.DataFrame, test: pl.DataFrame, synthetic: dict[str, pl.DataFrame]) -> dict[str, Any]:
+def utility(
+    task: Task, spec: EvaluateSpec, train: pl.DataFrame, test: pl.DataFrame, synthetic: dict[str, pl.DataFrame], dev: pl.DataFrame | None = None
+) -> dict[str, Any]:
     """TRTR, TSTR per source, ratios, and augmentation lift, per model; plus the majority-class floor."""
     columns = [task.target, *([task.text] if task.text else list(task.design.columns if task.design else []))]
     columns = list(dict.fromkeys(columns))
@@ -295,17 +343,17 @@ def utility(task: Task, spec: EvaluateSpec, train: pl.DataFrame, test: pl.DataFr
     majority = values[np.argmax(counts)] if values.size else None
     models = []
     for name in spec.models:
-        trtr = fit_and_score(task, name, real, test, spec.seed)
-        alone = fit_and_score(task, name, small, test, spec.seed)
+        trtr = fit_and_score(task, name, real, test, spec.seed, dev)
+        alone = fit_and_score(task, name, small, test, spec.seed, dev)
         entry: dict[str, Any] = {"model": name, "trtr": trtr, "augment_real_only": alone}
         for source, frame in samples.items():
-            tstr = fit_and_score(task, name, frame, test, spec.seed)
-            augmented = fit_and_score(task, name, pl.concat([small, frame]), test, spec.seed)
+            tstr = fit_and_score(task, name, frame, test, spec.seed, dev)
+            augmented = fit_and_score(task, name, pl.concat([small, frame]), test, spec.seed, dev)
             entry[source] = {
                 "tstr": tstr,
-                "ratio": {metric: _ratio(tstr[metric], trtr[metric]) for metric in ("f1", "roc_auc", "accuracy")},
+                "ratio": {metric: _ratio(tstr[metric], trtr[metric]) for metric in SCORES},
                 "augmented": augmented,
-                "lift": {metric: _difference(augmented[metric], alone[metric]) for metric in ("f1", "roc_auc", "accuracy")},
+                "lift": {metric: _difference(augmented[metric], alone[metric]) for metric in SCORES},
             }
         models.append(entry)
     return {
@@ -391,6 +439,26 @@ def text_privacy(spec: EvaluateSpec, text: str, train: pl.DataFrame, holdout: pl
 # the release gate (its checks: assay.metrics.registry)
 
 
+def dependency_figures(train: pl.DataFrame, frames: dict[str, pl.DataFrame], columns: list[str]) -> list[dict[str, Any]]:
+    """Each functional dependency the train rows hold (A determines B in 99.9% of them), with the
+    share of each source's rows that break it. Columns with more than ``MAX_DEPENDENCY_VALUES``
+    distinct values are left out (a near-unique column determines everything trivially)."""
+
+    usable = [name for name in dict.fromkeys(columns) if name in train.columns and train[name].n_unique() <= MAX_DEPENDENCY_VALUES]
+    codes, mappable, values = value_codes(train, usable)
+    found = find_dependencies(codes, mappable=mappable, min_share=DEFAULT_MIN_SHARE)
+    broken = {source: broken_shares(found, values, frame) for source, frame in frames.items() if all(name in frame.columns for name in usable)}
+    return [
+        {
+            "determinant": dependency.determinant,
+            "dependent": dependency.dependent,
+            "train_share": dependency.share,
+            **{f"{source}_broken_share": shares[(dependency.determinant, dependency.dependent)] for source, shares in broken.items()},
+        }
+        for dependency in found
+    ]
+
+
 def gate_checks(spec: EvaluateSpec, metrics: dict[str, Any]) -> list[dict[str, Any]]:
     """One entry per configured threshold: the generator's value, pass or fail, and a one-line message."""
     checks = []
@@ -451,14 +519,14 @@ def fidelity_figures(
         design = fidelity.Design.fit(train, kinds)
 
         def factory(n: int) -> Any:
-            return fidelity.make_model("hist_gradient_boosting", design, n, spec.seed, balanced=False)
+            return fidelity.make_model("hist_gradient_boosting", design, n, spec.seed)
 
         def features(frame: pl.DataFrame) -> Any:
             return design.matrix(frame)
     else:
 
         def factory(n: int) -> Any:
-            return fidelity.make_text_model(spec.seed, balanced=False)
+            return fidelity.make_text_model(spec.seed)
 
         def features(frame: pl.DataFrame) -> Any:
             return frame[text].fill_null("").to_list()
@@ -503,13 +571,16 @@ def _source_metrics(source: str, checked: dict[str, Any], fid: dict[str, Any], p
         "pair_similarity": _mean([pair[f"similarity_{source}"] for pair in fid["pairs"]]),
         "detection_auc": fid["detection"][source]["auc"],
         "tstr_auc": mine["tstr"]["roc_auc"],
-        "tstr_f1": mine["tstr"]["f1"],
+        "tstr_average_precision": mine["tstr"]["average_precision"],
+        "tstr_f1_at_0_5": mine["tstr"]["f1_at_0_5"],
+        "tstr_f1_at_dev_threshold": mine["tstr"]["f1_at_dev_threshold"],
         "tstr_accuracy": mine["tstr"]["accuracy"],
         "tstr_trtr_auc": mine["ratio"]["roc_auc"],
-        "tstr_trtr_f1": mine["ratio"]["f1"],
+        "tstr_trtr_average_precision": mine["ratio"]["average_precision"],
+        "tstr_trtr_f1_at_0_5": mine["ratio"]["f1_at_0_5"],
+        "tstr_trtr_f1_at_dev_threshold": mine["ratio"]["f1_at_dev_threshold"],
         "tstr_trtr_accuracy": mine["ratio"]["accuracy"],
         "augmentation_auc_lift": mine["lift"]["roc_auc"],
-        "augmentation_f1_lift": mine["lift"]["f1"],
         **private[source],
     }
 
@@ -595,11 +666,14 @@ def evaluate_frames(
             text=text,
             design=None if text else fidelity.Design.fit(train, predictors),
         )
-        useful = utility(task, spec, train, test, frames)
+        useful = utility(task, spec, train, test, frames, dev)
         phase("utility")
 
         private = tabular_privacy(domain, spec, train, holdout, frames, device=device) if text is None else text_privacy(spec, text, train, holdout, frames)
         phase("privacy")
+
+        held = dependency_figures(train, frames, [*modelled_columns(domain), *domain.generator.lookups]) if text is None else []
+        phase("dependencies")
 
         primary = useful["models"][0]
         metrics = {source: _source_metrics(source, checked[source], fid, primary, private) for source in frames}
@@ -613,7 +687,9 @@ def evaluate_frames(
             "target": task.describe(),
             "primary_model": primary["model"],
             "trtr_auc": primary["trtr"]["roc_auc"],
-            "trtr_f1": primary["trtr"]["f1"],
+            "trtr_average_precision": primary["trtr"]["average_precision"],
+            "trtr_f1_at_0_5": primary["trtr"]["f1_at_0_5"],
+            "trtr_f1_at_dev_threshold": primary["trtr"]["f1_at_dev_threshold"],
             "trtr_accuracy": primary["trtr"]["accuracy"],
             "majority_accuracy": useful["majority"]["accuracy"],
             "holdout": {**private["holdout"], "validity_row_pass_share": checked_test["row_pass_share"]},
@@ -637,6 +713,7 @@ def evaluate_frames(
             ],
             "validity_expectations": _validity_rows({**checked, "real_test": checked_test}, skipped),
             "privacy": [private],
+            "dependencies": held,
             "settings": [spec.model_dump(mode="json")],
         }
         log.info("evaluate %s: %s", domain_name, ", ".join(f"{label} {seconds:.1f} s" for label, seconds in timings.items()))

@@ -229,14 +229,13 @@ class Design:
         return out
 
 
-def make_model(name: ModelName, design: Design, n_rows: int, seed: int, balanced: bool = True) -> Any:
+def make_model(name: ModelName, design: Design, n_rows: int, seed: int) -> Any:
     """A scikit-learn classifier over ``design.matrix`` features.
 
     ``hist_gradient_boosting``: native categorical splits on the codes and native missing values.
     ``logistic_regression``: one-hot categories; numbers imputed (median, with a missing
     indicator) and mapped to [0, 1] by their quantiles (so heavy tails do not dominate).
-    ``balanced`` weights the classes inversely to their frequency, so F1 at the default
-    threshold means something on a rare positive class.
+    Classes are not weighted: the figures are those of the classifier a user would train.
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -245,9 +244,8 @@ def make_model(name: ModelName, design: Design, n_rows: int, seed: int, balanced
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, QuantileTransformer
 
-    weight = "balanced" if balanced else None
     if name == "hist_gradient_boosting":
-        return HistGradientBoostingClassifier(categorical_features=design.is_categorical, class_weight=weight, random_state=seed)
+        return HistGradientBoostingClassifier(categorical_features=design.is_categorical, random_state=seed)
     categorical = np.flatnonzero(design.is_categorical)
     numeric = np.flatnonzero(~design.is_categorical)
     parts = []
@@ -256,10 +254,10 @@ def make_model(name: ModelName, design: Design, n_rows: int, seed: int, balanced
     if numeric.size:
         quantiles = QuantileTransformer(n_quantiles=max(2, min(100, n_rows)), subsample=None, random_state=seed)
         parts.append(("numbers", make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), quantiles), numeric))
-    return make_pipeline(ColumnTransformer(parts), LogisticRegression(max_iter=2000, class_weight=weight, random_state=seed))
+    return make_pipeline(ColumnTransformer(parts), LogisticRegression(max_iter=2000, random_state=seed))
 
 
-def make_text_model(seed: int, balanced: bool = True) -> Any:
+def make_text_model(seed: int) -> Any:
     """TF-IDF over words and word pairs (sublinear term frequency) with logistic regression."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -267,7 +265,7 @@ def make_text_model(seed: int, balanced: bool = True) -> Any:
 
     return make_pipeline(
         TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, max_features=100_000),
-        LogisticRegression(max_iter=2000, class_weight="balanced" if balanced else None, random_state=seed),
+        LogisticRegression(max_iter=2000, random_state=seed),
     )
 
 

@@ -83,7 +83,9 @@ METRICS: tuple[Metric, ...] = (
         gate=Gate("min_tstr_trtr_auc", "train-on-synthetic / train-on-real ROC AUC"),
         tolerance=0.066,
     ),
-    Metric("tstr_trtr_f1", "Utility", "TSTR / TRTR F1"),
+    Metric("tstr_trtr_average_precision", "Utility", "TSTR / TRTR average precision"),
+    Metric("tstr_f1_at_0_5", "Utility", "Train-on-synthetic F1 at threshold 0.5 (unweighted classifier)", reference=("trtr_f1_at_0_5",)),
+    Metric("tstr_f1_at_dev_threshold", "Utility", "Train-on-synthetic F1 at the threshold chosen on real dev", reference=("trtr_f1_at_dev_threshold",)),
     Metric("augmentation_auc_lift", "Utility", "ROC AUC lift from adding synthetic rows to a sample of train", style="signed"),
     Metric("dcr_p5", "Privacy", "Distance to closest train row, 5th percentile", reference=("holdout", "dcr_p5"), applies="tabular"),
     Metric(

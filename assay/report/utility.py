@@ -61,7 +61,7 @@ def load_utility_section(domain: str, inputs: Any) -> dict[str, Any] | None:
         "rows": report.rows,
         "primary_model": report.primary_model,
         "trtr_auc": report.trtr_auc,
-        "trtr_f1": report.trtr_f1,
+        "trtr_f1_at_0_5": report.trtr_f1_at_0_5,
         "majority_accuracy": report.majority_accuracy,
         "gate_enabled": report.release_gate_enabled,
         "gate_passed": report.release_gate_passed,
