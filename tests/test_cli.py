@@ -100,6 +100,13 @@ def test_good_params_ingest(tmp_path: Path, good_params: dict) -> None:
             lambda p: p["domains"]["toy"].update(clean={"rules": [{"name": "r", "when": "n >>> 2", "reason": "x"}]}),
             "domains.toy.clean.rules[0].when: not a valid SQL expression",
         ),
+        (
+            lambda p: p["domains"]["toy"].update(
+                columns={**p["domains"]["toy"]["columns"], "glyburide-metformin": {"type": "str"}},
+                clean={"rules": [{"name": "r", "when": "glyburide-metformin = 'Up'", "reason": "x"}]},
+            ),
+            'write column names like glyburide-metformin in double quotes: "glyburide-metformin"',
+        ),
         (lambda p: p["domains"]["toy"].update(clean={"unique_key": ["nope"]}), "clean.unique_key names unknown column(s) ['nope']"),
         (lambda p: p.update(extra_section=1), "extra_section: unknown key"),
     ],

@@ -38,6 +38,7 @@ from assay.generator.trainer import (
     best_checkpoint,
     epoch_curves_callback,
     privacy_summary,
+    quiet_tied_weight_warning,
     training_arguments,
 )
 from assay.io import write_json
@@ -133,6 +134,8 @@ class Generator(ABC):
         args = training_arguments(spec, device, prepared.seq_len, checkpoints.folder, "eval_selection_loss" if guard else "eval_loss")
         # Unchecked epochs cannot be chosen, so patience counts in checks, not epochs.
         patience = spec.train.patience * (spec.privacy.privacy_check_every if guard else 1)
+        # Name the loss the model computes anyway: without it transformers warns on every run.
+        self.model.loss_type = getattr(self.model, "loss_type", None) or "ForCausalLM"
         trainer = Trainer(
             model=self.model,
             args=args,
@@ -144,7 +147,8 @@ class Generator(ABC):
 
         # 3. train
         started = time.perf_counter()
-        result = trainer.train(resume_from_checkpoint=str(checkpoints.last) if checkpoints.last else None)
+        with quiet_tied_weight_warning(self.model):
+            result = trainer.train(resume_from_checkpoint=str(checkpoints.last) if checkpoints.last else None)
         seconds = time.perf_counter() - started
         self.model = trainer.model  # the best checkpoint (load_best_model_at_end)
         best_epoch, best_loss, chosen = best_checkpoint(trainer.state, guard)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,34 @@ def epoch_curves_callback(live: Any):
                 live.log_metric("dev/loss", float(metrics["eval_loss"]))
 
     return EpochCurves()
+
+
+class _TiedWeightsMissing(logging.Filter):
+    """Drops the Trainer's "missing keys ... ['lm_head.weight']" on loading the best checkpoint:
+    the output layer shares the input embeddings' weights (tie_word_embeddings), so the
+    checkpoint rightly leaves it out and nothing is missing. Any other missing key still shows."""
+
+    def __init__(self, tied: set[str]) -> None:
+        super().__init__()
+        self.message = f"There were missing keys in the checkpoint model loaded: {sorted(tied)}."
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != self.message
+
+
+@contextmanager
+def quiet_tied_weight_warning(model: Any) -> Iterator[None]:
+    tied = {"lm_head.weight"} if getattr(model.config, "tie_word_embeddings", False) and model.get_output_embeddings() is not None else set()
+    if tied and model.get_output_embeddings().weight is not model.get_input_embeddings().weight:
+        tied = set()  # not actually tied: a missing lm_head would be real
+    trainer_log = logging.getLogger("transformers.trainer")
+    quiet = _TiedWeightsMissing(tied)
+    if tied:
+        trainer_log.addFilter(quiet)
+    try:
+        yield
+    finally:
+        trainer_log.removeFilter(quiet)
 
 
 def training_arguments(spec: GeneratorSpec, device: Device, seq_len: int, output_dir: Path, selection_metric: str = "eval_loss"):
