@@ -212,9 +212,29 @@ class ModelSpec(StrictModel):
         return self
 
 
+class TrainBudget(StrictModel):
+    """How much training a generator gets: optimiser steps (the same on every machine) or minutes of this machine."""
+
+    steps: int | None = Field(None, ge=1)
+    minutes: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> TrainBudget:
+        if (self.steps is None) == (self.minutes is None):
+            raise ValueError("give the budget in steps or in minutes, exactly one of them")
+        return self
+
+
 class TrainSpec(StrictModel):
-    max_epochs: int = Field(20, ge=1)
-    tokens_per_batch: int = Field(16_384, ge=64, description="Batch size is this many tokens divided by the sequence length.")
+    """How the generator is trained (assay/generator/budget.py turns it into a batch size and epochs)."""
+
+    budget: TrainBudget | None = Field(
+        default_factory=lambda: TrainBudget(steps=1500),
+        description="Steps or minutes; the batch size and the epochs follow from it. null: max_epochs epochs of tokens_per_batch tokens.",
+    )
+    min_steps_per_epoch: int = Field(100, ge=1, description="With a budget: the batch size is cut until an epoch has this many steps (down to 16 rows).")
+    max_epochs: int = Field(20, ge=1, description="With a budget, the most epochs it may buy; without, the epochs trained.")
+    tokens_per_batch: int = Field(16_384, ge=64, description="Tokens per batch (batch size = this / sequence length); with a budget, the largest batch.")
     grad_accum: int = Field(1, ge=1)
     learning_rate: float = Field(2e-3, gt=0)
     warmup_ratio: float = Field(0.05, ge=0, lt=1)

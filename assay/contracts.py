@@ -195,11 +195,25 @@ class TrainingPrivacy(Contract):
     check_share_of_training_time: float | None = None
 
 
+class TrainingPlanRecord(Contract):
+    """How much the generator trained and why (assay/generator/budget.py)."""
+
+    batch_size: int
+    epochs: int
+    steps_per_epoch: int
+    planned_steps: int
+    budget: dict[str, int | float] | None
+    seconds_per_step: float | None
+    why: str
+
+
 class TrainMetrics(Contract):
     best_dev_loss: float
     best_epoch: Number
     epochs_run: Number
     stopped_early: bool
+    stopped_by_deadline: bool = False
+    plan: TrainingPlanRecord | None = None
     train_loss: float
     dev_loss_per_epoch: list[float]
     train_seconds: float

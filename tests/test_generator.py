@@ -26,7 +26,7 @@ from .conftest import REPO_ROOT
 # Privacy checks have their own tests (test_privacy_guard.py); here they would only slow things down.
 TINY = {
     "model": {"n_layer": 1, "n_head": 2, "n_embd": 32, "max_length": 64},
-    "train": {"max_epochs": 2, "tokens_per_batch": 2048, "patience": 2},
+    "train": {"budget": None, "max_epochs": 2, "tokens_per_batch": 2048, "patience": 2},
     "privacy": {"enabled": False},
 }
 
@@ -62,6 +62,29 @@ def test_model_dir_holds_model_tokenizer_generator_config_and_metrics(demo_param
     assert metrics["epochs_run"] == 2 and metrics["best_dev_loss"] == min(metrics["dev_loss_per_epoch"])
     curves = (tmp_path / "m-live" / "plots" / "metrics" / "dev" / "loss.tsv").read_text().splitlines()
     assert curves[0] == "step\tloss" and [line.split("\t")[0] for line in curves[1:]] == ["1", "2"]
+
+
+@pytest.mark.slow  # trains a generator or runs a full evaluation
+def test_step_budget_sizes_the_batch_from_the_table(demo_params, records_splits, tmp_path: Path) -> None:
+    train_rows = pl.read_parquet(records_splits[0]).height
+    budget = {"budget": {"steps": 60}, "min_steps_per_epoch": 20, "max_epochs": 10, "tokens_per_batch": 16384, "patience": 10}
+    _, metrics = train_tiny(demo_params, records_splits, tmp_path, train=budget)
+    plan = metrics["plan"]
+    assert plan["batch_size"] == max(16, train_rows // 20) and plan["steps_per_epoch"] >= 20
+    assert plan["epochs"] == round(60 / plan["steps_per_epoch"]) and metrics["epochs_run"] == plan["epochs"]
+    assert "budget 60 steps" in plan["why"] and not metrics["stopped_by_deadline"]
+
+
+@pytest.mark.slow  # trains a generator or runs a full evaluation
+def test_minutes_budget_times_a_step_and_keeps_to_the_deadline(demo_params, records_splits, tmp_path: Path) -> None:
+    minutes = 0.1  # 6 s: a few epochs of the tiny model on these rows
+    _, metrics = train_tiny(demo_params, records_splits, tmp_path, train={"budget": {"minutes": minutes}, "min_steps_per_epoch": 20, "max_epochs": 50, "patience": 50})
+    plan = metrics["plan"]
+    assert plan["seconds_per_step"] > 0 and f"{minutes:g} minutes" in plan["why"]
+    assert 1 <= metrics["epochs_run"] <= plan["epochs"]
+    # the deadline stops before an epoch that would overrun; one epoch's slack for a busy machine
+    epoch_seconds = metrics["train_seconds"] / metrics["epochs_run"]
+    assert metrics["train_seconds"] <= minutes * 60 + epoch_seconds + 5
 
 
 @pytest.mark.slow  # trains a generator or runs a full evaluation

@@ -27,7 +27,7 @@ from .conftest import REPO_ROOT, copy_repo, run_dvc
 
 SCHEMAS = REPO_ROOT / "assay" / "lineage" / "assets" / "openlineage"
 SMALL_EVALUATE = {"max_rows": 2000, "max_distance_rows": 500, "max_reference_rows": 2000}
-TINY = {"model": {"n_layer": 1, "n_head": 2, "n_embd": 32}, "train": {"max_epochs": 1, "tokens_per_batch": 16384, "patience": 1}}
+TINY = {"model": {"n_layer": 1, "n_head": 2, "n_embd": 32}, "train": {"budget": None, "max_epochs": 1, "tokens_per_batch": 16384, "patience": 1}}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from assay.config import GeneratorSpec
 from assay.errors import AssayError
+from assay.generator.budget import TrainingPlan, deadline_callback, plan_training, seconds_per_step
 from assay.generator.configs import variant_tag
 from assay.generator.model import GENERATOR_FILE, Device
 from assay.generator.privacy_checks import PrivacyLog, privacy_callback
@@ -130,10 +131,13 @@ class Generator(ABC):
 
         # 2. trainer: privacy check first (it writes the metric that early stopping and the best-model
         # record read), then early stopping, the epoch curves and the caller's callbacks
+        plan = self._plan(prepared, device)
+        log.info("train %s: %s", self.domain, plan.why)
         guard = self._privacy_guard(data, device, live, checkpoints)
-        args = training_arguments(spec, device, prepared.seq_len, checkpoints.folder, "eval_selection_loss" if guard else "eval_loss")
+        args = training_arguments(spec, device, plan, checkpoints.folder, "eval_selection_loss" if guard else "eval_loss")
         # Unchecked epochs cannot be chosen, so patience counts in checks, not epochs.
         patience = spec.train.patience * (spec.privacy.privacy_check_every if guard else 1)
+        deadline = deadline_callback(spec.train.budget.minutes) if spec.train.budget and spec.train.budget.minutes else None
         # Name the loss the model computes anyway: without it transformers warns on every run.
         self.model.loss_type = getattr(self.model, "loss_type", None) or "ForCausalLM"
         trainer = Trainer(
@@ -142,7 +146,13 @@ class Generator(ABC):
             train_dataset=prepared.train,
             eval_dataset=prepared.dev,
             data_collator=prepared.collator,
-            callbacks=[*([guard[0]] if guard else []), EarlyStoppingCallback(early_stopping_patience=patience), epoch_curves_callback(live), *callbacks],
+            callbacks=[
+                *([guard[0]] if guard else []),
+                EarlyStoppingCallback(early_stopping_patience=patience),
+                *([deadline] if deadline else []),
+                epoch_curves_callback(live),
+                *callbacks,
+            ],
         )
 
         # 3. train
@@ -162,7 +172,9 @@ class Generator(ABC):
             "best_dev_loss": best_loss,
             "best_epoch": best_epoch,
             "epochs_run": dev_losses[-1][0],
-            "stopped_early": dev_losses[-1][0] < spec.train.max_epochs,
+            "stopped_early": dev_losses[-1][0] < plan.epochs,
+            "stopped_by_deadline": bool(deadline and deadline.stopped_at is not None),
+            "plan": plan.as_dict(),
             "train_loss": result.training_loss,
             "dev_loss_per_epoch": [loss for _, loss in dev_losses],
             "train_seconds": round(seconds, 2),
@@ -191,6 +203,13 @@ class Generator(ABC):
             metrics["train_tokens_per_second"],
         )
         return metrics
+
+    def _plan(self, prepared: Prepared, device: Device) -> TrainingPlan:
+        """Batch size and epochs from ``train`` (assay/generator/budget.py); a minutes budget times a few steps first."""
+        timer = None
+        if self.spec.train.budget is not None and self.spec.train.budget.minutes is not None:
+            timer = seconds_per_step(self.model, prepared.train, prepared.collator, device.bf16, device.kind)
+        return plan_training(len(prepared.train), prepared.seq_len, self.spec.train, timer)
 
     def _privacy_guard(self, data: TrainingData, device: Device, live: Any, checkpoints: Checkpoints) -> tuple[Any, PrivacyLog] | None:
         """The privacy-check callback and its log, or None when checks are off or the variant has none.

@@ -20,6 +20,7 @@ import polars as pl
 from assay.config import GeneratorSpec
 from assay.data.split import row_groups
 from assay.errors import AssayError
+from assay.generator.budget import TrainingPlan
 from assay.generator.model import Device
 from assay.generator.privacy_checks import NOT_CHOSEN, PrivacyLog
 
@@ -115,16 +116,15 @@ def quiet_tied_weight_warning(model: Any) -> Iterator[None]:
         trainer_log.removeFilter(quiet)
 
 
-def training_arguments(spec: GeneratorSpec, device: Device, seq_len: int, output_dir: Path, selection_metric: str = "eval_loss"):
+def training_arguments(spec: GeneratorSpec, device: Device, plan: TrainingPlan, output_dir: Path, selection_metric: str = "eval_loss"):
     from transformers import TrainingArguments
 
-    batch_size = max(1, spec.train.tokens_per_batch // max(seq_len, 1))
     return TrainingArguments(
         output_dir=str(output_dir),
-        per_device_train_batch_size=batch_size,
-        per_device_eval_batch_size=batch_size * 2,
+        per_device_train_batch_size=plan.batch_size,
+        per_device_eval_batch_size=plan.batch_size * 2,
         gradient_accumulation_steps=spec.train.grad_accum,
-        num_train_epochs=spec.train.max_epochs,
+        num_train_epochs=plan.epochs,
         learning_rate=spec.train.learning_rate,
         weight_decay=spec.train.weight_decay,
         lr_scheduler_type="cosine",
@@ -238,7 +238,7 @@ def privacy_summary(domain_name: str, spec: GeneratorSpec, guard: tuple[Any, Pri
     if not record.checks:
         raise AssayError(
             f"train {domain_name}: no privacy check ran, so no checkpoint can be chosen; "
-            f"generator.privacy.privacy_check_every ({spec.privacy.privacy_check_every}) must be at most train.max_epochs ({spec.train.max_epochs})",
+            f"generator.privacy.privacy_check_every ({spec.privacy.privacy_check_every}) must be at most the epochs trained (train.max_epochs, or what train.budget buys)",
             exit_code=1,
         )
     eligible = [check for check in record.checks if check["within_threshold"]]

@@ -1,0 +1,78 @@
+"""A training budget sizes the batch and the epochs from the table (assay/generator/budget.py)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from pydantic import ValidationError
+
+from assay.config import TrainSpec
+from assay.generator.budget import MIN_BATCH, plan_training
+
+
+def spec(**train) -> TrainSpec:
+    return TrainSpec.model_validate(train)
+
+
+def test_default_is_a_step_budget() -> None:
+    assert spec().budget is not None and spec().budget.steps
+
+
+def test_small_table_gets_enough_steps_per_epoch() -> None:
+    # The issue's case: 26,050 train rows of ~17 tokens at 16,384 tokens per batch gave 28 steps an epoch.
+    fixed = plan_training(26_050, 17, spec(budget=None, tokens_per_batch=16_384, max_epochs=12))
+    assert fixed.steps_per_epoch == 28 and fixed.epochs == 12
+    planned = plan_training(26_050, 17, spec(budget={"steps": 1500}, tokens_per_batch=16_384, max_epochs=20))
+    assert planned.steps_per_epoch >= 100
+    assert planned.batch_size == 26_050 // 100
+    assert planned.epochs == round(1500 / planned.steps_per_epoch)
+    assert abs(planned.planned_steps - 1500) <= planned.steps_per_epoch / 2
+
+
+def test_large_table_keeps_the_largest_batch_and_buys_fewer_epochs() -> None:
+    planned = plan_training(1_000_000, 32, spec(budget={"steps": 3000}, tokens_per_batch=16_384, max_epochs=20))
+    assert planned.batch_size == 16_384 // 32
+    assert planned.steps_per_epoch == math.ceil(1_000_000 / 512)
+    assert planned.epochs == 2  # 3,000 steps buy about 1.5 passes; at least one, rounded
+
+
+def test_tiny_table_stops_at_min_batch_and_max_epochs() -> None:
+    planned = plan_training(500, 20, spec(budget={"steps": 5000}, max_epochs=15))
+    assert planned.batch_size == MIN_BATCH
+    assert planned.epochs == 15
+    assert "not all spent" in planned.why
+
+
+def test_budget_never_exceeds_the_token_cap() -> None:
+    planned = plan_training(10_000, 200, spec(budget={"steps": 500}, tokens_per_batch=2048))
+    assert planned.batch_size == 10  # 2,048 tokens / 200 per row, under MIN_BATCH: the cap wins
+    assert planned.batch_size * 200 <= 2048
+
+
+def test_grad_accumulation_counts_in_steps() -> None:
+    planned = plan_training(40_000, 20, spec(budget={"steps": 1000}, grad_accum=4))
+    assert planned.steps_per_epoch >= 100
+    assert planned.steps_per_epoch == math.ceil(40_000 / (planned.batch_size * 4))
+
+
+def test_minutes_budget_buys_steps_from_the_timing() -> None:
+    seen = []
+
+    def step_seconds(batch: int) -> float:
+        seen.append(batch)
+        return 0.1
+
+    planned = plan_training(20_000, 20, spec(budget={"minutes": 2}, max_epochs=50), step_seconds)
+    assert seen == [planned.batch_size]
+    affordable = int(2 * 60 * 0.75 / 0.1)
+    assert planned.epochs == round(affordable / planned.steps_per_epoch)
+    assert planned.seconds_per_step == 0.1
+    with pytest.raises(ValueError, match="step_seconds"):
+        plan_training(20_000, 20, spec(budget={"minutes": 2}))
+
+
+@pytest.mark.parametrize("budget", [{}, {"steps": 10, "minutes": 1.0}, {"steps": 0}, {"minutes": -1}])
+def test_budget_must_say_one_positive_amount(budget) -> None:
+    with pytest.raises(ValidationError):
+        spec(budget=budget)
