@@ -281,7 +281,9 @@ class GeneratorSpec(StrictModel):
     lookups: dict[str, str] = Field(default_factory=dict, description="column -> feature it is looked up from (the most common train value per key).")
     base_model: str | None = Field(None, description="Local directory (or hub id) of a pretrained causal LM to fine-tune instead of training from scratch.")
     numeric_bins: int = Field(32, ge=2, description="Quantile bins per numeric/date column: the precision numbers are reproduced to.")
-    rare_count: int = Field(5, ge=1, description="Categories held by fewer train rows (and people) than this get no token of their own: they share one 'other' token.")
+    rare_count: int = Field(
+        5, ge=1, description="Categories held by fewer train rows (and people) than this get no token of their own: they share one 'other' token."
+    )
     min_value_count: int | None = Field(
         None,
         ge=1,
@@ -305,7 +307,9 @@ class GeneratorSpec(StrictModel):
     @model_validator(mode="after")
     def _min_value_count_within_rare_count(self) -> GeneratorSpec:
         if self.min_value_count is not None and self.min_value_count > self.rare_count:
-            raise ValueError(f"min_value_count ({self.min_value_count}) must not exceed rare_count ({self.rare_count}): a token value would be emitted though rarer")
+            raise ValueError(
+                f"min_value_count ({self.min_value_count}) must not exceed rare_count ({self.rare_count}): a token value would be emitted though rarer"
+            )
         return self
 
     @model_validator(mode="after")
@@ -597,7 +601,7 @@ def quoting_hint(expression: str, columns: list[str]) -> str:
     names = [name for name in columns if not _PLAIN_NAME.fullmatch(name) and name in unquoted]
     if not names:
         return ""
-    return f" (in SQL, write column names like {names[0]} in double quotes: \"{names[0]}\")"
+    return f' (in SQL, write column names like {names[0]} in double quotes: "{names[0]}")'
 
 
 def _plan(frame: Any, expression: str, where: str) -> None:

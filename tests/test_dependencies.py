@@ -87,6 +87,6 @@ def test_report_gives_each_sources_share_of_rows_breaking_a_dependency() -> None
     rows = dependency_figures(train, {"generator": synthetic, "baseline": _frame(seed=4)}, ["code", "label", "ward"])
     by_pair = {(row["determinant"], row["dependent"]): row for row in rows}
     code_to_label = by_pair[("code", "label")]
-    expected = float(((synthetic["code"].replace_strict(LABELS) != synthetic["label"])).mean())
+    expected = float((synthetic["code"].replace_strict(LABELS) != synthetic["label"]).mean())
     assert code_to_label["train_share"] == 1.0 and code_to_label["baseline_broken_share"] == 0.0
     assert code_to_label["generator_broken_share"] == pytest.approx(expected) and expected > 0.03

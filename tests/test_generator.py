@@ -78,7 +78,9 @@ def test_step_budget_sizes_the_batch_from_the_table(demo_params, records_splits,
 @pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_minutes_budget_times_a_step_and_keeps_to_the_deadline(demo_params, records_splits, tmp_path: Path) -> None:
     minutes = 0.1  # 6 s: a few epochs of the tiny model on these rows
-    _, metrics = train_tiny(demo_params, records_splits, tmp_path, train={"budget": {"minutes": minutes}, "min_steps_per_epoch": 20, "max_epochs": 50, "patience": 50})
+    _, metrics = train_tiny(
+        demo_params, records_splits, tmp_path, train={"budget": {"minutes": minutes}, "min_steps_per_epoch": 20, "max_epochs": 50, "patience": 50}
+    )
     plan = metrics["plan"]
     assert plan["seconds_per_step"] > 0 and f"{minutes:g} minutes" in plan["why"]
     assert 1 <= metrics["epochs_run"] <= plan["epochs"]

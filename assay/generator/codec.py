@@ -565,9 +565,7 @@ class TabularCodec:
         for name in columns:
             dtype = dtype_to_dict(name, frame.schema[name])
             if dtype["name"] in _CATEGORICAL_DTYPES:
-                col = _fit_categorical(
-                    name, frame[name], dtype, rare_count=rare_count, min_count=min_count, max_categories=max_categories, groups=group_codes
-                )
+                col = _fit_categorical(name, frame[name], dtype, rare_count=rare_count, min_count=min_count, max_categories=max_categories, groups=group_codes)
             else:
                 col = _fit_numeric(name, frame[name], dtype, numeric_bins=numeric_bins, rare_count=rare_count, groups=group_codes)
             col.offset = offset

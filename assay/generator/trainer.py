@@ -238,7 +238,8 @@ def privacy_summary(domain_name: str, spec: GeneratorSpec, guard: tuple[Any, Pri
     if not record.checks:
         raise AssayError(
             f"train {domain_name}: no privacy check ran, so no checkpoint can be chosen; "
-            f"generator.privacy.privacy_check_every ({spec.privacy.privacy_check_every}) must be at most the epochs trained (train.max_epochs, or what train.budget buys)",
+            f"generator.privacy.privacy_check_every ({spec.privacy.privacy_check_every}) must be at most the epochs trained "
+            "(train.max_epochs, or what train.budget buys)",
             exit_code=1,
         )
     eligible = [check for check in record.checks if check["within_threshold"]]

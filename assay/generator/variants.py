@@ -74,7 +74,12 @@ class TabularScratchGenerator(Generator):
         _log_rare_values(self.codec, spec.min_value_count or spec.rare_count)
         if spec.dependency_share is not None:
             for dependency in self.codec.find_dependencies(data.train, spec.dependency_share):
-                log.info("%s determines %s in %.2f%% of train rows: sampled rows will hold to it", dependency.determinant, dependency.dependent, 100 * dependency.share)
+                log.info(
+                    "%s determines %s in %.2f%% of train rows: sampled rows will hold to it",
+                    dependency.determinant,
+                    dependency.dependent,
+                    100 * dependency.share,
+                )
         train_ids, dev_ids = self.codec.sequences(data.train).tolist(), self.codec.sequences(data.dev).tolist()
         seq_len = len(spec.features) + 2
         self.model = new_gpt2(spec, self.codec.vocab_size, seq_len, self.codec.bos_id, self.codec.eos_id, self.codec.pad_id)
