@@ -42,8 +42,9 @@ class Metric:
     gate: Gate | None = None
     applies: Applies = "any"
     # How far the figure may move between two runs that differ only in machine, CPU thread count or
-    # seed (README, "Determinism"): about four standard deviations over the five demo runs of
-    # benchmarks/gate_margins.py (the larger domain's), rounded up, at least 0.001.
+    # seed (README, "Determinism"): four standard deviations over the five demo runs of
+    # benchmarks/gate_margins.py (the largest over the domains), rounded up, at least 0.001. A new
+    # measurement only widens a tolerance: it is the widest run-to-run spread measured so far.
     tolerance: float | None = None
 
 
@@ -66,7 +67,7 @@ METRICS: tuple[Metric, ...] = (
         "Detection ROC AUC (0.5 = indistinguishable)",
         "half",
         gate=Gate("max_detection_auc", "ROC AUC of a classifier telling real from synthetic rows"),
-        tolerance=0.083,
+        tolerance=0.19,
     ),
     Metric(
         "tstr_auc",
@@ -74,14 +75,14 @@ METRICS: tuple[Metric, ...] = (
         "Train-on-synthetic ROC AUC on real test",
         reference=("trtr_auc",),
         gate=Gate("min_tstr_auc", "train-on-synthetic ROC AUC on the real test split"),
-        tolerance=0.054,
+        tolerance=0.057,
     ),
     Metric(
         "tstr_trtr_auc",
         "Utility",
         "TSTR / TRTR ROC AUC",
         gate=Gate("min_tstr_trtr_auc", "train-on-synthetic / train-on-real ROC AUC"),
-        tolerance=0.066,
+        tolerance=0.069,
     ),
     Metric("tstr_trtr_average_precision", "Utility", "TSTR / TRTR average precision"),
     Metric("tstr_f1_at_0_5", "Utility", "Train-on-synthetic F1 at threshold 0.5 (unweighted classifier)", reference=("trtr_f1_at_0_5",)),
@@ -94,7 +95,7 @@ METRICS: tuple[Metric, ...] = (
         "… ratio to holdout rows (≥ 1: no closer than unseen real rows)",
         gate=Gate("min_dcr_p5_ratio", "5th-percentile distance to closest train row, synthetic / holdout"),
         applies="tabular",
-        tolerance=0.53,
+        tolerance=0.56,
     ),
     Metric("dcr_median", "Privacy", "Distance to closest train row, median", reference=("holdout", "dcr_median"), applies="tabular"),
     Metric("closer_to_train_share", "Privacy", "Nearer to train than to holdout (ideal 0.5)", "half", "share", applies="tabular"),
