@@ -233,6 +233,9 @@ class TrainSpec(StrictModel):
         description="Steps or minutes; the batch size and the epochs follow from it. null: max_epochs epochs of tokens_per_batch tokens.",
     )
     min_steps_per_epoch: int = Field(100, ge=1, description="With a budget: the batch size is cut until an epoch has this many steps (down to 16 rows).")
+    min_steps: int = Field(
+        1000, ge=1, description="With a minutes budget: when it buys fewer steps, the batch is cut (down to 16 rows) to buy about this many."
+    )
     max_epochs: int = Field(20, ge=1, description="With a budget, the most epochs it may buy; without, the epochs trained.")
     tokens_per_batch: int = Field(16_384, ge=64, description="Tokens per batch (batch size = this / sequence length); with a budget, the largest batch.")
     grad_accum: int = Field(1, ge=1)

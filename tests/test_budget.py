@@ -63,13 +63,34 @@ def test_minutes_budget_buys_steps_from_the_timing() -> None:
         seen.append(batch)
         return 0.1
 
-    planned = plan_training(20_000, 20, spec(budget={"minutes": 2}, max_epochs=50), step_seconds)
+    planned = plan_training(20_000, 20, spec(budget={"minutes": 2}, max_epochs=50, min_steps=500), step_seconds)
     assert seen == [planned.batch_size]
     affordable = int(2 * 60 * 0.75 / 0.1)
     assert planned.epochs == round(affordable / planned.steps_per_epoch)
     assert planned.seconds_per_step == 0.1
     with pytest.raises(ValueError, match="step_seconds"):
         plan_training(20_000, 20, spec(budget={"minutes": 2}))
+
+
+def test_short_minutes_budget_cuts_the_batch_to_buy_more_steps() -> None:
+    # Step time in proportion to the rows (plus a fixed cost): 300 rows take 0.97 s, as real records did.
+    def step_seconds(batch: int) -> float:
+        return 0.01 + 0.97 * batch / 300
+
+    seen = []
+    timed = lambda batch: seen.append(batch) or step_seconds(batch)  # noqa: E731
+    table_sized = plan_training(30_000, 50, spec(budget={"minutes": 5}, min_steps=1), timed)
+    assert table_sized.batch_size == 300 and table_sized.epochs * table_sized.steps_per_epoch < 300
+    seen.clear()
+    planned = plan_training(30_000, 50, spec(budget={"minutes": 5}), timed)
+    assert seen == [300, planned.batch_size] and MIN_BATCH <= planned.batch_size < 300
+    assert planned.planned_steps >= 3 * table_sized.planned_steps
+    assert planned.planned_steps * planned.seconds_per_step <= 5 * 60  # still within the budget
+
+
+def test_minutes_budget_never_cuts_below_min_batch() -> None:
+    planned = plan_training(30_000, 60, spec(budget={"minutes": 0.1}), lambda batch: 1.0)
+    assert planned.batch_size == MIN_BATCH
 
 
 @pytest.mark.parametrize("budget", [{}, {"steps": 10, "minutes": 1.0}, {"steps": 0}, {"minutes": -1}])

@@ -8,7 +8,8 @@ Two ways, chosen by ``train.budget``:
   little), never above ``train.tokens_per_batch`` tokens nor under :data:`MIN_BATCH` rows. The
   epochs are as many as the budget buys, at most ``train.max_epochs``; early stopping on dev loss
   still ends a run sooner. A minutes budget is turned into steps by timing a few optimiser steps
-  first (:func:`seconds_per_step`), so it depends on the machine: the steps it bought are in
+  first (:func:`seconds_per_step`); when that buys fewer than ``train.min_steps``, the batch is
+  cut (down to :data:`MIN_BATCH`) to buy about that many. It depends on the machine: the steps it bought are in
   ``metrics.json`` (``plan``), and ``budget: {steps: N}`` with them repeats the run anywhere.
 - **fixed epochs** (``budget: null``): ``train.tokens_per_batch`` tokens per batch for
   ``train.max_epochs`` epochs, the hand-tuned settings the demo profile's gate margins were
@@ -68,8 +69,17 @@ def plan_training(train_rows: int, seq_len: int, train: TrainSpec, step_seconds:
     else:
         if step_seconds is None:
             raise ValueError("a minutes budget needs step_seconds to time a step")
+        training_seconds = train.budget.minutes * 60 * (1 - EVALUATION_SHARE)
         seconds = step_seconds(batch)
-        affordable = max(1, int(train.budget.minutes * 60 * (1 - EVALUATION_SHARE) / seconds))
+        affordable = max(1, int(training_seconds / seconds))
+        if affordable < train.min_steps and batch > MIN_BATCH:
+            # Few, large steps learn less than many small ones for the same rows seen (on real
+            # records: 231 steps of 300 rows in 5 minutes). A step's time falls about in proportion
+            # to its rows, so cut the batch to buy about min_steps, and time it again.
+            batch = max(MIN_BATCH, batch * affordable // train.min_steps)
+            per_epoch = math.ceil(train_rows / (batch * train.grad_accum))
+            seconds = step_seconds(batch)
+            affordable = max(1, int(training_seconds / seconds))
         bought = f"{train.budget.minutes:g} minutes, {affordable:,} steps at {seconds:.3f} s a step"
     epochs = max(1, min(train.max_epochs, round(affordable / per_epoch)))
     capped = " (max_epochs: the budget is not all spent)" if affordable / per_epoch > train.max_epochs + 0.5 else ""
