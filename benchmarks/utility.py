@@ -78,31 +78,30 @@ def real_splits(domain: str, work: Path) -> dict[str, pl.DataFrame]:
     return {name: pl.read_parquet(folder / f"{name}.parquet") for name in ("train", "dev", "test")}
 
 
-def assay_generator(
-    domain: str, train: pl.DataFrame, dev: pl.DataFrame, rows: int, epochs: int, work: Path, privacy_guard: bool
-) -> tuple[pl.DataFrame, float, float, dict[str, Any]]:
+def train_and_draw(
+    domain: str, generator: Any, train: pl.DataFrame, dev: pl.DataFrame, rows: int, folder: Path, reuse: Any = None
+) -> tuple[pl.DataFrame, float, float, dict[str, Any], int]:
+    """Train ``generator`` (a GeneratorSpec) on ``train`` under ``folder`` and draw ``rows``.
+
+    Returns the assembled synthetic rows, fit and sample seconds, the training metrics and the
+    number of rows drawn before parsing. ``reuse(metrics)`` may accept a model an earlier,
+    interrupted run left in ``folder`` (its fit time is then the recorded one).
+    """
     import torch
 
-    from assay.config import GeneratorSpec, load_params
+    from assay.config import load_params
     from assay.generator.model import pick_device
     from assay.generator.sampling import assemble
     from assay.generator.training import train_on_splits
     from assay.generator.variants import load_generator
 
-    spec = load_params(ROOT / "params.real.yaml").domain(domain)
-    settings = spec.generator.model_dump()
-    settings["train"] = {**settings["train"], "max_epochs": epochs}
-    if "privacy" in settings:  # the training-time privacy guard has its own benchmark (privacy_training.py)
-        settings["privacy"] = {**settings["privacy"], "enabled": privacy_guard}
-    generator = GeneratorSpec.model_validate(settings)
-    folder = work / "assay" / domain
     folder.mkdir(parents=True, exist_ok=True)
     train.write_parquet(folder / "train.parquet")
     dev.sample(n=min(dev.height, DEV_ROWS), shuffle=True, seed=0).write_parquet(folder / "dev.parquet")
     previous = folder / "model" / "metrics.json"
     metrics = json.loads(previous.read_text()) if previous.is_file() else {}
-    if metrics.get("train_rows") == train.height and metrics.get("epochs_run") == epochs and metrics.get("privacy", {}).get("enabled", False) == privacy_guard:
-        fit = metrics["train_seconds"]  # a model from an earlier run with these settings (interrupted before sampling)
+    if reuse is not None and metrics and reuse(metrics):
+        fit = metrics["train_seconds"]
     else:
         started = time.perf_counter()
         metrics = train_on_splits(
@@ -112,15 +111,37 @@ def assay_generator(
     trained = load_generator(folder / "model")
     torch.manual_seed(generator.sample.seed)
     started = time.perf_counter()
-    sampled, _ = trained.draw(rows, generator.sample.batch_size, generator.sample.temperature, np.random.default_rng(generator.sample.seed))
+    sampled, drawn = trained.draw(rows, generator.sample.batch_size, generator.sample.temperature, np.random.default_rng(generator.sample.seed))
     sample = time.perf_counter() - started
+    spec = load_params(ROOT / "params.real.yaml").domain(domain)
+    return assemble(sampled, spec, dict(train.schema), train), fit, sample, metrics, drawn
+
+
+def assay_generator(
+    domain: str, train: pl.DataFrame, dev: pl.DataFrame, rows: int, epochs: int, work: Path, privacy_guard: bool
+) -> tuple[pl.DataFrame, float, float, dict[str, Any]]:
+    from assay.config import GeneratorSpec, load_params
+
+    settings = load_params(ROOT / "params.real.yaml").domain(domain).generator.model_dump()
+    settings["train"] = {**settings["train"], "max_epochs": epochs}
+    if "privacy" in settings:  # the training-time privacy guard has its own benchmark (privacy_training.py)
+        settings["privacy"] = {**settings["privacy"], "enabled": privacy_guard}
+    generator = GeneratorSpec.model_validate(settings)
+
+    def same_settings(metrics: dict[str, Any]) -> bool:  # a model from an earlier run with these settings (interrupted before sampling)
+        guarded = metrics.get("privacy", {}).get("enabled", False)
+        return metrics.get("train_rows") == train.height and metrics.get("epochs_run") == epochs and guarded == privacy_guard
+
+    synthetic, fit, sample, metrics, _ = train_and_draw(domain, generator, train, dev, rows, work / "assay" / domain, reuse=same_settings)
     info = {key: metrics[key] for key in ("epochs_run", "parameters", "device")} | {"best_dev_loss": round(metrics["best_dev_loss"], 4)}
-    return assemble(sampled, spec, dict(train.schema), train), fit, sample, info
+    return synthetic, fit, sample, info
 
 
-def sdv_generator(domain: str, train: pl.DataFrame, rows: int, seed: int) -> tuple[pl.DataFrame, float, float]:
+def sdv_generator(domain: str, train: pl.DataFrame, rows: int, seed: int, synthesizer: str = "gaussian_copula") -> tuple[pl.DataFrame, float, float]:
+    """Rows from SDV's ``GaussianCopulaSynthesizer`` (``synthesizer="gaussian_copula"``) or ``TVAESynthesizer`` (``"tvae"``, default settings)."""
+    import torch
     from sdv.metadata import Metadata
-    from sdv.single_table import GaussianCopulaSynthesizer
+    from sdv.single_table import GaussianCopulaSynthesizer, TVAESynthesizer
 
     from assay.config import load_params
     from assay.generator.sampling import assemble
@@ -136,12 +157,17 @@ def sdv_generator(domain: str, train: pl.DataFrame, rows: int, seed: int) -> tup
         if train.schema[name] == pl.String:
             metadata.update_column(column_name=name, sdtype="categorical", table_name=domain)
     started = time.perf_counter()
-    synthesizer = GaussianCopulaSynthesizer(metadata, enforce_min_max_values=True)
+    model = (
+        GaussianCopulaSynthesizer(metadata, enforce_min_max_values=True)
+        if synthesizer == "gaussian_copula"
+        else TVAESynthesizer(metadata, enforce_min_max_values=True)
+    )
     np.random.seed(seed)
-    synthesizer.fit(frame)
+    torch.manual_seed(seed)
+    model.fit(frame)
     fit = time.perf_counter() - started
     started = time.perf_counter()
-    sampled = synthesizer.sample(num_rows=rows)
+    sampled = model.sample(num_rows=rows)
     sample = time.perf_counter() - started
     sampled_pl = pl.from_pandas(sampled).with_columns([pl.col(name).cast(train.schema[name], strict=False) for name in sampled.columns])
     sampled_pl = sampled_pl.with_columns([pl.when(pl.col(name) == MISSING).then(None).otherwise(pl.col(name)).alias(name) for name in strings])
