@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from assay.errors import AssayError
@@ -632,9 +631,14 @@ def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:
     path = Path(path)
     if not path.is_file():
         raise AssayError(f"params file not found: {path}")
+    # YAML 1.2, as DVC reads and rewrites params.yaml (`dvc exp run -S` drops the quotes around
+    # "No"/"Yes"/"off"): PyYAML's YAML 1.1 would turn those into booleans.
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
+        raw = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise AssayError(f"{path}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
