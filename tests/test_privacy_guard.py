@@ -103,6 +103,8 @@ def test_chosen_checkpoint_is_the_best_dev_loss_among_those_within_the_threshold
     assert saved["privacy"]["chosen_epoch"] == privacy["chosen_epoch"]
     for name in ("closer_to_train_share", "dcr_p5_ratio", "exact_copy_rate"):
         assert (tmp_path / "live" / "plots" / "metrics" / "privacy" / f"{name}.tsv").is_file()
+    logged = (tmp_path / "live" / "plots" / "metrics" / "privacy" / "within_threshold.tsv").read_text().splitlines()[1:]
+    assert [int(line.split("\t")[0]) for line in logged] == [c["epoch"] for c in privacy["checks"]]  # each check at its epoch
 
 
 @pytest.mark.slow  # trains a generator or runs a full evaluation

@@ -286,6 +286,9 @@ def privacy_callback(run_check: Any, spec: PrivacyGuardSpec, live: Any, record: 
             record.seconds += time.perf_counter() - started
             result = {"epoch": epoch, "dev_loss": float(metrics["eval_loss"]), **result}
             record.add(result)
+            # This callback runs before the epoch curves set the step: log at the checked epoch,
+            # so `dvc plots` shows each check where it ran, beside that epoch's dev loss.
+            live.step = epoch
             for name, value in result.items():
                 if isinstance(value, bool):
                     live.log_metric(f"privacy/{name}", int(value))
