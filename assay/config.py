@@ -177,6 +177,11 @@ class SplitSpec(StrictModel):
     )
     drift: DriftThresholds = DriftThresholds()
 
+    @property
+    def group_columns(self) -> list[str]:
+        """The columns that group rows (group_by, then group_fallback): what keeps a person's rows together."""
+        return [name for name in (self.group_by, self.group_fallback) if name]
+
     @model_validator(mode="after")
     def _consistent(self) -> SplitSpec:
         if set(self.ratios) != {"train", "dev", "test"}:

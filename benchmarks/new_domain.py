@@ -16,7 +16,7 @@ All are measured by the evaluate stage's code (assay/metrics/evaluate.py) agains
 below and printed as one table per domain with fit times. Run it on an idle machine: the
 minutes budget buys as many steps as the machine's speed allows.
 
-Usage: python benchmarks/new_domain.py [--domains learning records transactions] [--minutes 5]
+Usage: python benchmarks/new_domain.py [--domains learning records transactions] [--minutes 5 | --steps N]
        [--train-rows 30000] [--sample-rows 20000] [--no-sdv] [--out FILE] [--tables-from FILE]
 """
 
@@ -56,20 +56,23 @@ ALSO = (
 SOURCES = {"generator": "assay", "tvae": "sdv tvae", "gaussian_copula": "sdv gc", "baseline": "baseline"}
 
 
-def default_generator_spec(domain: str, minutes: float):
-    """The domain's generator params reduced to what describes the table, plus a minutes budget."""
+def default_generator_spec(domain: str, budget: dict[str, float]):
+    """The domain's generator params reduced to what describes the table, plus a training budget."""
     from assay.config import GeneratorSpec, load_params
 
     given = load_params(ROOT / "params.real.yaml").domain(domain).generator
     table = given.model_dump(include={"kind", "features", "text_column", "lookups", "synthetic_ids"})
-    return GeneratorSpec.model_validate({**table, "train": {"budget": {"minutes": minutes}}})
+    return GeneratorSpec.model_validate({**table, "train": {"budget": budget}})
 
 
 def assay_default(
-    domain: str, train: pl.DataFrame, dev: pl.DataFrame, rows: int, minutes: float, work: Path
+    domain: str, train: pl.DataFrame, dev: pl.DataFrame, rows: int, budget: dict[str, float], work: Path
 ) -> tuple[pl.DataFrame, float, float, dict[str, Any]]:
-    spec = default_generator_spec(domain, minutes)
-    synthetic, fit, sample, metrics, drawn = train_and_draw(domain, spec, train, dev, rows, work / "new_domain" / domain)
+    from assay.config import load_params
+
+    spec = default_generator_spec(domain, budget)
+    group_by = load_params(ROOT / "params.real.yaml").domain(domain).split.group_columns  # as the train stage passes them
+    synthetic, fit, sample, metrics, drawn = train_and_draw(domain, spec, train, dev, rows, work / "new_domain" / domain, group_by=group_by)
     info = {
         "parsed_share": synthetic.height / drawn if drawn else None,
         "plan": metrics["plan"]["why"],
@@ -95,10 +98,9 @@ def run(domain: str, args: argparse.Namespace) -> dict[str, Any]:
         flush=True,
     )
     timing: dict[str, dict[str, Any]] = {}
-    key = f"rows{fit_rows.height}-minutes{args.minutes:g}-sample{rows}"
-    synthetic, timing["generator"] = cached(
-        args.work / "new_domain" / domain / key, lambda: assay_default(domain, fit_rows, dev, rows, args.minutes, args.work)
-    )
+    budget = {"steps": args.steps} if args.steps else {"minutes": args.minutes}
+    key = f"rows{fit_rows.height}-{'-'.join(f'{k}{v:g}' for k, v in budget.items())}-sample{rows}"
+    synthetic, timing["generator"] = cached(args.work / "new_domain" / domain / key, lambda: assay_default(domain, fit_rows, dev, rows, budget, args.work))
     print(
         f"  assay (defaults): {timing['generator']['plan']}; ran {timing['generator']['epochs_run']:g} epochs, fit {timing['generator']['fit_s']:.0f} s",
         flush=True,
@@ -165,6 +167,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--domains", nargs="*", default=["learning", "records", "transactions"])
     parser.add_argument("--minutes", type=float, default=5.0, help="Assay's training budget (train.budget.minutes).")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="A budget in optimiser steps instead (train.budget.steps): repeats a minutes run's plan on a busy machine."
+    )
     parser.add_argument("--train-rows", type=int, default=30_000, help="Train rows every generator fits (the peers' CPU time grows with them).")
     parser.add_argument("--sample-rows", type=int, default=20_000, help="Synthetic rows per generator.")
     parser.add_argument("--no-sdv", dest="sdv", action="store_false", help="Leave SDV out.")

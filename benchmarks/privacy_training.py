@@ -115,7 +115,7 @@ def train(work: Path, results: Path, max_epochs: int, checks: list[str], with_of
                 folder / "live",
                 folder / "ckpt",
                 device=pick_device(),
-                group_by=[domain.split.group_by],
+                group_by=domain.split.group_columns,
             )
             train_seconds = time.perf_counter() - started
             trained = load_generator(folder / "model")

@@ -79,9 +79,13 @@ def real_splits(domain: str, work: Path) -> dict[str, pl.DataFrame]:
 
 
 def train_and_draw(
-    domain: str, generator: Any, train: pl.DataFrame, dev: pl.DataFrame, rows: int, folder: Path, reuse: Any = None
+    domain: str, generator: Any, train: pl.DataFrame, dev: pl.DataFrame, rows: int, folder: Path, reuse: Any = None, group_by: list[str] | None = None
 ) -> tuple[pl.DataFrame, float, float, dict[str, Any], int]:
     """Train ``generator`` (a GeneratorSpec) on ``train`` under ``folder`` and draw ``rows``.
+
+    ``group_by`` names the split's group columns, as the train stage passes them: the training-time
+    privacy checks then split dev and sample references one row per group (a customer's lines never
+    on both sides).
 
     Returns the assembled synthetic rows, fit and sample seconds, the training metrics and the
     number of rows drawn before parsing. ``reuse(metrics)`` may accept a model an earlier,
@@ -105,7 +109,15 @@ def train_and_draw(
     else:
         started = time.perf_counter()
         metrics = train_on_splits(
-            domain, generator, folder / "train.parquet", folder / "dev.parquet", folder / "model", folder / "live", folder / "ckpt", device=pick_device()
+            domain,
+            generator,
+            folder / "train.parquet",
+            folder / "dev.parquet",
+            folder / "model",
+            folder / "live",
+            folder / "ckpt",
+            device=pick_device(),
+            group_by=group_by,
         )
         fit = time.perf_counter() - started
     trained = load_generator(folder / "model")

@@ -254,3 +254,13 @@ def test_kept_checkpoint_is_the_trainers_best_model_record():
     # Every check failed: the Trainer's best is a NOT_CHOSEN checkpoint, and nothing may be kept.
     failed = PrivacyLog(checks=[{**check, "within_threshold": False} for check in log.checks])
     assert best_checkpoint(_state(20, NOT_CHOSEN), (None, failed))[2] is None
+
+
+@pytest.mark.parametrize("kernels", [True, False])
+def test_cpu_uses_bf16_only_where_it_has_kernels_for_it(monkeypatch, kernels: bool) -> None:
+    """bf16 is emulated, and about ten times slower than fp32, on CPUs without AVX-512 or AMX."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: kernels)
+    assert pick_device().bf16 is kernels

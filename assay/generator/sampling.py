@@ -28,7 +28,7 @@ from assay.config import DomainSpec
 from assay.errors import AssayError
 from assay.generator.codec import ColumnConstraintLogitsProcessor, dtype_from_dict
 from assay.generator.configs import TextConfig
-from assay.generator.model import control_prefix
+from assay.generator.model import bf16_is_fast, control_prefix
 from assay.generator.serialise import texts_to_frame
 from assay.progress import track
 
@@ -58,7 +58,7 @@ def _generate(model: Any, prompts: Any, max_new_tokens: int, temperature: float,
     import torch
     from transformers import LogitsProcessorList
 
-    with torch.inference_mode(), torch.autocast(device_type=model.device.type, dtype=torch.bfloat16):
+    with torch.inference_mode(), torch.autocast(device_type=model.device.type, dtype=torch.bfloat16, enabled=bf16_is_fast(model.device.type)):
         return model.generate(
             input_ids=prompts,
             attention_mask=attention_mask if attention_mask is not None else torch.ones_like(prompts),

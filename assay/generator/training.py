@@ -5,7 +5,8 @@ generator (:mod:`assay.generator.variants`: tabular from scratch, tabular fine-t
 the data and the model; :meth:`assay.generator.base.Generator.fit` runs the Trainer.
 
 Training hygiene: CUDA when present (bf16 autocast, TF32, fused AdamW), else the CPU with all
-cores and bf16 autocast (benchmarks/generator.py measures the gain); batch size from a token budget,
+cores and bf16 autocast where the CPU has bf16 kernels (:func:`assay.generator.model.bf16_is_fast`;
+benchmarks/generator.py measures the gain); batch size from a token budget,
 gradient accumulation, cosine schedule with warm-up; dev loss every epoch, early stopping with
 patience, and the checkpoint kept is the Trainer's own best (lowest dev loss, among those that pass
 the privacy check when it is on); seeded; an interrupted run resumes from its last checkpoint.

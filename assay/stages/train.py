@@ -17,5 +17,6 @@ def run_train(domain_name: str, params_path: Path, train_path: Path, dev_path: P
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no model hub is reachable; base models are local folders
     domain: DomainSpec = load_params(params_path).domain(domain_name)
-    group_by = [name for name in (domain.split.group_by, domain.split.group_fallback) if name]
-    return train_on_splits(domain_name, domain.generator, train_path, dev_path, model_dir, live_dir, checkpoints_dir, device=pick_device(), group_by=group_by)
+    return train_on_splits(
+        domain_name, domain.generator, train_path, dev_path, model_dir, live_dir, checkpoints_dir, device=pick_device(), group_by=domain.split.group_columns
+    )
