@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, LogitsProcessorList
+from transformers import GPT2Config, GPT2LMHeadModel
 
 from assay.generator.codec import (
     BOS_ID,
@@ -19,9 +19,9 @@ from assay.generator.codec import (
     MISSING_FEATURE,
     OTHER,
     PAD_ID,
-    ColumnConstraintLogitsProcessor,
     TabularCodec,
 )
+from assay.generator.sampling import sample_tabular_tokens
 from tests.conftest import REPO_ROOT
 
 N = 400
@@ -255,29 +255,15 @@ def test_features_are_normalised_with_a_missing_sentinel(codec: TabularCodec, fr
     assert price.min() == 0.0 and price.max() == 1.0
 
 
-def generate(codec: TabularCodec, n_rows: int, seed: int, forced: dict[int, int] | None = None) -> torch.Tensor:
+def tiny_model(codec: TabularCodec, seed: int, vocab_size: int | None = None) -> GPT2LMHeadModel:
     torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=codec.vocab_size, n_layer=1, n_head=2, n_embd=32, n_positions=64)
-    model = GPT2LMHeadModel(config).eval()
-    bos = torch.full((n_rows, 1), BOS_ID, dtype=torch.long)
-    processor = ColumnConstraintLogitsProcessor(codec, prompt_length=1, forced=forced)
-    with torch.no_grad():
-        return model.generate(
-            input_ids=bos,
-            attention_mask=torch.ones_like(bos),
-            do_sample=True,
-            max_new_tokens=codec.n_columns + 1,
-            logits_processor=LogitsProcessorList([processor]),
-            pad_token_id=PAD_ID,
-            eos_token_id=EOS_ID,
-        )
+    config = GPT2Config(vocab_size=vocab_size or codec.vocab_size, n_layer=1, n_head=2, n_embd=32, n_positions=64)
+    return GPT2LMHeadModel(config).eval()
 
 
 def test_constrained_sampling_from_an_untrained_model_always_parses(codec: TabularCodec) -> None:
-    generated = generate(codec, n_rows=256, seed=0)
-    assert generated.shape == (256, codec.n_columns + 2)
-    assert (generated[:, -1] == EOS_ID).all()
-    tokens = codec.tokens_from_generated(generated)
+    tokens = sample_tabular_tokens(tiny_model(codec, seed=0), codec, 256, 100, temperature=1.0, progress=False)
+    assert tokens.shape == (256, codec.n_columns)
     for j, (start, end) in enumerate(codec.allowed_token_ranges()):
         assert ((tokens[:, j] >= start) & (tokens[:, j] < end)).all()
     out, parsed = codec.decode(tokens, np.random.default_rng(0))
@@ -286,24 +272,44 @@ def test_constrained_sampling_from_an_untrained_model_always_parses(codec: Tabul
     assert out["flag"].null_count() == 0  # MISSING was never seen for flag, so it is never sampled
 
 
-def test_forced_positions_and_processor_errors(codec: TabularCodec) -> None:
-    red = codec.columns[0].offset + codec.columns[0].values.index("red")
-    out, parsed = codec.decode(codec.tokens_from_generated(generate(codec, n_rows=32, seed=1, forced={0: red})), np.random.default_rng(0))
-    assert parsed.all() and set(out["colour"].to_list()) == {"red"}
+def test_sampling_follows_the_models_distribution(codec: TabularCodec) -> None:
+    """Column by column, the ids drawn have the model's softmax over the column's block as their
+    frequencies: here the first column, whose scores do not depend on earlier tokens."""
+    model = tiny_model(codec, seed=3)
+    column = codec.columns[0]
+    with torch.no_grad():
+        scores = model(torch.tensor([[BOS_ID]])).logits[0, -1, column.offset : column.offset + column.n_legal]
+    expected = torch.softmax(scores / 0.7, dim=0).numpy()
+    torch.manual_seed(0)
+    tokens = sample_tabular_tokens(model, codec, 20_000, 5_000, temperature=0.7, progress=False)
+    observed = np.bincount(tokens[:, 0] - column.offset, minlength=column.n_legal) / 20_000
+    assert np.abs(observed - expected).max() < 0.015  # binomial sd at 20,000 draws is at most 0.0036
+
+
+def test_each_column_is_scored_as_a_full_forward_pass_scores_it(codec: TabularCodec) -> None:
+    """The cached decoding loop sees every earlier column: near temperature 0 it draws, at each
+    column, the best legal id of a full forward pass over the row so far."""
+    model = tiny_model(codec, seed=4)
+    tokens = sample_tabular_tokens(model, codec, 32, 32, temperature=1e-4, progress=False)
+    with torch.no_grad():
+        logits = model(torch.tensor(np.hstack([np.full((32, 1), BOS_ID), tokens]), dtype=torch.long)).logits
+    for position, column in enumerate(codec.columns):
+        best = logits[:, position, column.offset : column.offset + column.n_legal].argmax(dim=1).numpy() + column.offset
+        assert (tokens[:, position] == best).all(), column.name
+
+
+def test_a_model_vocabulary_smaller_than_the_codecs_is_an_error(codec: TabularCodec) -> None:
     with pytest.raises(ValueError) as error:
-        ColumnConstraintLogitsProcessor(codec, forced={1: red})
-    assert "'flag'" in str(error.value)
-    processor = ColumnConstraintLogitsProcessor(codec)
-    wider = processor(torch.ones(2, 1, dtype=torch.long), torch.zeros(2, codec.vocab_size + 5))
-    assert torch.isinf(wider[:, codec.vocab_size :]).all()  # padded model vocabulary: never legal
-    with pytest.raises(ValueError) as error:
-        processor(torch.ones(2, 1, dtype=torch.long), torch.zeros(2, codec.vocab_size - 1))
+        sample_tabular_tokens(tiny_model(codec, seed=0, vocab_size=codec.vocab_size - 1), codec, 4, 4, temperature=1.0, progress=False)
     assert "vocabulary" in str(error.value)
+    padded = sample_tabular_tokens(tiny_model(codec, seed=0, vocab_size=codec.vocab_size + 5), codec, 64, 64, temperature=1.0, progress=False)
+    assert codec.decode(padded, np.random.default_rng(0))[1].all()  # a padded model vocabulary: extra ids are never drawn
 
 
-def test_cut_short_generations_do_not_parse(codec: TabularCodec) -> None:
-    generated = generate(codec, n_rows=4, seed=2)[:, :4]
-    _, parsed = codec.decode(codec.tokens_from_generated(generated), np.random.default_rng(0))
+def test_rows_with_ids_outside_their_column_do_not_parse(codec: TabularCodec) -> None:
+    tokens = sample_tabular_tokens(tiny_model(codec, seed=2), codec, 4, 4, temperature=1.0, progress=False)
+    tokens[:, 4:] = PAD_ID
+    _, parsed = codec.decode(tokens, np.random.default_rng(0))
     assert not parsed.any()
 
 

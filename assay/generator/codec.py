@@ -78,7 +78,6 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 import torch
-from transformers import LogitsProcessor
 
 from assay.data.personal_data import holds_personal_data
 from assay.generator.dependencies import DEFAULT_MIN_SHARE, FunctionalDependency, find_dependencies
@@ -616,14 +615,6 @@ class TabularCodec:
         eos = np.full((tokens.shape[0], 1), EOS_ID, dtype=np.int32)
         return np.hstack([bos, tokens, eos])
 
-    def tokens_from_generated(self, generated: np.ndarray | torch.Tensor, prompt_length: int = 1) -> np.ndarray:
-        """The (n_rows, n_columns) column tokens of ``model.generate`` output; rows cut short are padded with PAD (so they fail to parse)."""
-        ids = generated.detach().cpu().numpy() if isinstance(generated, torch.Tensor) else np.asarray(generated)
-        body = ids[:, prompt_length : prompt_length + self.n_columns].astype(np.int32)
-        if body.shape[1] < self.n_columns:
-            body = np.hstack([body, np.full((body.shape[0], self.n_columns - body.shape[1]), PAD_ID, dtype=np.int32)])
-        return body
-
     def decode(self, tokens: np.ndarray, rng: np.random.Generator) -> tuple[pl.DataFrame, np.ndarray]:
         """(frame with the fitted columns and dtypes, bool mask of rows that parsed).
 
@@ -650,14 +641,6 @@ class TabularCodec:
     def allowed_token_ranges(self) -> list[tuple[int, int]]:
         """Per position, [start, end) of the ids that may be sampled there (specials unseen at fit excluded)."""
         return [(col.offset, col.offset + col.n_legal) for col in self.columns]
-
-    def legal_mask(self) -> np.ndarray:
-        """(n_columns + 1, vocab_size) bool: row t the legal ids for column t; the last row only EOS."""
-        mask = np.zeros((self.n_columns + 1, self.vocab_size), dtype=bool)
-        for t, (start, end) in enumerate(self.allowed_token_ranges()):
-            mask[t, start:end] = True
-        mask[self.n_columns, EOS_ID] = True
-        return mask
 
     def features(self, frame: pl.DataFrame) -> np.ndarray:
         """(n_rows, n_columns) float32 for distances: numeric range-normalised to [0, 1], categorical block index / (size - 1), missing -1."""
@@ -757,7 +740,7 @@ class TabularCodec:
         """Set (and return) the functional dependencies between the columns' tokens in ``frame``.
 
         Only value (and bin) tokens may determine: OTHER and MISSING stand for many values.
-        Constrained decoding then holds to them (:class:`ColumnConstraintLogitsProcessor`).
+        Constrained decoding then holds to them (:class:`ColumnConstraints`).
         """
         tokens = self.encode(frame)
         codes = {col.name: tokens[:, j].astype(np.int64) - col.offset for j, col in enumerate(self.columns)}
@@ -769,95 +752,55 @@ class TabularCodec:
 # ---------------------------------------------------------------- constrained decoding
 
 
-class ColumnConstraintLogitsProcessor(LogitsProcessor):
-    """Allow, at each generated position, only the ids legal for that column; after the last column only EOS.
+class ColumnConstraints:
+    """Which ids each column may take while a row is sampled: its own block of the vocabulary,
+    narrowed by the codec's functional dependencies (A determines B).
 
-    ``prompt_length`` is the number of prompt tokens (1 for a BOS prompt). ``forced`` maps a column
-    position to the one id allowed there (e.g. to condition on a value); the id must lie in that
-    column's block. The mask is built once and copied to the scores' device on first use.
-
-    The codec's functional dependencies (A determines B) narrow the later column of each pair
-    to what the earlier one allows: B to the one token A maps to, or A to the tokens that map to
-    the B already sampled. A row that dependencies (or a forced value) leave with no legal token
-    keeps its column's plain block instead, so every row still parses.
+    Ids here are local to a column's block, and only its legal ones (0 .. n_legal - 1: the
+    specials never seen at fit are left out), as the sampler scores them: B may only
+    be the value the sampled A maps to, or (when B comes first in the row) A only a value that maps
+    to the sampled B. A row that the dependencies leave with no legal id keeps its column's whole
+    block instead, so every row still parses. The tables are built once per codec and device.
     """
 
-    def __init__(self, codec: TabularCodec, prompt_length: int = 1, forced: dict[int, int] | None = None) -> None:
-        if prompt_length < 0:
-            raise ValueError(f"prompt_length must be >= 0, got {prompt_length}")
-        mask = codec.legal_mask()
-        for position, token in (forced or {}).items():
-            if not 0 <= position < codec.n_columns:
-                raise ValueError(f"forced position {position} is outside 0..{codec.n_columns - 1}")
-            col = codec.columns[position]
-            if not col.offset <= token < col.offset + col.size:
-                raise ValueError(f"forced token {token} at position {position} is not an id of column {col.name!r} ({col.offset}..{col.offset + col.size - 1})")
-            mask[position] = False
-            mask[position, token] = True
-        self.prompt_length = prompt_length
-        self.n_columns = codec.n_columns
-        self._blocked = torch.from_numpy(~mask)
-        self._on_device: dict[tuple[str, int], torch.Tensor] = {}
-        self._dependencies = [*_dependency_tables(codec)]
-        self._tables_on_device: dict[str, list[tuple[int, int, int, torch.Tensor]]] = {}
+    def __init__(self, codec: TabularCodec, device: str | torch.device = "cpu") -> None:
+        self.sizes = [col.n_legal for col in codec.columns]
+        self.offsets = torch.tensor([col.offset for col in codec.columns], dtype=torch.long, device=device)
+        self._tables: dict[int, list[tuple[int, torch.Tensor]]] = {}
+        for later, earlier, table in _dependency_tables(codec):
+            self._tables.setdefault(later, []).append((earlier, table[:, : self.sizes[later]].to(device)))
 
-    def _blocked_for(self, scores: torch.Tensor) -> torch.Tensor:
-        key = (str(scores.device), scores.shape[-1])
-        if key not in self._on_device:
-            width = self._blocked.shape[1]
-            if scores.shape[-1] < width:
-                raise ValueError(f"the model's vocabulary ({scores.shape[-1]}) is smaller than the codec's ({width})")
-            blocked = self._blocked
-            if scores.shape[-1] > width:  # a padded model vocabulary: the extra ids are never legal
-                blocked = torch.cat([blocked, torch.ones(blocked.shape[0], scores.shape[-1] - width, dtype=torch.bool)], dim=1)
-            self._on_device[key] = blocked.to(scores.device)
-        return self._on_device[key]
-
-    def _tables_for(self, scores: torch.Tensor) -> list[tuple[int, int, int, torch.Tensor]]:
-        key = str(scores.device)
-        if key not in self._tables_on_device:
-            width = scores.shape[-1]
-            self._tables_on_device[key] = [
-                (later, earlier, offset, torch.nn.functional.pad(table, (0, width - table.shape[1]), value=False).to(scores.device))
-                for later, earlier, offset, table in self._dependencies
-            ]
-        return self._tables_on_device[key]
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        position = input_ids.shape[1] - self.prompt_length
-        if position < 0:
-            raise ValueError(f"input has {input_ids.shape[1]} tokens, fewer than the prompt length {self.prompt_length}")
-        blocked = self._blocked_for(scores)[min(position, self.n_columns)]
-        tables = [t for t in self._tables_for(scores) if t[0] == position] if self._dependencies else []
+    def allowed(self, position: int, chosen: torch.Tensor) -> torch.Tensor | None:
+        """(rows, size) bool: the local ids legal at ``position`` given the local ids ``chosen``
+        so far (rows, >= position); None when every id of the column's block is."""
+        tables = self._tables.get(position)
         if not tables:
-            return scores.masked_fill(blocked, float("-inf"))
-        allowed = (~blocked).unsqueeze(0).expand(scores.shape[0], -1).clone()
-        for _, earlier, offset, table in tables:
-            local = input_ids[:, self.prompt_length + earlier] - offset
-            inside = (local >= 0) & (local < table.shape[0])
-            narrowed = allowed & table[local.clamp(0, table.shape[0] - 1)]
-            keep = inside & narrowed.any(dim=1)  # never leave a row with nothing to sample
-            allowed = torch.where(keep.unsqueeze(1), narrowed, allowed)
-        return scores.masked_fill(~allowed, float("-inf"))
+            return None
+        allowed = torch.ones(chosen.shape[0], self.sizes[position], dtype=torch.bool, device=chosen.device)
+        for earlier, table in tables:
+            narrowed = allowed & table[chosen[:, earlier]]
+            keep = narrowed.any(dim=1, keepdim=True)  # never leave a row with nothing to sample
+            allowed = torch.where(keep, narrowed, allowed)
+        return allowed
 
 
 def _dependency_tables(codec: TabularCodec):
-    """Per dependency: (later position, earlier position, earlier block offset, table). Row e of
-    the table holds the ids allowed at the later position once the earlier column holds local
-    token e (every id where e says nothing)."""
+    """Per dependency: (later position, earlier position, table). Row e of the table holds the
+    local ids allowed at the later position once the earlier column holds local id e (every id
+    where e says nothing)."""
     position = {col.name: j for j, col in enumerate(codec.columns)}
     for dependency in codec.dependencies:
         a, b = position[dependency.determinant], position[dependency.dependent]
         col_a, col_b = codec.columns[a], codec.columns[b]
         if a < b:  # B comes later: a mapped A allows one B
-            table = torch.ones(col_a.size, codec.vocab_size, dtype=torch.bool)
+            table = torch.ones(col_a.size, col_b.size, dtype=torch.bool)
             for code_a, code_b in dependency.mapping.items():
                 table[code_a] = False
-                table[code_a, col_b.offset + code_b] = True
-            yield b, a, col_a.offset, table
+                table[code_a, code_b] = True
+            yield b, a, table
         else:  # A comes later: a sampled B allows the As that map to it, and the unmapped As
-            table = torch.ones(col_b.size, codec.vocab_size, dtype=torch.bool)
+            table = torch.ones(col_b.size, col_a.size, dtype=torch.bool)
             for code_a, code_b in dependency.mapping.items():
-                table[:, col_a.offset + code_a] = False
-                table[code_b, col_a.offset + code_a] = True
-            yield a, b, col_b.offset, table
+                table[:, code_a] = False
+                table[code_b, code_a] = True
+            yield a, b, table
