@@ -52,10 +52,11 @@ def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=repo, env=tool_environment(repo), capture_output=True, text=True)
 
 
-def train_synthesize_evaluate(repo: Path, domain: str, params: Path, out: Path, threads: int | None = None) -> dict[str, Any]:
+def train_synthesize_evaluate(repo: Path, domain: str, params: Path, out: Path, threads: int | None = None, processes: int = 1) -> dict[str, Any]:
     """Run ``assay train``, ``synthesize`` and ``evaluate`` for ``domain`` on ``repo``'s splits, writing
-    into ``out``. Returns the utility report (also when its release gate failed), or
-    ``{"failed": step, "message": last line}`` when a step could not finish."""
+    into ``out``. With ``processes`` above 1, training is data-parallel, launched by ``torchrun``.
+    Returns the utility report (also when its release gate failed), or ``{"failed": step, "message":
+    last line}`` when a step could not finish."""
     splits = repo / "data" / "splits" / domain
     train, model = splits / "train.parquet", out / "model"
     steps: dict[str, list[str | Path]] = {
@@ -67,7 +68,8 @@ def train_synthesize_evaluate(repo: Path, domain: str, params: Path, out: Path, 
         ],
     }
     for step, args in steps.items():
-        command = [sys.executable, "-m", "assay.cli", step, "--domain", domain, "--params", str(params), *map(str, args)]
+        launcher = [str(Path(sys.executable).parent / "torchrun"), f"--nproc_per_node={processes}"] if step == "train" and processes > 1 else [sys.executable]
+        command = [*launcher, "-m", "assay.cli", step, "--domain", domain, "--params", str(params), *map(str, args)]
         result = subprocess.run(command, cwd=repo, env=tool_environment(repo, threads), capture_output=True, text=True)
         # evaluate exits 1 after writing its report when a gate check fails: the report is the result
         if result.returncode != 0 and not (step == "evaluate" and (out / "utility.json").is_file()):

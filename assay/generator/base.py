@@ -29,6 +29,7 @@ from assay.config import GeneratorSpec
 from assay.errors import AssayError
 from assay.generator.budget import TrainingPlan, deadline_callback, plan_training, seconds_per_step
 from assay.generator.configs import variant_tag
+from assay.generator.distributed import from_main_process, is_main_process, process_count, rows_per_process
 from assay.generator.model import GENERATOR_FILE, Device
 from assay.generator.privacy_checks import PrivacyLog, privacy_callback
 from assay.generator.trainer import (
@@ -131,8 +132,10 @@ class Generator(ABC):
 
         # 2. trainer: privacy check first (it writes the metric that early stopping and the best-model
         # record read), then early stopping, the epoch curves and the caller's callbacks
-        plan = self._plan(prepared, device)
+        plan = from_main_process(self._plan(prepared, device) if is_main_process() else None)
         log.info("train %s: %s", self.domain, plan.why)
+        if process_count() > 1:
+            log.info("train %s: %d processes, %d rows of each batch per process", self.domain, process_count(), rows_per_process(plan.batch_size))
         guard = self._privacy_guard(data, device, live, checkpoints)
         args = training_arguments(spec, device, plan, checkpoints.folder, "eval_selection_loss" if guard else "eval_loss")
         # Unchecked epochs cannot be chosen, so patience counts in checks, not epochs.
@@ -225,6 +228,8 @@ class Generator(ABC):
         if check is None:
             return None
         record = PrivacyLog.resume(checkpoints.folder / PRIVACY_CHECKS_FILE, checkpoints.resumed_epoch)
+        if not is_main_process():
+            record.path = None  # the main process keeps the log; the others hold its checks in memory
         record.seconds = time.perf_counter() - started
         log.info("privacy checks every %d epoch(s) on %d sampled rows; threshold: %s", guard_spec.privacy_check_every, guard_spec.sample_rows, check.threshold)
         return privacy_callback(check.run, guard_spec, live, record), record

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from assay.config import TrainSpec
+from assay.generator.distributed import from_main_process
 
 MIN_BATCH = 16  # rows; below this a step's gradient is mostly noise and the CPU idles between steps
 CALIBRATION_STEPS = 6  # optimiser steps timed for a minutes budget (the first is dropped: warm-up)
@@ -143,7 +144,8 @@ def deadline_callback(minutes: float):
 
         def on_epoch_end(self, args, state, control, **kwargs):  # noqa: ANN001
             now = time.perf_counter()
-            if now + (now - self.epoch_started) - self.started > minutes * 60:
+            # Data-parallel processes keep their own clocks; the main process's decides for all.
+            if from_main_process(now + (now - self.epoch_started) - self.started > minutes * 60):
                 self.stopped_at = state.epoch
                 control.should_training_stop = True
 

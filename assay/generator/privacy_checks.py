@@ -38,6 +38,7 @@ import polars as pl
 
 from assay.config import PrivacyGuardSpec
 from assay.data.split import one_row_per_group, unit_interval
+from assay.generator.distributed import from_main_process
 from assay.io import write_json
 from assay.metrics.privacy import closer_to_train_flags, exact_copy_flags, exact_copy_rate, mixed_distance_to_closest, raw_row_hashes, verbatim_span_flags
 
@@ -277,12 +278,15 @@ def privacy_callback(run_check: Any, spec: PrivacyGuardSpec, live: Any, record: 
             if epoch % spec.privacy_check_every:
                 return
             started = time.perf_counter()
-            was_training = model.training
-            model.eval()
-            try:
-                result = run_check()
-            finally:
-                model.train(was_training)
+            result = None
+            if state.is_world_process_zero:  # sampling runs on the main process; the others wait for its verdict
+                was_training = model.training
+                model.eval()
+                try:
+                    result = run_check()
+                finally:
+                    model.train(was_training)
+            result = from_main_process(result)
             record.seconds += time.perf_counter() - started
             result = {"epoch": epoch, "dev_loss": float(metrics["eval_loss"]), **result}
             record.add(result)

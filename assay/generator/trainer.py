@@ -21,6 +21,7 @@ from assay.config import GeneratorSpec
 from assay.data.split import row_groups
 from assay.errors import AssayError
 from assay.generator.budget import TrainingPlan
+from assay.generator.distributed import DiscardedLive, is_main_process, rows_per_process
 from assay.generator.model import Device
 from assay.generator.privacy_checks import NOT_CHOSEN, PrivacyLog
 
@@ -121,8 +122,8 @@ def training_arguments(spec: GeneratorSpec, device: Device, plan: TrainingPlan, 
 
     return TrainingArguments(
         output_dir=str(output_dir),
-        per_device_train_batch_size=plan.batch_size,
-        per_device_eval_batch_size=plan.batch_size * 2,
+        per_device_train_batch_size=rows_per_process(plan.batch_size),
+        per_device_eval_batch_size=rows_per_process(plan.batch_size) * 2,
         gradient_accumulation_steps=spec.train.grad_accum,
         num_train_epochs=plan.epochs,
         learning_rate=spec.train.learning_rate,
@@ -171,9 +172,12 @@ def _read_split(path: Path, spec: GeneratorSpec) -> pl.DataFrame:
 
 def open_live(live_dir: Path, resume: bool = False) -> Any:
     """A DVCLive run writing curves and a summary to ``live_dir`` (no dvc.yaml of its own, no
-    experiment, no HTML report: ``dvc.yaml`` declares the outputs and the stewards' page draws them)."""
+    experiment, no HTML report: ``dvc.yaml`` declares the outputs and the stewards' page draws them).
+    The other processes of a data-parallel run get one that keeps nothing."""
     from dvclive import Live
 
+    if not is_main_process():
+        return DiscardedLive()
     return Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None, resume=resume)
 
 

@@ -14,8 +14,10 @@ The test split is never read here.
 
 The caller chooses the device, owns the DVCLive run and may add Trainer callbacks
 (:func:`train_generator`'s keyword arguments); the ``train`` stage passes the machine's best device
-and a ``Live`` on ``reports/train/<domain>``. Multi-GPU runs need no code change:
-``accelerate launch -m assay.cli train --domain records`` or ``torchrun --nproc_per_node 8 ...``.
+and a ``Live`` on ``reports/train/<domain>``. Data-parallel runs need no code change:
+``accelerate launch -m assay.cli train --domain records`` (add ``--cpu`` for processes on CPU cores)
+or ``torchrun --nproc_per_node 8 -m assay.cli train ...``; :mod:`assay.generator.distributed` says
+which process writes and decides.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from assay.code_deps import PACKAGE_DIR, closure
 from assay.config import GeneratorSpec
 from assay.contracts import TrainMetrics, write_report
 from assay.generator.base import Generator
+from assay.generator.distributed import is_main_process
 from assay.generator.model import GENERATOR_DIR, METRICS_FILE, Device
 from assay.generator.trainer import Checkpoints, TrainingData, open_live
 from assay.generator.variants import generator_for
@@ -73,6 +76,8 @@ def train_generator(
     ``live`` is the caller's ``dvclive.Live``; ``callbacks`` are extra Trainer callbacks.
     """
     metrics = generator.fit(data, checkpoints, device=device, live=live, callbacks=callbacks)
+    if not is_main_process():
+        return metrics  # the other processes of a data-parallel run trained; the main one saves
     for key in SUMMARY_KEYS:
         live.summary[key] = metrics[key]
     # The stewards' report draws the privacy-utility path from here (reports/train/<domain>/metrics.json).
