@@ -15,7 +15,7 @@ from assay.errors import AssayError
 from assay.generator.base import Generator, PrivacyCheck
 from assay.generator.codec import TabularCodec
 from assay.generator.model import pick_device
-from assay.generator.privacy_checks import IDEAL_CLOSER_SHARE, bootstrap_threshold, copy_threshold, tabular_reference
+from assay.generator.privacy_checks import IDEAL_CLOSER_SHARE, bootstrap_threshold, copy_threshold, dcr_p5_floor, tabular_reference
 from assay.generator.training import train_on_splits
 from assay.generator.variants import TabularScratchGenerator
 from assay.metrics.privacy import closer_to_train_flags
@@ -51,6 +51,17 @@ def test_copy_threshold_allows_chance_copies_even_when_dev_shows_none() -> None:
     assert copy_threshold(500, 500, spec) == 1.0
 
 
+def test_dcr_floor_is_the_low_end_of_fresh_rows_5th_percentile() -> None:
+    spec = PrivacyGuardSpec(bootstraps=400, quantile=0.95)
+    rng = np.random.default_rng(1)
+    fresh = rng.uniform(0, 1, 4000)  # distances of fresh rows to train: 5th percentile near 0.05
+    small, large = dcr_p5_floor(fresh, 200, spec, rng), dcr_p5_floor(fresh, 5000, spec, rng)
+    assert small < large < np.percentile(fresh, 5)  # a smaller sample is allowed to sit lower by chance
+    assert large > 0.04
+    copied = np.concatenate([np.zeros(400), rng.uniform(0, 1, 3600)])  # 10% of rows nearer than any fresh row
+    assert np.percentile(copied[rng.integers(0, 4000, 1000)], 5) < dcr_p5_floor(fresh, 1000, spec, rng)
+
+
 def test_fresh_dev_rows_sit_half_way_between_train_and_dev(demo_params, records_splits) -> None:
     import polars as pl
 
@@ -61,6 +72,7 @@ def test_fresh_dev_rows_sit_half_way_between_train_and_dev(demo_params, records_
     reference = tabular_reference(codec, train, dev, PrivacyGuardSpec(**GUARD))
     assert 0.4 < reference.fresh_closer_share < 0.6
     assert reference.threshold_closer_share > reference.fresh_closer_share
+    assert reference.floor_dcr_p5 < reference.fresh_dcr_p5 and 0 < reference.threshold_dcr_p5_ratio < 1
     assert reference.train.shape[1] == len(spec.features)
 
 
@@ -98,7 +110,7 @@ def test_chosen_checkpoint_is_the_best_dev_loss_among_those_within_the_threshold
     losses = {c["epoch"]: c["dev_loss"] for c in privacy["checks"]}
     assert privacy["chosen_epoch"] == min((1, 3), key=losses.get)
     assert metrics["best_epoch"] == privacy["chosen_epoch"]
-    assert "within the bootstrap 95% threshold" in privacy["why"]
+    assert "within the bootstrap 95% thresholds" in privacy["why"]
     saved = json.loads((tmp_path / "m" / "metrics.json").read_text())
     assert saved["privacy"]["chosen_epoch"] == privacy["chosen_epoch"]
     for name in ("closer_to_train_share", "dcr_p5_ratio", "exact_copy_rate"):

@@ -258,8 +258,8 @@ def privacy_summary(domain_name: str, spec: GeneratorSpec, guard: tuple[Any, Pri
         "enabled": True,
         "chosen_epoch": chosen["epoch"],
         "why": (
-            f"best dev loss among the {len(eligible)} of {len(record.checks)} checked checkpoints whose privacy statistic "
-            f"was within the bootstrap {spec.privacy.quantile:.0%} threshold of fresh dev rows"
+            f"best dev loss among the {len(eligible)} of {len(record.checks)} checked checkpoints whose privacy statistics "
+            f"were within the bootstrap {spec.privacy.quantile:.0%} thresholds of fresh dev rows"
         ),
         "chosen": chosen,
         "checks": record.checks,

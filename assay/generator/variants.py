@@ -104,7 +104,13 @@ class TabularScratchGenerator(Generator):
         reference = tabular_reference(self.codec, data.train, data.dev, guard, device.kind, data.dev_groups, data.train_groups)
         return PrivacyCheck(
             lambda: check_tabular(self, reference, guard, self.spec.sample.temperature),
-            f"closer-to-train share <= {reference.threshold_closer_share:.3f} (fresh dev rows: {reference.fresh_closer_share:.3f})",
+            f"closer-to-train share <= {reference.threshold_closer_share:.3f} (fresh dev rows: {reference.fresh_closer_share:.3f}), "
+            f"exact copies <= {reference.threshold_copy_rate:.2%}, "
+            + (
+                f"DCR 5th-percentile ratio >= {reference.threshold_dcr_p5_ratio:.3f}"
+                if reference.threshold_dcr_p5_ratio is not None
+                else "no DCR floor (fresh dev rows have twins in train)"
+            ),
         )
 
 
