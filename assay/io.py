@@ -108,22 +108,20 @@ class ParquetBatchWriter:
 
     The file is byte for byte what :func:`write_parquet` writes for all the batches concatenated:
     polars lays a frame out in row groups by its height, and writes a frame that comes in pieces
-    in other row groups, so batches are spooled (in memory up to ``spool_bytes``, then to Arrow
-    IPC files beside ``path``) and, once the height is known, written through polars' streaming
-    sink in pieces of exactly the row groups the whole frame would get. ``finish`` turns each
-    spooled piece into what is written (ingest completes ``_raw`` there, once it has seen the
-    whole file); it must keep the rows and give the same schema for every piece.
+    in other row groups, so each batch is spooled to an Arrow IPC file beside ``path`` (which also
+    lets go of the memory a batch's columns may share with what they were computed from) and,
+    once the height is known, the rows go through polars' streaming sink in pieces of exactly the
+    row groups the whole frame would get. ``finish`` turns each spooled piece into what is written
+    (ingest completes ``_raw`` there, once it has seen the whole file); it must keep the rows and
+    give the same schema for every piece.
     """
 
-    def __init__(self, path: Path | str, finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None, spool_bytes: int = 1 << 27) -> None:
+    def __init__(self, path: Path | str, finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> None:
         self.path = Path(path)
         self.finish = finish
-        self.spool_bytes = spool_bytes
         self.rows = 0
         self._schema: pl.Schema | None = None
-        self._held: list[pl.DataFrame] = []
-        self._held_bytes = 0
-        self._spilled: list[Path] = []
+        self._spooled: list[Path] = []
         self._staging: Path | None = None
 
     def write(self, batch: pl.DataFrame) -> None:
@@ -135,10 +133,9 @@ class ParquetBatchWriter:
         if batch.height == 0:
             return
         self.rows += batch.height
-        self._held.append(batch)
-        self._held_bytes += batch.estimated_size()
-        if self._held_bytes > self.spool_bytes:
-            self._spill()
+        spool = self._staging_dir() / f"{len(self._spooled):06d}.arrow"
+        batch.write_ipc(spool, compression="uncompressed")
+        self._spooled.append(spool)
 
     def _staging_dir(self) -> Path:
         """A folder beside ``path`` for the spool and the file being written; a killed run's is removed by the next."""
@@ -148,17 +145,10 @@ class ParquetBatchWriter:
             self._staging = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent))
         return self._staging
 
-    def _spill(self) -> None:
-        spill = self._staging_dir() / f"{len(self._spilled):06d}.arrow"
-        pl.concat(self._held, rechunk=False).write_ipc(spill, compression="uncompressed")
-        self._spilled.append(spill)
-        self._held, self._held_bytes = [], 0
-
     def spooled(self) -> Iterator[pl.DataFrame]:
-        """The rows written so far, as spooled (before ``finish``)."""
-        for spill in self._spilled:
-            yield pl.read_ipc(spill)
-        yield from self._held
+        """The rows written so far, batch by batch, as spooled (before ``finish``)."""
+        for spool in self._spooled:
+            yield pl.read_ipc(spool)
 
     def _pieces(self) -> Iterator[pl.DataFrame]:
         """The spooled rows cut into the row groups of the whole frame, each one contiguous chunk, finished."""
@@ -202,11 +192,10 @@ class ParquetBatchWriter:
 
     def discard(self) -> None:
         """Drop the spool without writing (the run failed)."""
-        self._held, self._held_bytes = [], 0
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
             self._staging = None
-        self._spilled = []
+        self._spooled = []
 
 
 def write_json(data: Any, path: Path | str) -> None:

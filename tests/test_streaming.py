@@ -40,8 +40,8 @@ def test_batches_are_written_in_the_row_groups_of_one_write(tmp_path: Path) -> N
     rows = 300_000  # polars writes three row groups for this many rows held in one piece
     frame = pl.DataFrame({"n": pl.int_range(rows, eager=True), "text": pl.int_range(rows, eager=True).cast(pl.String) + "x"})
     write_parquet(frame, tmp_path / "whole.parquet")
-    for batch, spool_bytes in ((7_777, 1 << 20), (100_000, 1 << 30), (rows, 1 << 30)):
-        writer = ParquetBatchWriter(tmp_path / "batched.parquet", spool_bytes=spool_bytes)
+    for batch in (7_777, 100_000, rows):
+        writer = ParquetBatchWriter(tmp_path / "batched.parquet")
         for offset in range(0, rows, batch):
             writer.write(frame.slice(offset, batch))
         assert writer.close() == rows

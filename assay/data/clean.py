@@ -26,7 +26,7 @@ import hmac
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -129,22 +129,33 @@ def _fix_mojibake(values: pl.Series) -> pl.Series:
     return values.replace(mapping)
 
 
+def _by_value(values: pl.Series, change: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+    """``change`` applied to every value, worked out once per distinct value: columns repeat their values."""
+    distinct = values.drop_nulls().unique().to_frame("_value")
+    changed = distinct.with_columns(change(pl.col("_value")).alias("_changed")).filter(pl.col("_changed") != pl.col("_value"))
+    return values if changed.is_empty() else values.replace(changed["_value"], changed["_changed"])
+
+
+def _unicode_normal_form(values: pl.Series, form: str) -> pl.Series:
+    """Each value in the Unicode normal form; ASCII text is in every form already, so only the rest is normalised."""
+    at = (values.str.len_bytes() != values.str.len_chars()).fill_null(False).arg_true()
+    return values if at.is_empty() else values.clone().scatter(at, values.gather(at).str.normalize(form))
+
+
 def _normalise(frame: pl.DataFrame, domain: DomainSpec, columns: list[str] | None = None) -> tuple[pl.DataFrame, dict[str, int]]:
     """Normalise ``columns`` (default: all the domain's) as the clean spec says; counts of what changed."""
     spec = domain.clean
     columns = list(domain.columns) if columns is None else columns
     before = frame.select(columns)
-    exprs = []
+    if spec.trim:
+        frame = frame.with_columns(pl.col(name).str.strip_chars() for name in columns)
     for name in columns:
-        expr = pl.col(name)
-        if spec.trim:
-            expr = expr.str.strip_chars()
+        values = frame[name]
         if name in spec.collapse_whitespace:
-            expr = expr.str.replace_all(r"\s+", " ")
+            values = _by_value(values, lambda value: value.str.replace_all(r"\s+", " "))
         if spec.unicode_form:
-            expr = expr.str.normalize(spec.unicode_form)
-        exprs.append(expr.alias(name))
-    frame = frame.with_columns(exprs)
+            values = _unicode_normal_form(values, spec.unicode_form)
+        frame = frame.with_columns(values)
     mojibake_fixed = 0
     for name in (name for name in spec.fix_mojibake if name in columns):
         repaired = _fix_mojibake(frame[name])
@@ -277,22 +288,22 @@ def _treat_personal_data(frame: pl.DataFrame, actions: dict[str, str], raw_ids: 
     ``mask`` and ``quarantine`` columns are masked here, so that neither clean data nor the
     quarantine holds a find; ``flag`` columns keep their values, except raw identifiers.
     ``<name>__personal_data`` keeps the kind found, for the quarantine check and the flag.
+    The patterns run once per distinct value, not once per row.
     """
-    if not actions:
-        return frame, {}
-    frame = frame.with_columns([personal_data.kind_found(name, raw_ids).alias(_found_column(name)) for name in actions])
     report: dict[str, dict[str, Any]] = {}
     for name, action in actions.items():
-        kinds = frame[_found_column(name)].drop_nulls().value_counts(sort=True, name="n")
-        report[name] = {"action": action, "values_found": int(kinds["n"].sum()), "kinds": dict(sorted(kinds.iter_rows()))}
-    treated = []
-    for name, action in actions.items():
+        value = pl.col(name)
+        kind = personal_data.kind_found(value, raw_ids)
         if action == "flag":
-            is_raw_id = pl.col(_found_column(name)) == personal_data.RAW_IDENTIFIER
-            treated.append(pl.when(is_raw_id).then(pl.lit(f"<{personal_data.RAW_IDENTIFIER}>")).otherwise(pl.col(name)).alias(name))
+            treated = pl.when(kind == personal_data.RAW_IDENTIFIER).then(pl.lit(f"<{personal_data.RAW_IDENTIFIER}>")).otherwise(value)
         else:
-            treated.append(personal_data.masked(name, raw_ids).alias(name))
-    return frame.with_columns(treated), report
+            treated = personal_data.masked(value, raw_ids)
+        found = frame.select(value.drop_nulls().unique()).with_columns(kind.alias("_kind"), treated.alias("_treated")).filter(pl.col("_kind").is_not_null())
+        kinds = frame[name].replace_strict(found[name], found["_kind"], default=None, return_dtype=pl.String).alias(_found_column(name))
+        frame = frame.with_columns(kinds, frame[name].replace(found[name], found["_treated"]))
+        counts = kinds.drop_nulls().value_counts(sort=True, name="n")
+        report[name] = {"action": action, "values_found": int(counts["n"].sum()), "kinds": dict(sorted(counts.iter_rows()))}
+    return frame, report
 
 
 _FINGERPRINT_SEEDS = (0x5EED1, 0xA55A2)
@@ -313,9 +324,22 @@ class _Duplicates:
     def __init__(self, subset: list[str]) -> None:
         self.subset = subset
         self.files: dict[str, int] = {}
-        self._seen: list[pl.DataFrame] = []  # _fp1, _fp2, _file (code in self.files), _row
+        self._seen: list[pl.DataFrame] = []  # _fp1, _fp2, _seen_file (code in self.files), _seen_row
         self.count = 0
         self.examples: list[dict[str, Any]] = []
+
+    def _with_earlier(self, firsts: pl.DataFrame) -> pl.DataFrame:
+        """``firsts`` with the file and line of the same row in an earlier batch (null where there is none).
+
+        What was seen is probed against a hash table of the batch's first 64 bits (one key, one
+        table per batch), and a match must agree on the other 64.
+        """
+        if not self._seen:
+            return firsts.with_columns(pl.lit(None, pl.UInt32).alias("_seen_file"), pl.lit(None, pl.Int64).alias("_seen_row"))
+        keys = firsts.select("_fp1", "_fp2").with_row_index("_at")
+        found = pl.concat(self._seen, rechunk=False).join(keys, on="_fp1", how="inner", suffix="_batch")
+        found = found.filter(pl.col("_fp2") == pl.col("_fp2_batch")).select("_at", "_seen_file", "_seen_row")
+        return firsts.with_row_index("_at").join(found, on="_at", how="left", maintain_order="left").drop("_at")
 
     def keep(self, parseable: pl.DataFrame) -> pl.DataFrame:
         """The rows of a batch that repeat no earlier row, of this batch or an earlier one."""
@@ -342,13 +366,9 @@ class _Duplicates:
             },
             schema={"_fp1": pl.UInt64, "_fp2": pl.UInt64, "_file": pl.UInt32, "_row": pl.Int64},
         )
-        if self._seen:
-            seen = pl.concat(self._seen).rename({"_file": "_seen_file", "_row": "_seen_row"})
-            firsts = firsts.join(seen, on=["_fp1", "_fp2"], how="left", maintain_order="left")
-        else:
-            firsts = firsts.with_columns(pl.lit(None, pl.UInt32).alias("_seen_file"), pl.lit(None, pl.Int64).alias("_seen_row"))
+        firsts = self._with_earlier(firsts)
         is_new = firsts["_seen_row"].is_null()
-        self._seen.append(firsts.filter(is_new).select("_fp1", "_fp2", "_file", "_row"))
+        self._seen = _appended(self._seen, firsts.filter(is_new).select("_fp1", "_fp2", pl.col("_file").alias("_seen_file"), pl.col("_row").alias("_seen_row")))
         # Each row's first occurrence: in an earlier batch if seen there, else its group's first here.
         slot = pl.repeat(None, height, dtype=pl.Int64, eager=True).scatter(position.filter(is_first), pl.int_range(firsts.height, dtype=pl.Int64, eager=True))
         group = slot.gather(first_at)
@@ -381,8 +401,7 @@ class _FirstKeys:
             pl.col(SOURCE_ROW).first().over(key).alias("_key_first_line"),
         )
         if self._seen:
-            seen = pl.concat(self._seen)
-            marked = marked.join(seen, on=key, how="left", maintain_order="left", nulls_equal=False).with_columns(
+            marked = _with_earlier(marked, self._seen, key, {"_seen_line": pl.Int64}).with_columns(
                 (pl.col("_key_repeated") | pl.col("_seen_line").is_not_null()).alias("_key_repeated"),
                 pl.coalesce("_seen_line", "_key_first_line").alias("_key_first_line"),
             )
@@ -390,8 +409,31 @@ class _FirstKeys:
             marked = marked.drop("_seen_line")
         else:
             new = marked.filter(complete & ~pl.col("_key_repeated"))
-        self._seen.append(new.select(*key, pl.col(SOURCE_ROW).alias("_seen_line")))
+        self._seen = _appended(self._seen, new.select(*key, pl.col(SOURCE_ROW).alias("_seen_line")))
         return marked
+
+
+# What was seen is kept in at most this many pieces: probing one piece is about twice as fast as
+# probing twenty, and joining them costs a copy, so every few batches they become one.
+_SEEN_PIECES = 8
+
+
+def _appended(seen: list[pl.DataFrame], new: pl.DataFrame) -> list[pl.DataFrame]:
+    seen = [*seen, new]
+    return [pl.concat(seen, rechunk=True)] if len(seen) > _SEEN_PIECES else seen
+
+
+def _with_earlier(batch: pl.DataFrame, seen: list[pl.DataFrame], on: list[str], columns: dict[str, pl.DataType]) -> pl.DataFrame:
+    """``batch`` with ``columns`` of its rows' entries in ``seen`` (keys distinct there), null where there is none.
+
+    ``seen`` grows with every batch: it is probed against a hash table of the batch's keys, so a
+    batch costs a scan of what was seen, not a new table of it.
+    """
+    if not seen:
+        return batch.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in columns.items())
+    keys = batch.select(on).with_row_index("_at").filter(pl.all_horizontal(pl.col(name).is_not_null() for name in on))
+    found = pl.concat(seen, rechunk=False).join(keys, on=on, how="inner").select("_at", *columns)
+    return batch.with_row_index("_at").join(found, on="_at", how="left", maintain_order="left").drop("_at")
 
 
 def raw_identifiers(batches: Iterable[pl.DataFrame], domain: DomainSpec) -> pl.Series | None:
@@ -570,6 +612,25 @@ def clean_frame(frame: pl.DataFrame, domain: DomainSpec, key: bytes, batch_rows:
     return CleanResult(clean=clean, quarantine=quarantine, restricted=restricted, report=cleaner.report())
 
 
+def _parquet_batches(path: Path, rows: int) -> Iterator[pl.DataFrame]:
+    """A Parquet file in batches of whole row groups, about ``rows`` rows each, read one at a time.
+
+    (polars' own batched reading reads ahead as far as memory allows; this holds one batch.)
+    """
+    import pyarrow.parquet as pq
+
+    metadata = pq.read_metadata(path)
+    offset, take = 0, 0
+    for group in range(metadata.num_row_groups):
+        size = metadata.row_group(group).num_rows
+        if take and take + size > rows:
+            yield pl.scan_parquet(path).slice(offset, take).collect()
+            offset, take = offset + take, 0
+        take += size
+    if take:
+        yield pl.scan_parquet(path).slice(offset, take).collect()
+
+
 def clean_file(
     interim: Path, domain: DomainSpec, key: bytes, out: Path, quarantine: Path, restricted: Path, batch_rows: int = CLEAN_BATCH_ROWS
 ) -> dict[str, Any]:
@@ -580,11 +641,11 @@ def clean_file(
     """
     identifiers = [name for name, column in domain.columns.items() if column.identifier]
     scan = pl.scan_parquet(interim)
-    raw_ids = raw_identifiers(scan.select(identifiers).collect_batches(chunk_size=batch_rows), domain) if identifiers else None
+    raw_ids = raw_identifiers((batch.select(identifiers) for batch in _parquet_batches(interim, batch_rows)), domain) if identifiers else None
     cleaner = Cleaner(domain, key, raw_ids)
     writers = [ParquetBatchWriter(path) for path in (out, quarantine, restricted)]
     try:
-        for batch in scan.collect_batches(chunk_size=batch_rows):
+        for batch in _parquet_batches(interim, batch_rows):
             for writer, rows in zip(writers, cleaner.batch(batch), strict=True):
                 writer.write(rows)
         if cleaner.rows_in == 0:

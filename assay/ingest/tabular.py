@@ -48,8 +48,8 @@ CANDIDATE_DELIMITERS = [",", ";", "\t", "|"]
 MAX_BAD_LINE_SHARE = 0.001
 # Lines per batch: about 50 MB of retail lines in flight (benchmarks/scale.py).
 BATCH_LINES = 1 << 18
-# Bytes read at a time where the file is read in Python (checks, and decoding other encodings).
-BLOCK_BYTES = 1 << 24
+# Bytes read at a time: 4 MB keeps the blocks in flight small and costs no speed.
+BLOCK_BYTES = 1 << 22
 # How much of a file the encoding detectors look at.
 DETECTION_SAMPLE = 1 << 20
 UTF8_BOM = codecs.BOM_UTF8
@@ -94,45 +94,26 @@ class _ByteScan:
 
 
 def _scan_bytes(path: Path, check_utf8: bool) -> _ByteScan:
-    """One pass in blocks cut after a newline (no UTF-8 sequence spans two blocks)."""
+    """One pass over the file in blocks cut after a newline, so no CRLF or UTF-8 sequence spans two."""
     scan = _ByteScan()
-    carry = b""
-    pending_cr = False  # the block before ended in CR: a CRLF may span the cut
     with open(path, "rb") as handle:
-        first = True
-        while True:
-            read = handle.read(BLOCK_BYTES)
-            block = carry + read
-            if first:
-                scan.head = (block[3:] if block.startswith(UTF8_BOM) else block)[:DETECTION_SAMPLE]
-                first = False
-            if read:
-                cut = block.rfind(b"\n") + 1
-                if cut == 0:
-                    carry = block
-                    continue
-                block, carry = block[:cut], block[cut:]
-            elif not block:
-                break
-            else:
-                carry = b""
-            if scan.blank and block.strip():
-                scan.blank = False
-            if b"\r" in block or pending_cr:
-                crlf = block.count(b"\r\n") + (1 if pending_cr and block.startswith(b"\n") else 0)
-                scan.crlf |= crlf > 0
-                scan.lf |= block.count(b"\n") > crlf
-                scan.cr |= block.count(b"\r") + (1 if pending_cr else 0) > crlf
-            else:
-                scan.lf |= b"\n" in block
-            pending_cr = block.endswith(b"\r")
-            if check_utf8 and not block.isascii():
-                try:
-                    block.decode("utf-8")
-                except UnicodeDecodeError:
-                    scan.bad_utf8 += len(_SURROGATE.findall(block.decode("utf-8", errors=_ESCAPE)))
-            if not read:
-                break
+        head = handle.read(len(UTF8_BOM) + DETECTION_SAMPLE)
+    scan.head = (head[len(UTF8_BOM) :] if head.startswith(UTF8_BOM) else head)[:DETECTION_SAMPLE]
+    for block in _newline_blocks(path):
+        if scan.blank and block.strip():
+            scan.blank = False
+        if b"\r" in block:
+            crlf = block.count(b"\r\n")
+            scan.crlf |= crlf > 0
+            scan.lf = scan.lf or block.count(b"\n") > crlf
+            scan.cr = scan.cr or block.count(b"\r") > crlf
+        else:
+            scan.lf = scan.lf or b"\n" in block
+        if check_utf8 and not block.isascii():
+            try:
+                block.decode("utf-8")
+            except UnicodeDecodeError:
+                scan.bad_utf8 += len(_SURROGATE.findall(block.decode("utf-8", errors=_ESCAPE)))
     return scan
 
 
@@ -203,21 +184,36 @@ class _Lines:
     bad_bytes: int = 0
 
 
-def _utf8_lines(path: Path, has_bom: bool, batch_lines: int) -> Iterator[_Lines]:
-    """Valid UTF-8, split by polars' native line reader.
+def _utf8_lines(path: Path, has_bom: bool) -> Iterator[_Lines]:
+    """Valid UTF-8, read in blocks cut after a newline and split by polars' native line reader.
 
-    It ends lines at LF and drops the CR of a CRLF (and a CR at the very end); a bare CR left
-    inside a line ends a line too, as an editor counts them.
+    It ends lines at LF and drops the CR of a CRLF (and a CR at the very end of the file); a bare
+    CR left inside a line ends a line too, as an editor counts them. Blocks keep memory bounded
+    where reading the whole file at once would map all of it.
     """
     start = 0
-    for batch in pl.scan_lines(path, name="_line").collect_batches(chunk_size=batch_lines):
-        lines = batch.to_series()
+    for block in _newline_blocks(path):
+        lines = pl.read_lines(block, name="_line").to_series()
         if start == 0 and has_bom and lines.len():
             lines = pl.concat([lines.head(1).str.strip_prefix("\ufeff"), lines.slice(1)])
         if lines.str.contains("\r", literal=True).any():
             lines = lines.str.split("\r").explode()
         yield _Lines(start, lines)
         start += lines.len()
+
+
+def _newline_blocks(path: Path) -> Iterator[bytes]:
+    """The file's bytes in blocks of about ``BLOCK_BYTES``, each cut after a newline (the last may end without one)."""
+    carry = b""
+    with open(path, "rb") as handle:
+        while read := handle.read(BLOCK_BYTES):
+            block = carry + read
+            cut = block.rfind(b"\n") + 1
+            if cut:
+                yield block[:cut]
+            carry = block[cut:]
+    if carry:
+        yield carry
 
 
 def _decoded_lines(path: Path, codec: str, has_bom: bool) -> Iterator[_Lines]:
@@ -312,7 +308,7 @@ class _LineWindow:
             low, high = max(start, chunk.start), min(start + count, chunk.start + chunk.lines.len())
             if low < high:
                 parts.append(chunk.lines.slice(low - chunk.start, high - low))
-        return pl.concat(parts) if parts else pl.Series("_line", [], dtype=pl.String)
+        return pl.concat(parts).rechunk() if parts else pl.Series("_line", [], dtype=pl.String)
 
     def release(self, before: int) -> None:
         self._chunks = [chunk for chunk in self._chunks if chunk.start + chunk.lines.len() > before]
@@ -651,7 +647,7 @@ class CsvSource:
         decoding = _decoding(path, self.encoding, scan)
         info.encoding, info.encoding_confidence, info.encoding_chosen_by = decoding.encoding, decoding.confidence, decoding.chosen_by
         has_bom = _starts_with_bom(path)
-        source = _decoded_lines(path, decoding.codec, has_bom) if decoding.codec else _utf8_lines(path, has_bom, self.batch_lines)
+        source = _decoded_lines(path, decoding.codec, has_bom) if decoding.codec else _utf8_lines(path, has_bom)
         lines = _LineWindow(source)
         if not lines.has_text():
             raise AssayError(f"{path}: file holds no text (only a byte-order mark or whitespace)")
