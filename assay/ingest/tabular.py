@@ -83,8 +83,8 @@ class _ByteScan:
     crlf: bool = False
     lf: bool = False
     cr: bool = False
-    bad_utf8: int = 0  # undecodable byte sequences' bytes when read as UTF-8
-    newlines: int = 0  # b"\n" count, only counted where bad_utf8 > 0 (the auto decision needs it)
+    bad_utf8: int = 0  # undecodable bytes when read as UTF-8
+    bom: bool = False  # starts with a UTF-8 byte-order mark
     head: bytes = b""  # the first DETECTION_SAMPLE bytes, after a UTF-8 byte-order mark
 
     @property
@@ -98,7 +98,8 @@ def _scan_bytes(path: Path, check_utf8: bool) -> _ByteScan:
     scan = _ByteScan()
     with open(path, "rb") as handle:
         head = handle.read(len(UTF8_BOM) + DETECTION_SAMPLE)
-    scan.head = (head[len(UTF8_BOM) :] if head.startswith(UTF8_BOM) else head)[:DETECTION_SAMPLE]
+    scan.bom = head.startswith(UTF8_BOM)
+    scan.head = (head[len(UTF8_BOM) :] if scan.bom else head)[:DETECTION_SAMPLE]
     for block in _newline_blocks(path):
         if scan.blank and block.strip():
             scan.blank = False
@@ -646,8 +647,7 @@ class CsvSource:
         info.line_endings = scan.line_endings
         decoding = _decoding(path, self.encoding, scan)
         info.encoding, info.encoding_confidence, info.encoding_chosen_by = decoding.encoding, decoding.confidence, decoding.chosen_by
-        has_bom = _starts_with_bom(path)
-        source = _decoded_lines(path, decoding.codec, has_bom) if decoding.codec else _utf8_lines(path, has_bom)
+        source = _decoded_lines(path, decoding.codec, scan.bom) if decoding.codec else _utf8_lines(path, scan.bom)
         lines = _LineWindow(source)
         if not lines.has_text():
             raise AssayError(f"{path}: file holds no text (only a byte-order mark or whitespace)")
@@ -767,11 +767,6 @@ def _codec_name(encoding: str) -> str | None:
         return codecs.lookup(encoding).name
     except LookupError:
         return None
-
-
-def _starts_with_bom(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(len(UTF8_BOM)) == UTF8_BOM
 
 
 def read_csv_source(path: Path, expected: list[str], **options: Any) -> tuple[pl.DataFrame, SourceInfo]:
