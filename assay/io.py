@@ -89,18 +89,19 @@ def write_parquet(frame: pl.DataFrame, path: Path | str) -> None:
         frame.write_parquet(tmp, **PARQUET_OPTIONS)
 
 
-def _row_group_sizes(rows: int) -> list[int]:
+def row_group_sizes(rows: int) -> list[int]:
     """The row groups polars writes for a frame of ``rows`` rows held in one piece.
 
     They depend on the height only, not on the data or the thread count; polars decides, so it
-    is asked, with a frame of that height that costs nothing to write.
+    is asked, with a frame of that height that costs nothing to write (read back, it has a chunk
+    per row group: tests/test_streaming.py checks the bytes this leads to).
     """
-    import pyarrow.parquet as pq
-
     buffer = io.BytesIO()
     pl.select(pl.repeat(False, rows, dtype=pl.Boolean)).write_parquet(buffer, **PARQUET_OPTIONS)
-    metadata = pq.read_metadata(io.BytesIO(buffer.getvalue()))
-    return [metadata.row_group(index).num_rows for index in range(metadata.num_row_groups)]
+    sizes = pl.read_parquet(buffer.getvalue()).to_series().chunk_lengths() if rows else []
+    if sum(sizes) != rows:
+        raise RuntimeError(f"polars read {sum(sizes)} rows back from a parquet file of {rows}")
+    return sizes
 
 
 class ParquetBatchWriter:
@@ -108,19 +109,23 @@ class ParquetBatchWriter:
 
     The file is byte for byte what :func:`write_parquet` writes for all the batches concatenated:
     polars lays a frame out in row groups by its height, and writes a frame that comes in pieces
-    in other row groups, so each batch is spooled to an Arrow IPC file beside ``path`` (which also
-    lets go of the memory a batch's columns may share with what they were computed from) and,
-    once the height is known, the rows go through polars' streaming sink in pieces of exactly the
-    row groups the whole frame would get. ``finish`` turns each spooled piece into what is written
-    (ingest completes ``_raw`` there, once it has seen the whole file); it must keep the rows and
-    give the same schema for every piece.
+    in other row groups, so batches are held until the height is known and then go through
+    polars' streaming sink in pieces of exactly the row groups the whole frame would get. Up to
+    ``hold_bytes`` they are held in memory; beyond, every batch is spooled to an Arrow IPC file
+    beside ``path`` (which also lets go of the memory a batch's columns may share with what they
+    were computed from). ``finish`` turns each piece into what is written (ingest completes
+    ``_raw`` there, once it has seen the whole file); it must keep the rows and give the same
+    schema for every piece.
     """
 
-    def __init__(self, path: Path | str, finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> None:
+    def __init__(self, path: Path | str, finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None, hold_bytes: int = 96 << 20) -> None:
         self.path = Path(path)
         self.finish = finish
+        self.hold_bytes = hold_bytes
         self.rows = 0
         self._schema: pl.Schema | None = None
+        self._held: list[pl.DataFrame] = []
+        self._held_bytes = 0
         self._spooled: list[Path] = []
         self._staging: Path | None = None
 
@@ -133,9 +138,15 @@ class ParquetBatchWriter:
         if batch.height == 0:
             return
         self.rows += batch.height
-        spool = self._staging_dir() / f"{len(self._spooled):06d}.arrow"
-        batch.write_ipc(spool, compression="uncompressed")
-        self._spooled.append(spool)
+        if not self._spooled and self._held_bytes + batch.estimated_size() <= self.hold_bytes:
+            self._held.append(batch)
+            self._held_bytes += batch.estimated_size()
+            return
+        for frame in [*self._held, batch]:
+            spool = self._staging_dir() / f"{len(self._spooled):06d}.arrow"
+            frame.write_ipc(spool, compression="uncompressed")
+            self._spooled.append(spool)
+        self._held, self._held_bytes = [], 0
 
     def _staging_dir(self) -> Path:
         """A folder beside ``path`` for the spool and the file being written; a killed run's is removed by the next."""
@@ -146,17 +157,20 @@ class ParquetBatchWriter:
         return self._staging
 
     def spooled(self) -> Iterator[pl.DataFrame]:
-        """The rows written so far, batch by batch, as spooled (before ``finish``)."""
+        """The rows written so far, batch by batch (before ``finish``)."""
         for spool in self._spooled:
             yield pl.read_ipc(spool)
+        yield from self._held
 
     def _pieces(self) -> Iterator[pl.DataFrame]:
-        """The spooled rows cut into the row groups of the whole frame, each one contiguous chunk, finished."""
-        sizes = iter(_row_group_sizes(self.rows))
+        """The rows cut into the row groups of the whole frame, each one contiguous chunk, finished."""
+        sizes = iter(row_group_sizes(self.rows))
         want = next(sizes, 0)
         parts: list[pl.DataFrame] = []
         have = 0
-        for frame in self.spooled():
+        # Held rows are made contiguous once, so that most pieces are slices of them, not copies.
+        frames = self.spooled() if self._spooled else iter([pl.concat(self._held).rechunk()] if self._held else [])
+        for frame in frames:
             offset = 0
             while offset < frame.height:
                 take = min(want - have, frame.height - offset)
@@ -164,7 +178,7 @@ class ParquetBatchWriter:
                 have += take
                 offset += take
                 if have == want:
-                    piece = pl.concat(parts).rechunk()
+                    piece = parts[0] if len(parts) == 1 and parts[0].n_chunks() == 1 else pl.concat(parts).rechunk()
                     yield self.finish(piece) if self.finish else piece
                     parts, have, want = [], 0, next(sizes, 0)
 
@@ -192,6 +206,7 @@ class ParquetBatchWriter:
 
     def discard(self) -> None:
         """Drop the spool without writing (the run failed)."""
+        self._held, self._held_bytes = [], 0
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
             self._staging = None

@@ -38,7 +38,7 @@ from assay.columns import PROVENANCE, RAW, RAW_RESTRICTED, SOURCE_FILE, SOURCE_R
 from assay.config import ColumnSpec, DomainSpec, polars_dtype
 from assay.data import personal_data
 from assay.errors import AssayError
-from assay.io import ParquetBatchWriter
+from assay.io import ParquetBatchWriter, row_group_sizes
 
 log = logging.getLogger("assay.clean")
 
@@ -613,22 +613,21 @@ def clean_frame(frame: pl.DataFrame, domain: DomainSpec, key: bytes, batch_rows:
 
 
 def _parquet_batches(path: Path, rows: int) -> Iterator[pl.DataFrame]:
-    """A Parquet file in batches of whole row groups, about ``rows`` rows each, read one at a time.
+    """A Parquet file in batches of about ``rows`` rows, read one at a time along its row groups.
 
-    (polars' own batched reading reads ahead as far as memory allows; this holds one batch.)
+    (polars' own batched reading reads ahead as far as memory allows; this holds one batch.) The
+    interim file has the row groups polars gives its height; a file laid out otherwise is read
+    the same way, at the cost of decoding some row groups twice.
     """
-    import pyarrow.parquet as pq
-
-    metadata = pq.read_metadata(path)
+    scan = pl.scan_parquet(path)
     offset, take = 0, 0
-    for group in range(metadata.num_row_groups):
-        size = metadata.row_group(group).num_rows
+    for size in row_group_sizes(scan.select(pl.len()).collect().item()):
         if take and take + size > rows:
-            yield pl.scan_parquet(path).slice(offset, take).collect()
+            yield scan.slice(offset, take).collect()
             offset, take = offset + take, 0
         take += size
     if take:
-        yield pl.scan_parquet(path).slice(offset, take).collect()
+        yield scan.slice(offset, take).collect()
 
 
 def clean_file(
