@@ -109,23 +109,20 @@ class ParquetBatchWriter:
 
     The file is byte for byte what :func:`write_parquet` writes for all the batches concatenated:
     polars lays a frame out in row groups by its height, and writes a frame that comes in pieces
-    in other row groups, so batches are held until the height is known and then go through
-    polars' streaming sink in pieces of exactly the row groups the whole frame would get. Up to
-    ``hold_bytes`` they are held in memory; beyond, every batch is spooled to an Arrow IPC file
-    beside ``path`` (which also lets go of the memory a batch's columns may share with what they
-    were computed from). ``finish`` turns each piece into what is written (ingest completes
-    ``_raw`` there, once it has seen the whole file); it must keep the rows and give the same
-    schema for every piece.
+    in other row groups, so each batch is spooled to an Arrow IPC file beside ``path`` and, once
+    the height is known, the rows go through polars' streaming sink in pieces of exactly the row
+    groups the whole frame would get. (Batches are not held in memory even when small: a batch's
+    columns may share the buffers of everything they were computed from, so a few rows of
+    quarantine held per batch would hold every batch.) ``finish`` turns each piece into what is
+    written (ingest completes ``_raw`` there, once it has seen the whole file); it must keep the
+    rows and give the same schema for every piece.
     """
 
-    def __init__(self, path: Path | str, finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None, hold_bytes: int = 96 << 20) -> None:
+    def __init__(self, path: Path | str, finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> None:
         self.path = Path(path)
         self.finish = finish
-        self.hold_bytes = hold_bytes
         self.rows = 0
         self._schema: pl.Schema | None = None
-        self._held: list[pl.DataFrame] = []
-        self._held_bytes = 0
         self._spooled: list[Path] = []
         self._staging: Path | None = None
 
@@ -138,15 +135,9 @@ class ParquetBatchWriter:
         if batch.height == 0:
             return
         self.rows += batch.height
-        if not self._spooled and self._held_bytes + batch.estimated_size() <= self.hold_bytes:
-            self._held.append(batch)
-            self._held_bytes += batch.estimated_size()
-            return
-        for frame in [*self._held, batch]:
-            spool = self._staging_dir() / f"{len(self._spooled):06d}.arrow"
-            frame.write_ipc(spool, compression="uncompressed")
-            self._spooled.append(spool)
-        self._held, self._held_bytes = [], 0
+        spool = self._staging_dir() / f"{len(self._spooled):06d}.arrow"
+        batch.write_ipc(spool, compression="uncompressed")
+        self._spooled.append(spool)
 
     def _staging_dir(self) -> Path:
         """A folder beside ``path`` for the spool and the file being written; a killed run's is removed by the next."""
@@ -160,7 +151,6 @@ class ParquetBatchWriter:
         """The rows written so far, batch by batch (before ``finish``)."""
         for spool in self._spooled:
             yield pl.read_ipc(spool)
-        yield from self._held
 
     def _pieces(self) -> Iterator[pl.DataFrame]:
         """The rows cut into the row groups of the whole frame, each one contiguous chunk, finished."""
@@ -168,9 +158,7 @@ class ParquetBatchWriter:
         want = next(sizes, 0)
         parts: list[pl.DataFrame] = []
         have = 0
-        # Held rows are made contiguous once, so that most pieces are slices of them, not copies.
-        frames = self.spooled() if self._spooled else iter([pl.concat(self._held).rechunk()] if self._held else [])
-        for frame in frames:
+        for frame in self.spooled():
             offset = 0
             while offset < frame.height:
                 take = min(want - have, frame.height - offset)
@@ -206,7 +194,6 @@ class ParquetBatchWriter:
 
     def discard(self) -> None:
         """Drop the spool without writing (the run failed)."""
-        self._held, self._held_bytes = [], 0
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
             self._staging = None
