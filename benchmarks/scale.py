@@ -103,7 +103,7 @@ def run_stage(stage: str, folder: Path) -> dict[str, float]:
 
 
 def phases(folder: Path) -> None:
-    """Time the phases of one ingest and one clean of ``folder``'s data, in this process."""
+    """Time the phases of one ingest and one clean of ``folder``'s data, in this process (wall and CPU)."""
     import logging
     import time
     from collections import defaultdict
@@ -117,17 +117,18 @@ def phases(folder: Path) -> None:
     import assay.io as io
     from assay.config import load_params
 
-    spent: dict[str, float] = defaultdict(float)
+    spent: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
 
     def timed(owner: object, name: str, label: str) -> None:
         original = getattr(owner, name)
 
         def wrapper(*args: object, **kwargs: object) -> object:
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             try:
                 return original(*args, **kwargs)
             finally:
-                spent[label] += time.perf_counter() - start
+                spent[label][0] += time.perf_counter() - wall
+                spent[label][1] += time.process_time() - cpu
 
         setattr(owner, name, wrapper)
 
@@ -143,19 +144,25 @@ def phases(folder: Path) -> None:
     timed(clean.Cleaner, "batch", "clean: batch total")
     timed(io.ParquetBatchWriter, "close", "write: parquet (all outputs, incl. ingest finish)")
     spec = load_params(folder / "params.yaml").domain(DOMAIN)
-    start = time.perf_counter()
-    sources.write_interim(DOMAIN, spec, folder / "interim.parquet", folder)
-    ingest = time.perf_counter() - start
-    start = time.perf_counter()
-    clean.clean_file(folder / "interim.parquet", spec, b"scale-benchmark-key", *(folder / f"{name}.parquet" for name in ("clean", "quarantine", "restricted")))
-    total = time.perf_counter() - start
-    print(f"\nphases of 1x (one run, in-process): ingest {ingest:.2f} s, clean {total:.2f} s")
+    outputs = [folder / f"{name}.parquet" for name in ("clean", "quarantine", "restricted")]
+    totals = {}
+    for stage, call in (
+        ("ingest", lambda: sources.write_interim(DOMAIN, spec, folder / "interim.parquet", folder)),
+        ("clean", lambda: clean.clean_file(folder / "interim.parquet", spec, b"key", *outputs)),
+    ):
+        wall, cpu = time.perf_counter(), time.process_time()
+        call()
+        totals[stage] = (time.perf_counter() - wall, time.process_time() - cpu)
+    print(
+        f"\nphases of one run in this process: ingest {totals['ingest'][0]:.2f} s wall, {totals['ingest'][1]:.2f} s CPU; "
+        f"clean {totals['clean'][0]:.2f} s wall, {totals['clean'][1]:.2f} s CPU"
+    )
     parts = [key for key in spent if key.startswith("clean: ") and key not in ("clean: batch total", "clean: raw identifiers (first read)")]
-    rest = spent["clean: batch total"] - sum(spent[key] for key in parts)
-    for label, seconds in sorted(spent.items()):
+    spent["clean: types, rules, reasons, quarantine (rest)"] = [spent["clean: batch total"][i] - sum(spent[key][i] for key in parts) for i in (0, 1)]
+    print(f"  {'phase':<52}{'wall s':>8}{'CPU s':>8}")
+    for label, (wall, cpu) in sorted(spent.items()):
         if label != "clean: batch total":
-            print(f"  {label:<52}{seconds:>7.2f} s")
-    print(f"  {'clean: types, rules, reasons, quarantine (rest)':<52}{rest:>7.2f} s")
+            print(f"  {label:<52}{wall:>8.2f}{cpu:>8.2f}")
 
 
 def main() -> None:
