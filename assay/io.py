@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -78,11 +79,125 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+# Statistics and compression are fixed so that output bytes depend only on the data.
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 3, "statistics": True}
+
+
 def write_parquet(frame: pl.DataFrame, path: Path | str) -> None:
     """Write ``frame`` atomically; the same frame always gives the same bytes."""
     with atomic_path(path) as tmp:
-        # Statistics and compression are fixed so that output bytes depend only on the data.
-        frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
+        frame.write_parquet(tmp, **PARQUET_OPTIONS)
+
+
+def row_group_sizes(rows: int) -> list[int]:
+    """The row groups polars writes for a frame of ``rows`` rows held in one piece.
+
+    They depend on the height only, not on the data or the thread count; polars decides, so it
+    is asked, with a frame of that height that costs nothing to write (read back, it has a chunk
+    per row group: tests/test_streaming.py checks the bytes this leads to).
+    """
+    buffer = io.BytesIO()
+    pl.select(pl.repeat(False, rows, dtype=pl.Boolean)).write_parquet(buffer, **PARQUET_OPTIONS)
+    sizes = pl.read_parquet(buffer.getvalue()).to_series().chunk_lengths() if rows else []
+    if sum(sizes) != rows:
+        raise RuntimeError(f"polars read {sum(sizes)} rows back from a parquet file of {rows}")
+    return sizes
+
+
+class ParquetBatchWriter:
+    """Write a frame that arrives in batches to ``path``, atomically, in bounded memory.
+
+    The file is byte for byte what :func:`write_parquet` writes for all the batches concatenated:
+    polars lays a frame out in row groups by its height, and writes a frame that comes in pieces
+    in other row groups, so each batch is spooled to an Arrow IPC file beside ``path`` and, once
+    the height is known, the rows go through polars' streaming sink in pieces of exactly the row
+    groups the whole frame would get. (Batches are not held in memory even when small: a batch's
+    columns may share the buffers of everything they were computed from, so a few rows of
+    quarantine held per batch would hold every batch.) ``finish`` turns each piece into what is
+    written (ingest completes ``_raw`` there, once it has seen the whole file); it must keep the
+    rows and give the same schema for every piece.
+    """
+
+    def __init__(self, path: Path | str, finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> None:
+        self.path = Path(path)
+        self.finish = finish
+        self.rows = 0
+        self._schema: pl.Schema | None = None
+        self._spooled: list[Path] = []
+        self._staging: Path | None = None
+
+    def write(self, batch: pl.DataFrame) -> None:
+        """Add the next rows; an empty batch only fixes the schema."""
+        if self._schema is None:
+            self._schema = batch.schema
+        elif batch.schema != self._schema:
+            raise ValueError(f"{self.path}: batch schema {batch.schema} differs from the first batch's {self._schema}")
+        if batch.height == 0:
+            return
+        self.rows += batch.height
+        spool = self._staging_dir() / f"{len(self._spooled):06d}.arrow"
+        batch.write_ipc(spool, compression="uncompressed")
+        self._spooled.append(spool)
+
+    def _staging_dir(self) -> Path:
+        """A folder beside ``path`` for the spool and the file being written; a killed run's is removed by the next."""
+        if self._staging is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(self.path)
+            self._staging = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent))
+        return self._staging
+
+    def spooled(self) -> Iterator[pl.DataFrame]:
+        """The rows written so far, batch by batch (before ``finish``)."""
+        for spool in self._spooled:
+            yield pl.read_ipc(spool)
+
+    def _pieces(self) -> Iterator[pl.DataFrame]:
+        """The rows cut into the row groups of the whole frame, each one contiguous chunk, finished."""
+        sizes = iter(row_group_sizes(self.rows))
+        want = next(sizes, 0)
+        parts: list[pl.DataFrame] = []
+        have = 0
+        for frame in self.spooled():
+            offset = 0
+            while offset < frame.height:
+                take = min(want - have, frame.height - offset)
+                parts.append(frame.slice(offset, take))
+                have += take
+                offset += take
+                if have == want:
+                    piece = parts[0] if len(parts) == 1 and parts[0].n_chunks() == 1 else pl.concat(parts).rechunk()
+                    yield self.finish(piece) if self.finish else piece
+                    parts, have, want = [], 0, next(sizes, 0)
+
+    def close(self) -> int:
+        """Write the file (replacing ``path`` atomically), drop the spool, and return the row count."""
+        from polars.io.plugins import register_io_source
+
+        if self._schema is None:
+            raise ValueError(f"{self.path}: nothing was written, not even an empty batch to give the schema")
+        empty = pl.DataFrame(schema=self._schema)
+        schema = (self.finish(empty) if self.finish else empty).schema
+
+        def pieces(with_columns: list[str] | None, predicate: Any, n_rows: int | None, batch_size: int | None) -> Iterator[pl.DataFrame]:
+            for piece in self._pieces():
+                yield piece if with_columns is None else piece.select(with_columns)
+
+        try:
+            tmp = self._staging_dir() / "out.parquet"
+            register_io_source(pieces, schema=schema).sink_parquet(tmp, **PARQUET_OPTIONS)
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, self.path)
+        finally:
+            self.discard()
+        return self.rows
+
+    def discard(self) -> None:
+        """Drop the spool without writing (the run failed)."""
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None
+        self._spooled = []
 
 
 def write_json(data: Any, path: Path | str) -> None:

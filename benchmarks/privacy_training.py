@@ -28,12 +28,14 @@ import argparse
 import json
 import logging
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's code, not an installed assay
 SHARED = ROOT.parent / "shared" / "data"
 SPLITS = ("train", "dev", "test")
 DOMAIN_FILE = "domain.json"

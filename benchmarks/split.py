@@ -16,6 +16,7 @@ import argparse
 import json
 import logging
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ import numpy as np
 import polars as pl
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's code, not an installed assay
 SHARED = ROOT.parent / "shared" / "data"
 PARAMS = ROOT / "params.real.yaml"
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import yaml
 
-from assay.lineage.trace import Tracer, open_repo, trace
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's code, not an installed assay
+from assay.lineage.trace import Tracer, open_repo, trace  # noqa: E402
 
 
 def timed(root: Path, path: str, by_content: bool) -> tuple[float, int, str]:

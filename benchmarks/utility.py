@@ -25,6 +25,7 @@ import argparse
 import json
 import logging
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +35,7 @@ import numpy as np
 import polars as pl
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's code, not an installed assay
 SHARED = ROOT.parent / "shared" / "data"
 MISSING = "(assay missing)"
 DEV_ROWS = 5_000  # dev rows watched for early stopping (the whole dev split would cost more than training)

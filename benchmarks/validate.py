@@ -1,8 +1,9 @@
 """Validation time on the real clean data, and the share of it spent inside Great Expectations.
 
-Target (issue 3): all suites on the real online-retail clean data in 5 s or less on 2 cores.
-Builds the real clean data in memory (ingest + clean from params.real.yaml), then validates it
-REPEATS times and prints medians: conversion to pandas, GX's validate call, our summary.
+Target (issue 19, item 3): the real online-retail suite in 3 s or less on 2 cores.
+Builds the real clean data in memory (ingest + clean from params.real.yaml, this checkout's
+code), then validates it REPEATS times and prints medians: the whole call (conversion to pandas,
+GX's validate calls, our summary) and the time inside GX.
 Usage: python benchmarks/validate.py [--repeats 3] [--domains transactions records]
 """
 
@@ -11,11 +12,13 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
+import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT))  # this checkout's code, not an installed assay
 
 
 def main() -> None:
@@ -34,7 +37,7 @@ def main() -> None:
 
     params = load_params(ROOT / "params.real.yaml")
     # Time the pieces by wrapping the GX call and the pandas conversion.
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = {"gx": 0.0}
     batch_definition = validate._batch_definition()
 
     class TimedBatchDefinition:
@@ -45,7 +48,7 @@ def main() -> None:
             def timed_validate(*a, **k):
                 start = time.perf_counter()
                 result = original(*a, **k)
-                timings["gx"] = time.perf_counter() - start
+                timings["gx"] += time.perf_counter() - start
                 return result
 
             batch.validate = timed_validate
@@ -61,13 +64,14 @@ def main() -> None:
         validate.validate_frame(clean.head(1000), suite)  # warm GX's context and imports
         totals, gx = [], []
         for _ in range(args.repeats):
+            timings["gx"] = 0.0
             start = time.perf_counter()
             summary = validate.validate_frame(clean, suite)
             totals.append(time.perf_counter() - start)
             gx.append(timings["gx"])
         total, inside = statistics.median(totals), statistics.median(gx)
         print(f"{domain:<14}{clean.height:>9,}{summary['evaluated']:>14}{total:>9.2f}{inside:>9.2f}{inside / total:>10.0%}")
-    print("target: transactions total <= 5 s on 2 cores")
+    print("target: transactions total <= 3 s on 2 cores")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Stage ``clean``: typed, rule-checked data plus a quarantine that says why each row was rejected.
 
 The rules come from ``params.yaml`` (``domains.<d>.columns`` and ``domains.<d>.clean``) and run
-in this order, as polars expressions over one lazy frame:
+in this order, as polars expressions over each batch of interim rows (:class:`Cleaner`):
 
 1. normalise text: trim, Unicode normal form, whitespace collapsing, mojibake repair (ftfy),
    missing-value markers to null;
@@ -13,6 +13,10 @@ in this order, as polars expressions over one lazy frame:
 A row goes to quarantine with ``_rule`` (the first check it failed) and ``_reason`` (every
 failure, in words). The stage guarantees ``rows_in == rows_clean + rows_quarantined +
 rows_deduplicated`` and fails loudly if its own arithmetic ever breaks that.
+
+The stage reads the interim file in batches of ``CLEAN_BATCH_ROWS`` and writes clean data,
+quarantine and the restricted quarantine as it goes (:func:`clean_file`), so memory does not grow
+with the data; the outputs are byte for byte those of cleaning the whole frame at once.
 """
 
 from __future__ import annotations
@@ -21,16 +25,20 @@ import hashlib
 import hmac
 import logging
 import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from assay.columns import PROVENANCE, RAW, RAW_RESTRICTED
+from assay.columns import PROVENANCE, RAW, RAW_RESTRICTED, SOURCE_FILE, SOURCE_ROW
 from assay.config import ColumnSpec, DomainSpec, polars_dtype
 from assay.data import personal_data
 from assay.errors import AssayError
+from assay.io import ParquetBatchWriter, row_group_sizes
 
 log = logging.getLogger("assay.clean")
 
@@ -121,23 +129,35 @@ def _fix_mojibake(values: pl.Series) -> pl.Series:
     return values.replace(mapping)
 
 
-def _normalise(frame: pl.DataFrame, domain: DomainSpec) -> tuple[pl.DataFrame, dict[str, int]]:
+def _by_value(values: pl.Series, change: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+    """``change`` applied to every value, worked out once per distinct value: columns repeat their values."""
+    distinct = values.drop_nulls().unique().to_frame("_value")
+    changed = distinct.with_columns(change(pl.col("_value")).alias("_changed")).filter(pl.col("_changed") != pl.col("_value"))
+    return values if changed.is_empty() else values.replace(changed["_value"], changed["_changed"])
+
+
+def _unicode_normal_form(values: pl.Series, form: str) -> pl.Series:
+    """Each value in the Unicode normal form; ASCII text is in every form already, so only the rest is normalised."""
+    at = (values.str.len_bytes() != values.str.len_chars()).fill_null(False).arg_true()
+    return values if at.is_empty() else values.clone().scatter(at, values.gather(at).str.normalize(form))
+
+
+def _normalise(frame: pl.DataFrame, domain: DomainSpec, columns: list[str] | None = None) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Normalise ``columns`` (default: all the domain's) as the clean spec says; counts of what changed."""
     spec = domain.clean
-    columns = list(domain.columns)
+    columns = list(domain.columns) if columns is None else columns
     before = frame.select(columns)
-    exprs = []
+    if spec.trim:
+        frame = frame.with_columns(pl.col(name).str.strip_chars() for name in columns)
     for name in columns:
-        expr = pl.col(name)
-        if spec.trim:
-            expr = expr.str.strip_chars()
+        values = frame[name]
         if name in spec.collapse_whitespace:
-            expr = expr.str.replace_all(r"\s+", " ")
+            values = _by_value(values, lambda value: value.str.replace_all(r"\s+", " "))
         if spec.unicode_form:
-            expr = expr.str.normalize(spec.unicode_form)
-        exprs.append(expr.alias(name))
-    frame = frame.with_columns(exprs)
+            values = _unicode_normal_form(values, spec.unicode_form)
+        frame = frame.with_columns(values)
     mojibake_fixed = 0
-    for name in spec.fix_mojibake:
+    for name in (name for name in spec.fix_mojibake if name in columns):
         repaired = _fix_mojibake(frame[name])
         mojibake_fixed += int((repaired != frame[name]).sum())
         frame = frame.with_columns(repaired)
@@ -258,16 +278,6 @@ def _column_checks(name: str, spec: ColumnSpec) -> list[tuple[str, pl.Expr, pl.E
     return checks
 
 
-def _deduplicate(parseable: pl.DataFrame, subset: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split into (first occurrences, later exact copies); copies name the row they repeat."""
-    first_row = pl.col("_source_row").first().over(subset).alias("duplicate_of_row")
-    first_file = pl.col("_source_file").first().over(subset).alias("duplicate_of_file")
-    marked = parseable.with_columns(pl.struct(subset).is_first_distinct().alias("_keep"), first_row, first_file)
-    kept = marked.filter("_keep").drop("_keep", "duplicate_of_row", "duplicate_of_file")
-    dropped = marked.filter(~pl.col("_keep")).select(*PROVENANCE, "duplicate_of_file", "duplicate_of_row")
-    return kept, dropped
-
-
 def _found_column(name: str) -> str:
     return f"{name}__personal_data"
 
@@ -278,141 +288,372 @@ def _treat_personal_data(frame: pl.DataFrame, actions: dict[str, str], raw_ids: 
     ``mask`` and ``quarantine`` columns are masked here, so that neither clean data nor the
     quarantine holds a find; ``flag`` columns keep their values, except raw identifiers.
     ``<name>__personal_data`` keeps the kind found, for the quarantine check and the flag.
+    The patterns run once per distinct value, not once per row.
     """
-    if not actions:
-        return frame, {}
-    frame = frame.with_columns([personal_data.kind_found(name, raw_ids).alias(_found_column(name)) for name in actions])
     report: dict[str, dict[str, Any]] = {}
     for name, action in actions.items():
-        kinds = frame[_found_column(name)].drop_nulls().value_counts(sort=True, name="n")
-        report[name] = {"action": action, "values_found": int(kinds["n"].sum()), "kinds": dict(sorted(kinds.iter_rows()))}
-    treated = []
-    for name, action in actions.items():
+        value = pl.col(name)
+        kind = personal_data.kind_found(value, raw_ids)
         if action == "flag":
-            is_raw_id = pl.col(_found_column(name)) == personal_data.RAW_IDENTIFIER
-            treated.append(pl.when(is_raw_id).then(pl.lit(f"<{personal_data.RAW_IDENTIFIER}>")).otherwise(pl.col(name)).alias(name))
+            treated = pl.when(kind == personal_data.RAW_IDENTIFIER).then(pl.lit(f"<{personal_data.RAW_IDENTIFIER}>")).otherwise(value)
         else:
-            treated.append(personal_data.masked(name, raw_ids).alias(name))
-    return frame.with_columns(treated), report
+            treated = personal_data.masked(value, raw_ids)
+        found = frame.select(value.drop_nulls().unique()).with_columns(kind.alias("_kind"), treated.alias("_treated")).filter(pl.col("_kind").is_not_null())
+        kinds = frame[name].replace_strict(found[name], found["_kind"], default=None, return_dtype=pl.String).alias(_found_column(name))
+        frame = frame.with_columns(kinds, frame[name].replace(found[name], found["_treated"]))
+        counts = kinds.drop_nulls().value_counts(sort=True, name="n")
+        report[name] = {"action": action, "values_found": int(counts["n"].sum()), "kinds": dict(sorted(counts.iter_rows()))}
+    return frame, report
 
 
-def clean_frame(frame: pl.DataFrame, domain: DomainSpec, key: bytes) -> CleanResult:
-    """Clean one domain's interim frame; pure apart from logging."""
-    spec = domain.clean
-    columns = list(domain.columns)
-    rows_in = frame.height
-    if RAW_RESTRICTED not in frame.columns:  # interim data from a reader that keeps no identifiers
-        frame = frame.with_columns(pl.lit(None, pl.String).alias(RAW_RESTRICTED))
-    frame = frame.with_row_index(_ORDER)
-    frame, normalised = _normalise(frame, domain)
+_FINGERPRINT_SEEDS = (0x5EED1, 0xA55A2)
+EXAMPLE_DUPLICATES = 20
 
-    broken = frame.filter(pl.col("_ingest_error").is_not_null())
-    parseable = frame.filter(pl.col("_ingest_error").is_null())
-    if spec.dedupe:
-        parseable, duplicates = _deduplicate(parseable, spec.dedupe_subset or columns)
-    else:
-        duplicates = (
-            parseable.clear()
-            .select(*PROVENANCE)
-            .with_columns(pl.lit(None, pl.String).alias("duplicate_of_file"), pl.lit(None, pl.Int64).alias("duplicate_of_row"))
+
+class _Duplicates:
+    """Exact duplicates across batches: the first occurrence of every distinct row seen so far.
+
+    Within a batch, rows are grouped by a 64-bit hash of their values and each repeat is
+    compared value by value with the row it repeats (where a hash is shared by two different
+    rows, the batch is grouped by the values themselves). Across batches a row is known by a
+    128-bit fingerprint (two independent 64-bit hashes), so 28 bytes are held per distinct row,
+    not the row: two different rows share a fingerprint with a probability of about n² / 2¹²⁹,
+    10⁻²⁴ for 50 million rows.
+    """
+
+    def __init__(self, subset: list[str]) -> None:
+        self.subset = subset
+        self.files: dict[str, int] = {}
+        self._seen: list[pl.DataFrame] = []  # _fp1, _fp2, _seen_file (code in self.files), _seen_row
+        self.count = 0
+        self.examples: list[dict[str, Any]] = []
+
+    def _with_earlier(self, firsts: pl.DataFrame) -> pl.DataFrame:
+        """``firsts`` with the file and line of the same row in an earlier batch (null where there is none).
+
+        What was seen is probed against a hash table of the batch's first 64 bits (one key, one
+        table per batch), and a match must agree on the other 64.
+        """
+        if not self._seen:
+            return firsts.with_columns(pl.lit(None, pl.UInt32).alias("_seen_file"), pl.lit(None, pl.Int64).alias("_seen_row"))
+        keys = firsts.select("_fp1", "_fp2").with_row_index("_at")
+        found = pl.concat(self._seen, rechunk=False).join(keys, on="_fp1", how="inner", suffix="_batch")
+        found = found.filter(pl.col("_fp2") == pl.col("_fp2_batch")).select("_at", "_seen_file", "_seen_row")
+        return firsts.with_row_index("_at").join(found, on="_at", how="left", maintain_order="left").drop("_at")
+
+    def keep(self, parseable: pl.DataFrame) -> pl.DataFrame:
+        """The rows of a batch that repeat no earlier row, of this batch or an earlier one."""
+        height = parseable.height
+        values = parseable.select(self.subset)
+        fp1, fp2 = (values.hash_rows(seed) for seed in _FINGERPRINT_SEEDS)
+        position = pl.int_range(height, dtype=pl.Int64, eager=True)
+        first_at = pl.DataFrame({"_fp1": fp1, "_at": position}).select(pl.col("_at").first().over("_fp1")).to_series()
+        repeats = position.filter(first_at != position)
+        if repeats.len():
+            of = first_at.gather(repeats)
+            if not all(values[name].gather(repeats).eq_missing(values[name].gather(of)).all() for name in self.subset):
+                # Two different rows share the hash: group this batch by the values themselves.
+                first_at = values.with_columns(position.alias("_at")).select(pl.col("_at").first().over(self.subset)).to_series()
+        is_first = first_at == position
+        for name in parseable[SOURCE_FILE].unique(maintain_order=True).to_list():
+            self.files.setdefault(name, len(self.files))
+        firsts = pl.DataFrame(
+            {
+                "_fp1": fp1.filter(is_first),
+                "_fp2": fp2.filter(is_first),
+                "_file": parseable[SOURCE_FILE].filter(is_first).replace_strict(self.files, return_dtype=pl.UInt32),
+                "_row": parseable[SOURCE_ROW].filter(is_first),
+            },
+            schema={"_fp1": pl.UInt64, "_fp2": pl.UInt64, "_file": pl.UInt32, "_row": pl.Int64},
+        )
+        firsts = self._with_earlier(firsts)
+        is_new = firsts["_seen_row"].is_null()
+        self._seen = _appended(self._seen, firsts.filter(is_new).select("_fp1", "_fp2", pl.col("_file").alias("_seen_file"), pl.col("_row").alias("_seen_row")))
+        # Each row's first occurrence: in an earlier batch if seen there, else its group's first here.
+        slot = pl.repeat(None, height, dtype=pl.Int64, eager=True).scatter(position.filter(is_first), pl.int_range(firsts.height, dtype=pl.Int64, eager=True))
+        group = slot.gather(first_at)
+        keep = is_first & is_new.gather(group)
+        if not keep.all():
+            self.count += int((~keep).sum())
+            if len(self.examples) < EXAMPLE_DUPLICATES:
+                names = list(self.files)
+                dropped = position.filter(~keep).head(EXAMPLE_DUPLICATES - len(self.examples))
+                origin = firsts.select(pl.coalesce("_seen_file", "_file"), pl.coalesce("_seen_row", "_row")).gather(group.gather(dropped))
+                for index, (code, row) in zip(dropped.to_list(), origin.rows(), strict=True):
+                    example = {SOURCE_FILE: parseable[SOURCE_FILE][index], SOURCE_ROW: parseable[SOURCE_ROW][index]}
+                    self.examples.append(example | {"duplicate_of_file": names[code], "duplicate_of_row": row})
+        return parseable.filter(keep)
+
+
+class _FirstKeys:
+    """Key uniqueness across batches: the first line of every key seen so far (exact values, one row per distinct key)."""
+
+    def __init__(self, key: list[str]) -> None:
+        self.key = key
+        self._seen: list[pl.DataFrame] = []
+
+    def mark(self, typed: pl.DataFrame) -> pl.DataFrame:
+        """``typed`` with ``_key_repeated`` (a complete key seen in an earlier row) and ``_key_first_line``."""
+        key = self.key
+        complete = pl.all_horizontal([pl.col(name).is_not_null() for name in key])
+        marked = typed.with_columns(
+            (~pl.struct(key).is_first_distinct() & complete).alias("_key_repeated"),
+            pl.col(SOURCE_ROW).first().over(key).alias("_key_first_line"),
+        )
+        if self._seen:
+            marked = _with_earlier(marked, self._seen, key, {"_seen_line": pl.Int64}).with_columns(
+                (pl.col("_key_repeated") | pl.col("_seen_line").is_not_null()).alias("_key_repeated"),
+                pl.coalesce("_seen_line", "_key_first_line").alias("_key_first_line"),
+            )
+            new = marked.filter(complete & pl.col("_seen_line").is_null() & ~pl.col("_key_repeated"))
+            marked = marked.drop("_seen_line")
+        else:
+            new = marked.filter(complete & ~pl.col("_key_repeated"))
+        self._seen = _appended(self._seen, new.select(*key, pl.col(SOURCE_ROW).alias("_seen_line")))
+        return marked
+
+
+# What was seen is kept in at most this many pieces: probing one piece is about twice as fast as
+# probing twenty, and joining them costs a copy, so every few batches they become one.
+_SEEN_PIECES = 8
+
+
+def _appended(seen: list[pl.DataFrame], new: pl.DataFrame) -> list[pl.DataFrame]:
+    seen = [*seen, new]
+    return [pl.concat(seen, rechunk=True)] if len(seen) > _SEEN_PIECES else seen
+
+
+def _with_earlier(batch: pl.DataFrame, seen: list[pl.DataFrame], on: list[str], columns: dict[str, pl.DataType]) -> pl.DataFrame:
+    """``batch`` with ``columns`` of its rows' entries in ``seen`` (keys distinct there), null where there is none.
+
+    ``seen`` grows with every batch: it is probed against a hash table of the batch's keys, so a
+    batch costs a scan of what was seen, not a new table of it.
+    """
+    if not seen:
+        return batch.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in columns.items())
+    keys = batch.select(on).with_row_index("_at").filter(pl.all_horizontal(pl.col(name).is_not_null() for name in on))
+    found = pl.concat(seen, rechunk=False).join(keys, on=on, how="inner").select("_at", *columns)
+    return batch.with_row_index("_at").join(found, on="_at", how="left", maintain_order="left").drop("_at")
+
+
+def raw_identifiers(batches: Iterable[pl.DataFrame], domain: DomainSpec) -> pl.Series | None:
+    """Every distinct identifier value of the domain's data, normalised as cleaning does, sorted; None without identifiers.
+
+    Free text equal to one of them is personal data (:mod:`assay.data.personal_data`), so this
+    is known before the first batch is cleaned.
+    """
+    identifiers = [name for name, column in domain.columns.items() if column.identifier]
+    if not identifiers:
+        return None
+    parts = []
+    for batch in batches:
+        normalised, _ = _normalise(batch.select(identifiers), domain, identifiers)
+        parts.extend(normalised[name].drop_nulls().unique() for name in identifiers)
+    if not parts:
+        return pl.Series(dtype=pl.String)
+    return pl.concat(parts).unique().sort()
+
+
+class Cleaner:
+    """Cleans one domain's interim rows batch by batch; the rules are polars expressions, built once.
+
+    Row-local rules run on each batch alone; what spans batches is kept small: the raw
+    identifiers (given up front), the first occurrence of each distinct row (dedupe) and of
+    each key (``unique_key``), and the report's counts. Batches must come in file order, and
+    the outputs of the batches, concatenated, are what cleaning the whole frame at once gives.
+    """
+
+    def __init__(self, domain: DomainSpec, key: bytes, raw_ids: pl.Series | None) -> None:
+        self.domain, self.key, self.raw_ids = domain, key, raw_ids
+        spec = self.spec = domain.clean
+        self.columns = list(domain.columns)
+        self.identifiers = [name for name, column in domain.columns.items() if column.identifier]
+        self.actions = domain.personal_data_actions()
+        self.flag_names = [rule.name for rule in spec.rules if rule.action == "flag"]
+        self.duplicates = _Duplicates(spec.dedupe_subset or self.columns) if spec.dedupe else None
+        self.first_keys = _FirstKeys(spec.unique_key) if spec.unique_key else None
+        checks: list[tuple[str, pl.Expr, pl.Expr]] = []
+        for name, column in domain.columns.items():
+            checks.extend(_column_checks(name, column))
+        for name, action in self.actions.items():
+            if action == "quarantine":
+                found = pl.col(_found_column(name))
+                words = found.replace_strict(personal_data.WORDS, default=None, return_dtype=pl.String)
+                checks.append((f"personal_data:{name}", found.is_not_null(), _say(f"{name} holds ", words, " (masked here)")))
+        if spec.unique_key:
+            label = ", ".join(spec.unique_key)
+            reason = _say(f"{label} repeats the key of line ", pl.col("_key_first_line"), " with different values")
+            checks.append((f"duplicate_key:{label}", pl.col("_key_repeated"), reason))
+        for rule in spec.rules:
+            if rule.action == "quarantine":
+                checks.append((rule.name, pl.sql_expr(rule.when).fill_null(False), pl.lit(rule.reason)))
+        failed = [expr.fill_null(False) for _, expr, _ in checks]
+        self.first_rule = (
+            pl.coalesce([pl.when(fail).then(pl.lit(rule)) for (rule, _, _), fail in zip(checks, failed, strict=True)]) if checks else pl.lit(None, pl.String)
+        )
+        self.reasons = (
+            pl.concat_str([pl.when(fail).then(reason) for (_, _, reason), fail in zip(checks, failed, strict=True)], separator="; ", ignore_nulls=True)
+            if checks
+            else pl.lit(None, pl.String)
+        )
+        self.flags = [pl.sql_expr(rule.when).fill_null(False).alias(rule.name) for rule in spec.rules if rule.action == "flag"]
+        self.derived = [pl.sql_expr(item.expr).alias(item.name) for item in spec.derived]
+        self.personal_flags = [
+            pl.col(_found_column(name)).is_not_null().alias(f"personal_data_{name}") for name, action in self.actions.items() if action == "flag"
+        ]
+        self.rows_in = 0
+        self.rows_clean = 0
+        self.rows_quarantined = 0
+        self.restricted_lines = 0
+        self.rules: Counter[str] = Counter({rule.name: 0 for rule in spec.rules if rule.action == "quarantine"})
+        self.flag_counts: Counter[str] = Counter({name: 0 for name in self.flag_names})
+        self.normalised: Counter[str] = Counter({"values_trimmed_or_normalised": 0, "mojibake_repaired": 0, "missing_markers_to_null": 0})
+        self.personal: dict[str, dict[str, Any]] = {}
+
+    def batch(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """(clean, quarantine, restricted) rows of the next batch of interim rows."""
+        columns, identifiers, actions, raw_ids = self.columns, self.identifiers, self.actions, self.raw_ids
+        if RAW_RESTRICTED not in frame.columns:  # interim data from a reader that keeps no identifiers
+            frame = frame.with_columns(pl.lit(None, pl.String).alias(RAW_RESTRICTED))
+        frame = frame.with_row_index(_ORDER, offset=self.rows_in)
+        self.rows_in += frame.height
+        frame, normalised = _normalise(frame, self.domain)
+        self.normalised.update(normalised)
+
+        broken = frame.filter(pl.col("_ingest_error").is_not_null())
+        parseable = frame.filter(pl.col("_ingest_error").is_null())
+        if self.duplicates:
+            parseable = self.duplicates.keep(parseable)
+        parseable, personal = _treat_personal_data(parseable, actions, raw_ids)
+        for name, found in personal.items():
+            total = self.personal.setdefault(name, {"action": found["action"], "values_found": 0, "kinds": Counter()})
+            total["values_found"] += found["values_found"]
+            total["kinds"].update(found["kinds"])
+
+        typed = (
+            parseable.lazy()
+            .with_columns([pl.col(name).alias(f"{name}__raw") for name in columns])
+            .with_columns([_cast(name, column).alias(name) for name, column in self.domain.columns.items()])
+            .collect()
+        )
+        if self.first_keys:
+            typed = self.first_keys.mark(typed)
+        checked = typed.with_columns(self.first_rule.alias("_rule"), *self.flags)
+        is_good = pl.col("_rule").is_null()
+
+        good = checked.filter(is_good)
+        good = good.with_columns([pseudonymise(good[name], self.key) for name in identifiers])
+        clean = good.with_columns(*self.derived, *self.personal_flags).select(
+            *columns, *self.flag_names, *[d.name for d in self.spec.derived], *[flag.meta.output_name() for flag in self.personal_flags], *PROVENANCE
         )
 
-    identifiers = [name for name, column in domain.columns.items() if column.identifier]
-    actions = domain.personal_data_actions()
-    raw_ids = pl.concat([frame[name] for name in identifiers]).drop_nulls().unique().sort() if identifiers else None
-    parseable, personal = _treat_personal_data(parseable, actions, raw_ids)
+        # Reasons are worded only for the rows that keep them.
+        rejected = checked.filter(~is_good).with_columns(self.reasons.alias("_reason"))
+        rejected = rejected.select(_ORDER, *[pl.col(f"{name}__raw").alias(name) for name in columns], *PROVENANCE, RAW, "_rule", "_reason")
+        broken = broken.select(_ORDER, *columns, *PROVENANCE, RAW, RAW_RESTRICTED, pl.lit("ingest").alias("_rule"), pl.col("_ingest_error").alias("_reason"))
+        if actions:
+            # A broken line's free text is not split into columns: mask personal data in all of it.
+            shown = personal_data.masked(RAW)
+            broken = broken.with_columns(shown.alias(RAW), pl.coalesce(RAW_RESTRICTED, pl.when(shown != pl.col(RAW)).then(pl.col(RAW))).alias(RAW_RESTRICTED))
+        rejected = rejected.with_columns(pl.lit(None, pl.String).alias(RAW_RESTRICTED))
+        quarantine = pl.concat([broken, rejected], how="diagonal").sort(_ORDER)
+        restricted = quarantine.filter(pl.col(RAW_RESTRICTED).is_not_null()).select(*PROVENANCE, "_rule", "_reason", pl.col(RAW_RESTRICTED).alias(RAW))
+        # Quarantine is read by stewards, but it is still no place for raw identifiers: ids are
+        # pseudonymised, reasons never repeat them, and ``_raw`` has them masked (assay.ingest.tabular).
+        quarantine = quarantine.with_columns([pseudonymise(quarantine[name], self.key) for name in identifiers]).drop(_ORDER, RAW_RESTRICTED)
+        # Flagged personal data stays in clean data by the steward's choice, never in quarantine.
+        quarantine = quarantine.with_columns([personal_data.masked(name, raw_ids).alias(name) for name, action in actions.items() if action == "flag"])
 
-    checks: list[tuple[str, pl.Expr, pl.Expr]] = []
-    for name, column in domain.columns.items():
-        checks.extend(_column_checks(name, column))
-    for name, action in actions.items():
-        if action == "quarantine":
-            found = pl.col(_found_column(name))
-            words = found.replace_strict(personal_data.WORDS, default=None, return_dtype=pl.String)
-            checks.append((f"personal_data:{name}", found.is_not_null(), _say(f"{name} holds ", words, " (masked here)")))
-    if spec.unique_key:
-        key_cols = spec.unique_key
-        repeated = ~pl.struct(key_cols).is_first_distinct() & pl.all_horizontal([pl.col(c).is_not_null() for c in key_cols])
-        first_line = pl.col("_source_row").first().over(key_cols)
-        label = ", ".join(key_cols)
-        checks.append((f"duplicate_key:{label}", repeated, _say(f"{label} repeats the key of line ", first_line, " with different values")))
-    for rule in spec.rules:
-        if rule.action == "quarantine":
-            checks.append((rule.name, pl.sql_expr(rule.when).fill_null(False), pl.lit(rule.reason)))
+        self.rows_clean += clean.height
+        self.rows_quarantined += quarantine.height
+        self.restricted_lines += restricted.height
+        self.rules.update(dict(quarantine.group_by("_rule").len().iter_rows()))
+        self.flag_counts.update({name: int(clean[name].sum()) for name in self.flag_names})
+        return clean, quarantine, restricted
 
-    typed = (
-        parseable.lazy()
-        .with_columns([pl.col(name).alias(f"{name}__raw") for name in columns])
-        .with_columns([_cast(name, column).alias(name) for name, column in domain.columns.items()])
-    )
-    failed = [expr.fill_null(False) for _, expr, _ in checks]
-    first_rule = (
-        pl.coalesce([pl.when(fail).then(pl.lit(rule)) for (rule, _, _), fail in zip(checks, failed, strict=True)]) if checks else pl.lit(None, pl.String)
-    )
-    reasons = (
-        pl.concat_str([pl.when(fail).then(reason) for (_, _, reason), fail in zip(checks, failed, strict=True)], separator="; ", ignore_nulls=True)
-        if checks
-        else pl.lit(None, pl.String)
-    )
-    flags = [pl.sql_expr(rule.when).fill_null(False).alias(rule.name) for rule in spec.rules if rule.action == "flag"]
-    checked = typed.with_columns(first_rule.alias("_rule"), reasons.alias("_reason"), *flags).collect()
-
-    flag_names = [rule.name for rule in spec.rules if rule.action == "flag"]
-    personal_flags = [pl.col(_found_column(name)).is_not_null().alias(f"personal_data_{name}") for name, action in actions.items() if action == "flag"]
-    good = checked.filter(pl.col("_rule").is_null())
-    good = good.with_columns([pseudonymise(good[name], key) for name in identifiers])
-    derived = [pl.sql_expr(item.expr).alias(item.name) for item in spec.derived]
-    clean = good.with_columns(*derived, *personal_flags).select(
-        *columns, *flag_names, *[d.name for d in spec.derived], *[flag.meta.output_name() for flag in personal_flags], *PROVENANCE
-    )
-
-    rejected = checked.filter(pl.col("_rule").is_not_null()).select(
-        _ORDER, *[pl.col(f"{name}__raw").alias(name) for name in columns], *PROVENANCE, "_raw", "_rule", "_reason"
-    )
-    broken = broken.select(_ORDER, *columns, *PROVENANCE, RAW, RAW_RESTRICTED, pl.lit("ingest").alias("_rule"), pl.col("_ingest_error").alias("_reason"))
-    if actions:
-        # A broken line's free text is not split into columns: mask personal data in all of it.
-        shown = personal_data.masked(RAW)
-        broken = broken.with_columns(shown.alias(RAW), pl.coalesce(RAW_RESTRICTED, pl.when(shown != pl.col(RAW)).then(pl.col(RAW))).alias(RAW_RESTRICTED))
-    rejected = rejected.with_columns(pl.lit(None, pl.String).alias(RAW_RESTRICTED))
-    quarantine = pl.concat([broken, rejected], how="diagonal").sort(_ORDER)
-    restricted = quarantine.filter(pl.col(RAW_RESTRICTED).is_not_null()).select(*PROVENANCE, "_rule", "_reason", pl.col(RAW_RESTRICTED).alias(RAW))
-    # Quarantine is read by stewards, but it is still no place for raw identifiers: ids are
-    # pseudonymised, reasons never repeat them, and ``_raw`` has them masked (assay.ingest.tabular).
-    quarantine = quarantine.with_columns([pseudonymise(quarantine[name], key) for name in identifiers]).drop(_ORDER, RAW_RESTRICTED)
-    # Flagged personal data stays in clean data by the steward's choice, never in quarantine.
-    quarantine = quarantine.with_columns([personal_data.masked(name, raw_ids).alias(name) for name, action in actions.items() if action == "flag"])
-
-    report = _report(rows_in, clean, quarantine, duplicates, spec, normalised, identifiers, flag_names)
-    report["restricted_lines"] = restricted.height
-    report["personal_data"] = personal
-    return CleanResult(clean=clean, quarantine=quarantine, restricted=restricted, report=report)
+    def report(self) -> dict[str, Any]:
+        """The cleaning report; raises if the rows do not add up."""
+        rows_deduplicated = self.duplicates.count if self.duplicates else 0
+        if self.rows_in != self.rows_clean + self.rows_quarantined + rows_deduplicated:
+            raise RuntimeError(
+                f"row accounting broke: {self.rows_in} in != {self.rows_clean} clean + {self.rows_quarantined} quarantined + {rows_deduplicated} deduplicated"
+            )
+        return {
+            "rows_in": self.rows_in,
+            "rows_clean": self.rows_clean,
+            "rows_quarantined": self.rows_quarantined,
+            "rows_deduplicated": rows_deduplicated,
+            "rules": dict(sorted(self.rules.items())),
+            "flags": dict(self.flag_counts),
+            "normalised": dict(self.normalised),
+            "pseudonymised_columns": self.identifiers,
+            "duplicate_examples": self.duplicates.examples if self.duplicates else [],
+            "restricted_lines": self.restricted_lines,
+            "personal_data": {
+                name: {"action": found["action"], "values_found": found["values_found"], "kinds": dict(sorted(found["kinds"].items()))}
+                for name, found in self.personal.items()
+            },
+        }
 
 
-def _report(
-    rows_in: int,
-    clean: pl.DataFrame,
-    quarantine: pl.DataFrame,
-    duplicates: pl.DataFrame,
-    spec: Any,
-    normalised: dict[str, int],
-    identifiers: list[str],
-    flag_names: list[str],
+CLEAN_BATCH_ROWS = 1 << 18
+
+
+def _slices(frame: pl.DataFrame, rows: int) -> Iterator[pl.DataFrame]:
+    for offset in range(0, max(frame.height, 1), rows):
+        yield frame.slice(offset, rows)
+
+
+def clean_frame(frame: pl.DataFrame, domain: DomainSpec, key: bytes, batch_rows: int = CLEAN_BATCH_ROWS) -> CleanResult:
+    """Clean one domain's interim frame in memory (batches of ``batch_rows``); pure apart from logging."""
+    cleaner = Cleaner(domain, key, raw_identifiers(_slices(frame, batch_rows), domain))
+    parts = [cleaner.batch(batch) for batch in _slices(frame, batch_rows)]
+    clean, quarantine, restricted = (pl.concat([part[i] for part in parts]) for i in range(3))
+    return CleanResult(clean=clean, quarantine=quarantine, restricted=restricted, report=cleaner.report())
+
+
+def _parquet_batches(path: Path, rows: int) -> Iterator[pl.DataFrame]:
+    """A Parquet file in batches of about ``rows`` rows, read one at a time along its row groups.
+
+    (polars' own batched reading reads ahead as far as memory allows; this holds one batch.) The
+    interim file has the row groups polars gives its height; a file laid out otherwise is read
+    the same way, at the cost of decoding some row groups twice.
+    """
+    scan = pl.scan_parquet(path)
+    offset, take = 0, 0
+    for size in row_group_sizes(scan.select(pl.len()).collect().item()):
+        if take and take + size > rows:
+            yield scan.slice(offset, take).collect()
+            offset, take = offset + take, 0
+        take += size
+    if take:
+        yield scan.slice(offset, take).collect()
+
+
+def clean_file(
+    interim: Path, domain: DomainSpec, key: bytes, out: Path, quarantine: Path, restricted: Path, batch_rows: int = CLEAN_BATCH_ROWS
 ) -> dict[str, Any]:
-    rows_clean, rows_quarantined, rows_deduplicated = clean.height, quarantine.height, duplicates.height
-    if rows_in != rows_clean + rows_quarantined + rows_deduplicated:
-        raise RuntimeError(f"row accounting broke: {rows_in} in != {rows_clean} clean + {rows_quarantined} quarantined + {rows_deduplicated} deduplicated")
-    rules = {rule.name: 0 for rule in spec.rules if rule.action == "quarantine"}
-    for rule, count in quarantine.group_by("_rule").len().sort("_rule").iter_rows():
-        rules[rule] = count
-    return {
-        "rows_in": rows_in,
-        "rows_clean": rows_clean,
-        "rows_quarantined": rows_quarantined,
-        "rows_deduplicated": rows_deduplicated,
-        "rules": dict(sorted(rules.items())),
-        "flags": {name: int(clean[name].sum()) for name in flag_names},
-        "normalised": normalised,
-        "pseudonymised_columns": identifiers,
-        "duplicate_examples": duplicates.head(20).to_dicts(),
-    }
+    """Clean an interim Parquet file batch by batch into the three outputs (each written atomically); return the report.
+
+    The interim file is read twice: its identifier columns first (:func:`raw_identifiers`),
+    then every column, one batch at a time.
+    """
+    identifiers = [name for name, column in domain.columns.items() if column.identifier]
+    scan = pl.scan_parquet(interim)
+    raw_ids = raw_identifiers((batch.select(identifiers) for batch in _parquet_batches(interim, batch_rows)), domain) if identifiers else None
+    cleaner = Cleaner(domain, key, raw_ids)
+    writers = [ParquetBatchWriter(path) for path in (out, quarantine, restricted)]
+    try:
+        for batch in _parquet_batches(interim, batch_rows):
+            for writer, rows in zip(writers, cleaner.batch(batch), strict=True):
+                writer.write(rows)
+        if cleaner.rows_in == 0:
+            for writer, rows in zip(writers, cleaner.batch(scan.head(0).collect()), strict=True):
+                writer.write(rows)
+        report = cleaner.report()
+        for writer in writers:
+            writer.close()
+    finally:
+        for writer in writers:
+            writer.discard()
+    return report

@@ -6,13 +6,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from assay.config import load_params
 from assay.contracts import CleanReport, write_report
-from assay.data.clean import clean_frame, pseudonym_key
+from assay.data.clean import clean_file, pseudonym_key
 from assay.errors import AssayError
-from assay.io import write_parquet
 from assay.layout import LAYOUT
 from assay.progress import steps
 
@@ -43,20 +40,13 @@ def run_clean(
     key = pseudonym_key(reads_real_data(Path(domain.raw_dir), Path(params_path)), allow_demo_key) if has_identifiers else None
     if not interim.is_file():
         raise AssayError(f"{interim}: interim data not found; run `assay ingest --domain {domain_name}` first")
-    frame = pl.read_parquet(interim)
-    with steps(f"clean {domain_name}", total=5) as done:
-        result = clean_frame(frame, domain, key.secret if key else b"")
-        done("rows checked")
-        write_parquet(result.clean, out)
-        done("clean data written")
-        write_parquet(result.quarantine, quarantine_path)
-        done("quarantine written")
-        write_parquet(result.restricted, restricted_path)
-        done("restricted quarantine written")
+    with steps(f"clean {domain_name}", total=2) as done:
+        report = clean_file(interim, domain, key.secret if key else b"", out, quarantine_path, restricted_path)
+        done("clean data, quarantine and restricted quarantine written")
         # Which key made the pseudonyms (its fingerprint, never the key), for auditors and the lineage record.
-        write_report(CleanReport, {**result.report, "pseudonym_key": key.describe() if key else None}, report_path)
+        write_report(CleanReport, {**report, "pseudonym_key": key.describe() if key else None}, report_path)
         done("report written")
-    r = result.report
+    r = report
     log.info(
         "clean %s: %s rows in -> %s clean, %s quarantined, %s exact duplicates removed",
         domain_name,
@@ -65,11 +55,11 @@ def run_clean(
         f"{r['rows_quarantined']:,}",
         f"{r['rows_deduplicated']:,}",
     )
-    if result.restricted.height:
+    if report["restricted_lines"]:
         log.info(
             "clean %s: %s broken line(s) had identifiers masked or text cut in the quarantine; the full lines are in %s, which must be stored apart",
             domain_name,
-            f"{result.restricted.height:,}",
+            f"{report['restricted_lines']:,}",
             restricted_path,
         )
     for rule, count in r["rules"].items():
