@@ -1,10 +1,17 @@
-"""Progress bars and steward-readable logging, both on stderr so stdout stays for data."""
+"""Progress bars and steward-readable logging, both on stderr so stdout stays for data.
+
+``--quiet`` keeps warnings and errors only, ``--verbose`` adds Assay's debug lines and the
+libraries' info messages, and ``--log-file`` copies every line, with its time, level and logger,
+to a file (``assay --help``).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from rich.console import Console
@@ -13,15 +20,45 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 T = TypeVar("T")
 console = Console(stderr=True)
 
+FILE_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 
-def setup_logging(verbose: bool = False) -> None:
-    """Log lines like ``clean transactions: 12 rows quarantined``, without tracebacks."""
+
+@dataclass
+class LogSettings:
+    verbose: bool = False
+    quiet: bool = False
+    log_file: Path | None = None
+
+
+settings = LogSettings()
+
+
+def setup_logging(verbose: bool = False, quiet: bool = False, log_file: Path | None = None) -> None:
+    """Log lines like ``clean transactions: 12 rows quarantined``, without tracebacks.
+
+    ``verbose``: Assay's debug lines and the libraries' info messages; ``quiet``: warnings and
+    errors only, and no progress bars; ``log_file``: every line, with time, level and logger, is
+    also appended to that file (at debug level, whatever the console shows).
+    """
+    settings.verbose, settings.quiet, settings.log_file = verbose, quiet, log_file
     from rich.logging import RichHandler
 
-    handler = RichHandler(console=console, show_path=False, show_time=False, markup=False, rich_tracebacks=False)
-    # Libraries (GX, transformers, dvc) speak only when something is wrong; Assay says what it did.
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[handler], force=True)
-    logging.getLogger("assay").setLevel(logging.DEBUG if verbose else logging.INFO)
+    screen = RichHandler(console=console, show_path=False, show_time=False, markup=False, rich_tracebacks=False)
+    screen.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+    handlers: list[logging.Handler] = [screen]
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(log_file, encoding="utf-8")
+        to_file.setFormatter(logging.Formatter(FILE_FORMAT))
+        handlers.append(to_file)
+    # Libraries (GX, transformers, dvc) speak only when something is wrong, unless asked; Assay says what it did.
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s", handlers=handlers, force=True)
+    logging.getLogger("assay").setLevel(logging.DEBUG if verbose or log_file is not None else logging.INFO)
+
+
+def show_progress() -> bool:
+    """Whether to draw progress bars: not with ``--quiet``."""
+    return not settings.quiet
 
 
 def _progress() -> Progress:
@@ -33,6 +70,7 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         console=console,
         transient=False,
+        disable=not show_progress(),
     )
 
 
