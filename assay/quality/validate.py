@@ -25,6 +25,7 @@ import polars as pl
 
 from assay.columns import PROVENANCE
 from assay.errors import AssayError
+from assay.progress import quiet_library_logger
 
 log = logging.getLogger("assay.validate")
 
@@ -38,6 +39,8 @@ def _gx():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
 
+    # GX sets this logger to INFO on import, and it announces a temporary folder for every ephemeral context.
+    quiet_library_logger("great_expectations.data_context.types.base")
     return gx
 
 
