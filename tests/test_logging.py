@@ -53,7 +53,7 @@ def test_log_lines_are_whole_lines_without_a_terminal(tmp_path: Path) -> None:
 
 def test_gx_says_nothing_about_its_ephemeral_docs_site(tmp_path: Path) -> None:
     (tmp_path / "d.csv").write_text("n\n1\n2\n")
-    suite = {"name": "s", "expectations": [{"type": "expect_column_to_exist", "kwargs": {"column": "n"}, "meta": {"severity": "critical"}}]}
+    suite = {"name": "s", "expectations": [{"type": "expect_column_to_exist", "kwargs": {"column": "n"}, "severity": "critical"}]}
     (tmp_path / "s.json").write_text(json.dumps(suite))
     result = _assay("check", "d.csv", "--suite", "s.json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -17,7 +17,7 @@ runner = CliRunner()
 
 
 def expectation(kind: str, severity: str = "critical", **kwargs) -> dict:
-    return {"type": kind, "kwargs": kwargs, "meta": {"severity": severity, "notes": f"{kind} for the test"}}
+    return {"type": kind, "kwargs": kwargs, "severity": severity, "notes": f"{kind} for the test"}
 
 
 SUITE = {
@@ -64,6 +64,31 @@ def test_failures_carry_examples_with_provenance_and_warnings_do_not_block() -> 
 def test_only_warnings_failing_passes_the_gate() -> None:
     report = validate_frame(frame([1], ["z"]), SUITE)
     assert report["success"] is True and report["failed_warning"] == 1
+    # GX's own verdict agrees with the gate; its statistics still count the failed warning.
+    assert report["gx_result"]["success"] is True
+    assert report["gx_result"]["statistics"]["unsuccessful_expectations"] == 1
+
+
+def test_gx_severity_field_drives_the_gate() -> None:
+    """The same failing expectation blocks as GX's critical and passes as GX's warning."""
+    for severity, blocks in (("critical", True), ("warning", False)):
+        suite = {"name": "s", "expectations": [expectation("expect_column_values_to_be_in_set", severity, column="c", value_set=["a"])]}
+        report = validate_frame(frame([1], ["z"]), suite)
+        assert report["expectations"][0]["severity"] == severity
+        assert (report["success"], report["gx_result"]["success"]) == (not blocks, not blocks)
+        assert report["gx_result"]["results"][0]["expectation_config"]["severity"] == severity
+
+
+def test_unmigrated_suite_exits_2_with_one_line(tmp_path: Path) -> None:
+    old = {"name": "s", "expectations": [{"type": "expect_column_to_exist", "kwargs": {"column": "n"}, "meta": {"severity": "critical", "notes": "n"}}]}
+    data = tmp_path / "d.csv"
+    pl.DataFrame({"n": [1]}).write_csv(data)
+    result = runner.invoke(app, ["check", str(data), "--suite", str(write_suite(tmp_path, old))])
+    assert result.exit_code == 2
+    assert [line for line in result.output.splitlines() if line.strip()] == [
+        f"error: {tmp_path / 'suite.json'}: expectations[0] (expect_column_to_exist): meta.severity is no longer read; "
+        "use GX's own 'severity' field beside 'kwargs'"
+    ]
 
 
 def test_missing_column_is_a_failure_not_a_crash() -> None:
@@ -83,7 +108,16 @@ def test_missing_column_is_a_failure_not_a_crash() -> None:
         (json.dumps({"name": "s", "expectations": [expectation("expect_the_moon", column="n")]}), "unknown expectation type 'expect_the_moon'"),
         (
             json.dumps({"name": "s", "expectations": [{"type": "expect_column_to_exist", "kwargs": {"column": "n"}, "meta": {}}]}),
-            "meta.severity must be one of",
+            "expectations[0] (expect_column_to_exist): severity must be one of critical, warning, got None",
+        ),
+        (
+            # A suite not yet migrated: the severity in meta, where GX never reads it.
+            json.dumps({"name": "s", "expectations": [{"type": "expect_column_to_exist", "kwargs": {"column": "n"}, "meta": {"severity": "warning"}}]}),
+            "expectations[0] (expect_column_to_exist): meta.severity is no longer read; use GX's own 'severity' field",
+        ),
+        (
+            json.dumps({"name": "s", "expectations": [{**expectation("expect_column_to_exist", column="n"), "meta": {"notes": "why"}}]}),
+            "meta.notes is no longer read; use GX's own 'notes' field",
         ),
     ],
 )

@@ -150,7 +150,7 @@ def not_applicable(suite: dict[str, Any], domain: DomainSpec) -> tuple[dict[str,
             if mentioned:
                 reason = f"its row condition reads {mentioned[0]}, which synthetic data fills with fresh ids ({plain_ids[mentioned[0]]})"
         if reason:
-            skipped.append({"type": expectation["type"], "column": column, "severity": (expectation.get("meta") or {}).get("severity"), "reason": reason})
+            skipped.append({"type": expectation["type"], "column": column, "severity": expectation.get("severity"), "reason": reason})
         else:
             kept.append(expectation)
     return {**suite, "expectations": kept}, skipped

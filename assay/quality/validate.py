@@ -6,9 +6,11 @@ to the network). The stage writes ``reports/validation/<domain>.json``: the GX r
 expectation, its severity, unexpected count and percent, and up to 20 unexpected values with the
 ``_source_file``/``_source_row`` they came from; and offline Data Docs.
 
-The gate: any failed expectation whose ``meta.severity`` is ``critical`` makes the stage exit 1
-with one line per failure, so ``dvc repro`` stops before anything trains on bad data. Warnings
-are reported and never block. ``assay check`` uses the same code on any Parquet or CSV file.
+The gate: any failed expectation whose ``severity`` (GX's own field) is ``critical`` makes the
+stage exit 1 with one line per failure, so ``dvc repro`` stops before anything trains on bad data.
+Warnings are reported and never block; GX's overall ``success`` is set to the gate's verdict, so
+its Data Docs agree. A suite that still keeps the severity or notes in ``meta`` (Assay's old
+place for them) is refused. ``assay check`` uses the same code on any Parquet or CSV file.
 """
 
 from __future__ import annotations
@@ -69,9 +71,12 @@ def load_suite(path: Path) -> dict[str, Any]:
         if expectation.get("id") and expectation["id"] in seen_ids:
             raise AssayError(f"{where} ({kind}): id {expectation['id']} is used twice; results are matched to expectations by id")
         seen_ids.add(expectation.get("id"))
-        severity = (expectation.get("meta") or {}).get("severity")
+        moved = [key for key in ("severity", "notes") if key in (expectation.get("meta") or {})]
+        if moved:
+            raise AssayError(f"{where} ({kind}): meta.{moved[0]} is no longer read; use GX's own '{moved[0]}' field beside 'kwargs'")
+        severity = expectation.get("severity")
         if severity not in SEVERITIES:
-            raise AssayError(f"{where} ({kind}): meta.severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+            raise AssayError(f"{where} ({kind}): severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
     return suite
 
 
@@ -160,7 +165,11 @@ def validate_frame(frame: pl.DataFrame, suite: dict[str, Any], unexpected_rows: 
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame.to_pandas()})
     # A JSON round trip turns numpy scalars into plain numbers: GX's own Data Docs renderer
     # fails on numpy 2 scalars, and the report is JSON anyway.
-    gx_result = json.loads(json.dumps(batch.validate(gx_suite, result_format=result_format).to_json_dict(), default=_jsonable))
+    result = batch.validate(gx_suite, result_format=result_format)
+    # GX's own success fails on any failed expectation; the gate fails only on a critical one. The
+    # result says what the gate decided, so Data Docs do not show "Failed" for data that may go on.
+    result.success = result.get_max_severity_failure() != "critical"
+    gx_result = json.loads(json.dumps(result.to_json_dict(), default=_jsonable))
     # The load time is the only field that changes between identical runs; dropping it keeps
     # the report and Data Docs byte-identical, so DVC sees no change when nothing changed.
     gx_result.get("meta", {}).get("batch_markers", {}).pop("ge_load_time", None)
@@ -170,7 +179,6 @@ def validate_frame(frame: pl.DataFrame, suite: dict[str, Any], unexpected_rows: 
     for expectation in suite["expectations"]:
         item = by_id.get(expectation["id"], {})
         result = item.get("result") or {}
-        meta = expectation.get("meta") or {}
         column = expectation["kwargs"].get("column")
         expectations.append(
             {
@@ -178,8 +186,8 @@ def validate_frame(frame: pl.DataFrame, suite: dict[str, Any], unexpected_rows: 
                 "type": expectation["type"],
                 "column": column or expectation["kwargs"].get("column_list") or expectation["kwargs"].get("column_A"),
                 "kwargs": expectation["kwargs"],
-                "severity": meta.get("severity"),
-                "notes": meta.get("notes", ""),
+                "severity": (item.get("expectation_config") or expectation).get("severity"),
+                "notes": expectation.get("notes") or "",
                 "success": bool(item.get("success")),
                 "error": _exception_message(item),
                 "element_count": result.get("element_count"),
@@ -198,7 +206,7 @@ def validate_frame(frame: pl.DataFrame, suite: dict[str, Any], unexpected_rows: 
         "passed": len(expectations) - len(failed),
         "failed_critical": failed_critical,
         "failed_warning": len(failed) - failed_critical,
-        "success": failed_critical == 0,
+        "success": gx_result["success"],
         "expectations": expectations,
         "gx_result": gx_result,
     }
