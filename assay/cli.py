@@ -160,15 +160,24 @@ def validate(
 def check(
     file: Annotated[Path, typer.Argument(help="A Parquet or CSV file.")],
     suite: Annotated[Path, typer.Option("--suite", help="A GX 1.x expectation suite (JSON).")],
+    domain: Annotated[
+        str | None,
+        typer.Option("--domain", "-d", help="Domain whose fresh synthetic ids the file may hold.", show_default="the suite's name, when params define it"),
+    ] = None,
+    params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Validate any Parquet or CSV file against a suite; exit 1 if a critical expectation fails.
+
+    Expectations the file cannot meet are skipped, and listed, by the evaluate stage's rules:
+    those about provenance columns it does not carry (_source_file, _source_row), and checks of
+    the format of ids that are fresh synthetic ids (the domain's generator.synthetic_ids).
 
     Example: assay check data/synthetic/records.parquet --suite expectations/records.json
     """
     from assay.quality.validate import run_check
 
     with _user_errors():
-        code = run_check(file, suite)
+        code = run_check(file, suite, domain, params)
     raise typer.Exit(code)
 
 

@@ -21,7 +21,8 @@ from assay.errors import AssayError
 from assay.ingest.sources import ingest_domain
 from assay.layout import Layout
 from assay.metrics import fidelity
-from assay.metrics.evaluate import gate_checks, naive_baseline, not_applicable
+from assay.metrics.evaluate import gate_checks, naive_baseline
+from assay.quality.applicability import not_applicable
 from assay.stages.evaluate import run_evaluate
 
 from .conftest import REPO_ROOT
@@ -143,11 +144,15 @@ def test_expectations_on_fresh_ids_are_not_applicable(demo_params) -> None:
     from assay.quality.validate import load_suite
 
     suite = load_suite(REPO_ROOT / "expectations/transactions.json")
-    kept, skipped = not_applicable(suite, demo_params.domain("transactions"))
+    synthetic = pl.DataFrame({"InvoiceNo": ["000001", "C000002"], "CustomerID": ["syn-000001", None], "_source_file": ["s"] * 2, "_source_row": [1, 2]})
+    kept, skipped = not_applicable(suite, synthetic, demo_params.domain("transactions").generator.synthetic_ids)
     assert [(item["type"], item["column"]) for item in skipped] == [("expect_column_values_to_match_regex", "CustomerID")]
     # InvoiceNo keeps its checks: synthesis gives it the C prefix of a cancellation, as real data has.
     assert any(e["kwargs"].get("column") == "InvoiceNo" for e in kept["expectations"])
     assert len(kept["expectations"]) == len(suite["expectations"]) - 1
+    # Pseudonyms are not fresh ids: clean data keeps every check.
+    clean = synthetic.with_columns(pl.lit("0123456789abcdef").alias("CustomerID"))
+    assert not_applicable(suite, clean, demo_params.domain("transactions").generator.synthetic_ids)[1] == []
 
 
 def test_gate_messages_name_metric_value_and_threshold(demo_params) -> None:

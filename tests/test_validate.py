@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import polars as pl
@@ -148,3 +149,33 @@ def test_check_command_bad_input_is_one_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", str(tmp_path / "nothing.parquet"), "--suite", str(suite)])
     assert result.exit_code == 2
     assert result.output.strip().endswith("nothing.parquet") and "Traceback" not in result.output
+
+
+def test_check_on_synthetic_output_skips_what_cannot_apply_and_cuts_no_name(records_splits, demo_params, tmp_path: Path) -> None:
+    """The README's `assay check data/synthetic/records.parquet --suite expectations/records.json`, on rows
+    of the pipeline's synthetic shape (fresh ids, no provenance), in a real process writing to a pipe."""
+    import subprocess
+    import sys
+
+    from assay.metrics.evaluate import naive_baseline
+
+    from .conftest import REPO_ROOT
+
+    synthetic = naive_baseline(records_splits[2], demo_params.domain("records"), 300, seed=1)
+    assert synthetic["encounter_id"][0] == "syn-000001" and "_source_row" not in synthetic.columns
+    synthetic.write_parquet(tmp_path / "records.parquet")
+    assay = Path(sys.executable).parent / "assay"
+    result = subprocess.run(
+        [str(assay), "check", str(tmp_path / "records.parquet"), "--suite", "expectations/records.json"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "…" not in out  # rich's ellipsis: nothing is cut at 80 columns
+    assert "expect_column_values_to_be_in_set" in out and "expect_table_columns_to_match_set" in out
+    assert "Not applicable to this data, as in the evaluate stage (fresh ids of domain records, from params.yaml):" in out
+    skipped = [line for line in out.splitlines() if line.startswith(("  critical: ", "  warning: "))]
+    assert "  critical: expect_column_values_to_match_regex on encounter_id: checks the format of encounter_id, which holds fresh synthetic ids" in out
+    assert "  critical: expect_column_values_to_match_regex on patient_nbr: checks the format of patient_nbr" in out
+    provenance = [line for line in skipped if "about provenance" in line]
+    assert len(provenance) == 6 and any("expect_compound_columns_to_be_unique on ['_source_file', '_source_row']" in line for line in provenance)
+    assert re.search(r"\n\d+/\d+ passed; 0 critical and \d+ warning failure\(s\); 8 not applicable\n", out), out[-300:]

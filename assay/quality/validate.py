@@ -26,8 +26,10 @@ from typing import Any
 import polars as pl
 
 from assay.columns import PROVENANCE
+from assay.config import load_params
 from assay.errors import AssayError
-from assay.progress import quiet_library_logger
+from assay.progress import output_console, quiet_library_logger
+from assay.quality.applicability import not_applicable, with_provenance
 
 log = logging.getLogger("assay.validate")
 
@@ -259,24 +261,54 @@ def read_data(path: Path) -> pl.DataFrame:
     return frame
 
 
-def run_check(file: Path, suite_path: Path) -> int:
-    """Entry point for ``assay check``: print a summary table; 1 if a critical expectation failed."""
-    from rich.console import Console
+def _synthetic_ids(suite: dict[str, Any], domain: str | None, params_path: Path) -> tuple[dict[str, Any], str | None]:
+    """The fresh-id columns of ``domain`` (default: the domain the suite is named after, when params define it), and that domain."""
+    if domain is None:
+        if not params_path.is_file():
+            return {}, None
+        params = load_params(params_path)
+        if suite.get("name") not in params.domains:
+            return {}, None
+        domain = suite["name"]
+        spec = params.domains[domain]
+    else:
+        spec = load_params(params_path).domain(domain)
+    return spec.generator.synthetic_ids, domain
+
+
+def run_check(file: Path, suite_path: Path, domain: str | None = None, params_path: Path = Path("params.yaml")) -> int:
+    """Entry point for ``assay check``: print a summary table; 1 if a critical expectation failed.
+
+    Expectations that cannot apply to the file (provenance it does not carry, formats of fresh
+    synthetic ids) are left out by the rules of the evaluate stage (:mod:`assay.quality.applicability`)
+    and listed with why.
+    """
     from rich.table import Table
 
     suite = load_suite(suite_path)
-    summary = validate_frame(read_data(file), suite)
+    data = read_data(file)
+    synthetic_ids, domain = _synthetic_ids(suite, domain, params_path)
+    usable, skipped = not_applicable(suite, data, synthetic_ids)
+    summary = validate_frame(with_provenance(data, str(file)), usable)
     table = Table(title=f"{file} against {suite_path} ({summary['rows']:,} rows)")
     for name in ("result", "severity", "expectation", "column", "unexpected %", "example"):
-        table.add_column(name)
+        # Names are never cut short: on a narrow terminal they fold onto a second line.
+        table.add_column(name, overflow="fold")
     for e in summary["expectations"]:
         example = "" if not e["examples"] else repr(e["examples"][0]["value"])[:40]
         percent = "" if e["unexpected_percent"] is None else f"{e['unexpected_percent']:.2f}"
         status = "[green]pass[/]" if e["success"] else ("[red]FAIL[/]" if e["severity"] == "critical" else "[yellow]fail[/]")
         table.add_row(status, e["severity"], e["type"], str(e["column"] or ""), percent, example if not e["success"] else "")
-    console = Console()
+    console = output_console()
     console.print(table)
+    if skipped:
+        whose = f" (fresh ids of domain {domain}, from {params_path})" if domain else ""
+        console.print(f"Not applicable to this data, as in the evaluate stage{whose}:", highlight=False)
+        for item in skipped:
+            column = f" on {item['column']}" if item["column"] else ""
+            console.print(f"  {item['severity']}: {item['type']}{column}: {item['reason']}", highlight=False, markup=False)
     console.print(
         f"{summary['passed']}/{summary['evaluated']} passed; {summary['failed_critical']} critical and {summary['failed_warning']} warning failure(s)"
+        + (f"; {len(skipped)} not applicable" if skipped else "")
     )
     return 0 if summary["success"] else 1
