@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from assay.contracts import GateCheck, UtilityReport
+from assay.contracts import GateCheck, UtilityReport, read_report_data
 from assay.lineage.trace import STATES, node_label, seeds_by_key, summarise_utility, worst
 
 from .conftest import REPO_ROOT, copy_repo, run_dvc
@@ -196,7 +196,7 @@ def _byte_flipped_mtime_kept(path: Path) -> Iterator[None]:
 
 
 def _ingest_sha256(repo: Path) -> str:
-    return json.loads((repo / "reports/ingest/records.json").read_text())["sources"][0]["sha256"]
+    return read_report_data(repo / "reports/ingest/records.json")["sources"][0]["sha256"]
 
 
 def _walk(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -341,7 +341,7 @@ def test_model_card_front_matter_is_yaml_naming_sources_suite_and_model(lineage_
     assert meta["assay"]["suite"]["path"] == "expectations/records.json" and len(meta["assay"]["suite"]["sha256"]) == 64
     assert meta["assay"]["validation"] == "passed"
     # The card names the fingerprint of the key that made the pseudonyms, as the cleaning report does.
-    key = json.loads((lineage_repo / "reports/clean/records.json").read_text())["pseudonym_key"]
+    key = read_report_data(lineage_repo / "reports/clean/records.json")["pseudonym_key"]
     assert meta["assay"]["pseudonym_key"] == key and len(key["fingerprint"]) == 16 and key["fingerprint"] in body
     assert ("the public demo key" in body) == key["demo_key"]
     assert json.loads((lineage_repo / "reports/lineage/records.json").read_text())["pseudonym_key"] == key
@@ -460,3 +460,29 @@ def test_trace_json_says_how_it_checked_and_how_much_it_read(lineage_repo: Path)
     raw_size = (lineage_repo / "data/raw/records/diabetic_data.csv").stat().st_size
     weights = (lineage_repo / "models/records/generator/model.safetensors").stat().st_size
     assert by_content["bytes_hashed"] >= raw_size + weights and fast["bytes_hashed"] is None
+
+
+@pytest.mark.slow
+def test_dvc_metrics_are_figures_only_and_an_identical_rerun_changes_none(lineage_repo: Path, tmp_path: Path) -> None:
+    """`dvc metrics show` over the whole chain of a domain holds only figures (no GX internals, timings,
+    text), few enough to read; after re-running validate and synthesize on the same inputs,
+    `dvc metrics diff` has nothing to say (GX's fingerprints and the timings were what changed)."""
+    import shutil
+
+    from .test_metrics import assert_figures_only, leaves
+
+    shown = json.loads(run_dvc(lineage_repo, "metrics", "show", "--json").stdout)
+    files = {path: entry["data"] for path, entry in shown[""]["data"].items()}
+    assert {path for path in files if "records" in path} == {
+        f"reports/{stage}/records.json" for stage in ("ingest", "clean", "validation", "split", "synthesize", "utility")
+    } | {"reports/train/records/metrics.json"}
+    figures = {f"{path}:{key}": value for path, data in files.items() if "records" in path for key, value in leaves(data).items()}
+    assert_figures_only(figures, "dvc metrics show")
+    assert 60 < len(figures) <= 200, len(figures)  # the utility report's two sources are most of them
+
+    repo = Path(shutil.copytree(lineage_repo, tmp_path / "repo", symlinks=True))
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True, capture_output=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "run"], cwd=repo, check=True, capture_output=True)
+    run_dvc(repo, "repro", "--force", "--single-item", "validate@records", "synthesize@records")
+    diff = json.loads(run_dvc(repo, "metrics", "diff", "--json").stdout or "{}")
+    assert diff == {}, diff

@@ -10,6 +10,8 @@ import polars as pl
 import pytest
 import yaml
 
+from assay.contracts import read_report_data
+
 from .conftest import copy_repo, run_dvc
 
 pytestmark = pytest.mark.slow
@@ -27,7 +29,7 @@ def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_repro_writes_declared_outputs_and_accounts_for_every_row(repro_repo: Path, domain: str) -> None:
     report = json.loads((repro_repo / f"reports/clean/{domain}.json").read_text())
-    ingest = json.loads((repro_repo / f"reports/ingest/{domain}.json").read_text())
+    ingest = read_report_data(repro_repo / f"reports/ingest/{domain}.json")
     clean = pl.read_parquet(repro_repo / f"data/clean/{domain}.parquet")
     quarantine = pl.read_parquet(repro_repo / f"data/quarantine/{domain}.parquet")
     assert report["rows_in"] == ingest["rows"] == report["rows_clean"] + report["rows_quarantined"] + report["rows_deduplicated"]
