@@ -78,9 +78,30 @@ def _main(
 
 
 @app.command()
+def schema(
+    domain: DomainOption,
+    params: ParamsOption = Path("params.yaml"),
+    out: Annotated[Path | None, typer.Option(help="Where to write the columns.", show_default=str(LAYOUT.ingest_schema(D)))] = None,
+) -> None:
+    """Write what ingest reads of the domain's columns (names in source order, identifiers), without the cleaning rules.
+
+    dvc repro runs it before ingest, so that a rule change does not re-run ingest.
+
+    Example: assay schema --domain transactions && assay ingest --domain transactions
+    """
+    from assay.stages.schema import run_schema
+
+    with _user_errors():
+        run_schema(domain, params, out or LAYOUT.ingest_schema(domain))
+
+
+@app.command()
 def ingest(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
+    schema: Annotated[
+        Path | None, typer.Option(help="The columns assay schema wrote; when it exists it must agree with params.", show_default=str(LAYOUT.ingest_schema(D)))
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Interim Parquet file.", show_default=str(LAYOUT.interim(D)))] = None,
     report: Annotated[Path | None, typer.Option(help="Ingest report.", show_default=str(LAYOUT.ingest_report(D)))] = None,
 ) -> None:
@@ -91,7 +112,7 @@ def ingest(
     from assay.stages.ingest import run_ingest
 
     with _user_errors():
-        run_ingest(domain, params, out or LAYOUT.interim(domain), report or LAYOUT.ingest_report(domain))
+        run_ingest(domain, params, out or LAYOUT.interim(domain), report or LAYOUT.ingest_report(domain), schema or LAYOUT.ingest_schema(domain))
 
 
 @app.command()

@@ -447,6 +447,10 @@ class DomainSpec(StrictModel):
             raise ValueError(f"clean.derived redefines existing column(s) {clash}")
         return self
 
+    def identifiers(self) -> list[str]:
+        """The direct identifier columns (``identifier: true``), in params order."""
+        return [name for name, column in self.columns.items() if column.identifier]
+
     def free_text_columns(self) -> list[str]:
         """Text columns whose values no list or pattern constrains: where personal data can hide."""
         return [

@@ -21,12 +21,15 @@ GX's raw result, timings and settings echoed back (a contract's ``not_figures``)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from assay.errors import AssayError
 from assay.io import read_json_object, write_json
+
+if TYPE_CHECKING:
+    from assay.config import DomainSpec
 
 Number = float | int
 
@@ -42,6 +45,24 @@ class MetricsReport(Contract):
 
     # Top-level keys that stay out of the metrics although they hold numbers: timings, settings echoed back.
     not_figures: ClassVar[frozenset[str]] = frozenset()
+
+
+# ---------------------------------------------------------------------------------------------
+# schema: data/interim/<domain>.schema.json (read by ingest)
+
+
+class IngestSchema(Contract):
+    """What ingest reads of a domain's ``columns``: the names in source order and the direct identifiers
+    (masked in the ``_raw`` of broken lines). The ``schema`` stage writes it from params, so that
+    ingest depends on these and not on the cleaning rules beside them."""
+
+    domain: str
+    columns: list[str]
+    identifiers: list[str] = []
+
+    @classmethod
+    def of(cls, name: str, spec: DomainSpec) -> IngestSchema:
+        return cls(domain=name, columns=list(spec.columns), identifiers=spec.identifiers())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,6 +28,10 @@ class Layout:
     def interim(self, domain: str) -> Path:
         return self.data / "interim" / f"{domain}.parquet"
 
+    def ingest_schema(self, domain: str) -> Path:
+        """What ingest reads of the domain's columns (names, identifiers), apart from the cleaning rules."""
+        return self.data / "interim" / f"{domain}.schema.json"
+
     def clean(self, domain: str) -> Path:
         return self.data / "clean" / f"{domain}.parquet"
 

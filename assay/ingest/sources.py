@@ -15,7 +15,7 @@ import polars as pl
 
 from assay.columns import INGEST_COLUMNS, RAW_RESTRICTED
 from assay.config import DomainSpec, Source
-from assay.contracts import IngestSource, SourceInfo
+from assay.contracts import IngestSchema, IngestSource, SourceInfo
 from assay.errors import AssayError
 from assay.ingest.cnxml import read_cnxml_book
 from assay.ingest.markdown import read_markdown_course
@@ -26,8 +26,8 @@ from assay.progress import track
 log = logging.getLogger("assay.ingest")
 
 
-def _read_source(source: Source, path: Path, domain: DomainSpec) -> tuple[pl.DataFrame, list[tuple[Path, SourceInfo]]]:
-    expected = list(domain.columns)
+def _read_source(source: Source, path: Path, domain: DomainSpec, schema: IngestSchema) -> tuple[pl.DataFrame, list[tuple[Path, SourceInfo]]]:
+    expected = list(schema.columns)
     if source.format == "csv":
         frame, info = read_csv_source(
             path,
@@ -39,7 +39,7 @@ def _read_source(source: Source, path: Path, domain: DomainSpec) -> tuple[pl.Dat
             skip_rows=source.csv.skip_rows,
             comment=source.csv.comment,
             max_field_chars=domain.max_field_chars,
-            identifiers=[name for name, column in domain.columns.items() if column.identifier],
+            identifiers=schema.identifiers,
         )
         return frame, [(path, info)]
     if source.format == "parquet":
@@ -65,14 +65,18 @@ def _read_source(source: Source, path: Path, domain: DomainSpec) -> tuple[pl.Dat
     return frame.select(*expected, *INGEST_COLUMNS, pl.lit(None, pl.String).alias(RAW_RESTRICTED)), infos
 
 
-def ingest_domain(name: str, domain: DomainSpec, root: Path = Path(".")) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Read every source of a domain; return the interim frame and the ingest report."""
+def ingest_domain(name: str, domain: DomainSpec, root: Path = Path("."), schema: IngestSchema | None = None) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Read every source of a domain; return the interim frame and the ingest report.
+
+    ``schema`` is the columns to read (the ``schema`` stage's file); by default, the domain's own.
+    """
+    schema = schema or IngestSchema.of(name, domain)
     frames: list[pl.DataFrame] = []
     files: list[tuple[Path, SourceInfo, Source]] = []
     for source in domain.sources:
         path = root / source.path
         log.info("ingest %s: reading %s (%s)", name, path, source.format)
-        frame, infos = _read_source(source, path, domain)
+        frame, infos = _read_source(source, path, domain, schema)
         frames.append(frame)
         files.extend((file, info, source) for file, info in infos)
     interim = pl.concat(frames, how="vertical")

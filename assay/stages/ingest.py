@@ -1,4 +1,8 @@
-"""The ``ingest`` stage: raw source files of a domain -> ``data/interim/<domain>.parquet`` and its report."""
+"""The ``ingest`` stage: raw source files of a domain -> ``data/interim/<domain>.parquet`` and its report.
+
+DVC sees the column names and identifiers ingest reads through the ``schema`` stage's file, not
+through params' ``columns``, whose cleaning rules ingest never reads (:mod:`assay.stages.schema`).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,30 @@ from pathlib import Path
 from typing import Any
 
 from assay.config import load_params
-from assay.contracts import IngestReport, write_report
+from assay.contracts import IngestReport, IngestSchema, read_report, write_report
+from assay.errors import AssayError
 from assay.ingest.sources import ingest_domain
 from assay.io import write_parquet
 
 
-def run_ingest(domain_name: str, params_path: Path, out: Path, report_path: Path) -> dict[str, Any]:
-    """Entry point for ``assay ingest``: read params, ingest, write both outputs atomically."""
+def run_ingest(domain_name: str, params_path: Path, out: Path, report_path: Path, schema_path: Path) -> dict[str, Any]:
+    """Entry point for ``assay ingest``: read params, ingest, write both outputs atomically.
+
+    ``schema_path`` is the ``schema`` stage's file, which ``dvc.yaml`` makes ingest depend on in
+    place of params' ``columns``; when it exists it must name the columns params name (a stale one
+    is an error), and a run by hand without it reads them from params.
+    """
 
     params = load_params(params_path)
-    interim, report = ingest_domain(domain_name, params.domain(domain_name), params_path.parent)
+    spec = params.domain(domain_name)
+    schema = IngestSchema.of(domain_name, spec)
+    recorded = read_report(IngestSchema, schema_path)
+    if recorded is not None and recorded != schema:
+        raise AssayError(
+            f"{schema_path}: names other columns or identifiers than {params_path} does for {domain_name}; "
+            f"run `assay schema --domain {domain_name}` (dvc repro does) before ingest"
+        )
+    interim, report = ingest_domain(domain_name, spec, params_path.parent, schema)
     write_parquet(interim, out)
     write_report(IngestReport, report, report_path)
     return report
