@@ -20,6 +20,7 @@ GX's raw result, timings and settings echoed back (a contract's ``not_figures``)
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -30,6 +31,8 @@ from assay.io import read_json_object, write_json
 
 if TYPE_CHECKING:
     from assay.config import DomainSpec
+
+log = logging.getLogger("assay.contracts")
 
 Number = float | int
 
@@ -427,8 +430,10 @@ def write_report(model: type[C], data: dict[str, Any] | C, path: Path | str) -> 
     if isinstance(report, MetricsReport):
         figures, details = split_figures(dumped, report.not_figures)
         write_json(details, details_path(path))
+        log.debug("wrote %s (what is not a figure of %s)", details_path(path), model.__name__)
         dumped = figures
     write_json(dumped, path)
+    log.debug("wrote %s (%s)", path, model.__name__)
     return report
 
 

@@ -198,5 +198,7 @@ def test_log_file_gets_every_line_with_time_level_and_logger(tmp_path: Path, goo
     result = runner.invoke(app, [*args, "--report", str(tmp_path / "r.json")])
     assert result.exit_code == 0, result.output
     assert "ingest toy" not in result.output  # --quiet is for the console only
-    line = next(line for line in log_file.read_text().splitlines() if "rows from 1 file(s)" in line)
+    logged = log_file.read_text()
+    assert f"DEBUG    assay.contracts: wrote {tmp_path / 'r.json'} (IngestReport)" in logged  # the file gets debug lines too
+    line = next(line for line in logged.splitlines() if "rows from 1 file(s)" in line)
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO +assay\.ingest: ingest toy: 1 rows from 1 file\(s\)", line), line
