@@ -495,23 +495,33 @@ def lineage_build(
 
 @lineage_app.command("export")
 def lineage_export(
-    out: Annotated[Path, typer.Option(help="Folder for the event files.")] = Path("dist/openlineage"),
+    transport: Annotated[str, typer.Option(help="openlineage-python's transport: file (newline-delimited JSON), console (stdout) or http.")] = "file",
+    out: Annotated[Path, typer.Option(help="The file the file transport writes (replaced).")] = Path("dist/openlineage/events.jsonl"),
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Base URL of an OpenLineage endpoint for the http transport (Marquez: http://localhost:5000).",
+            show_default="OPENLINEAGE_URL, else openlineage.url in params",
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="Event format; openlineage is the one supported.")] = "openlineage",
     domain: Annotated[list[str] | None, typer.Option("--domain", "-d", help="Only this domain's stage runs (repeatable).", show_default="every stage")] = None,
-    namespace: Annotated[str, typer.Option(help="OpenLineage namespace of jobs and datasets.")] = "assay",
+    namespace: Annotated[str, typer.Option(help="OpenLineage namespace of the jobs (datasets are named as files are: namespace file).")] = "assay",
+    params: ParamsOption = Path("params.yaml"),
 ) -> None:
-    """Write one OpenLineage RunEvent (COMPLETE) per stage run in dvc.lock, ready to POST to Marquez.
+    """Emit one OpenLineage RunEvent (COMPLETE) per stage run in dvc.lock, in dependency order, with openlineage-python.
 
-    Post them in file order, e.g. to Marquez: for f in /tmp/ol/*.json; do curl -H 'Content-Type: application/json' -d @$f localhost:5000/api/v1/lineage; done
-
-    Example: assay lineage export --format openlineage --out /tmp/ol
+    Example: assay lineage export --transport http --url http://localhost:5000
     """
     from assay.lineage.openlineage import run_export
 
+    if fmt != "openlineage":
+        with _user_errors():
+            raise AssayError(f"--format {fmt}: unknown format; the one supported is openlineage")
     with _user_errors():
-        paths = run_export(out, fmt, domain, namespace)
-    for path in paths:
-        typer.echo(str(path))
+        count = run_export(transport, out, url, domain, namespace, params_path=params)
+    if transport == "file":
+        typer.echo(f"{out}: {count} events")
 
 
 @app.command("demo-data")

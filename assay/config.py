@@ -490,8 +490,15 @@ class DomainSpec(StrictModel):
         return self
 
 
+class OpenLineageSpec(StrictModel):
+    """Where ``assay lineage export --transport http`` posts events (``--url`` and ``OPENLINEAGE_URL`` win)."""
+
+    url: str | None = Field(None, description="An OpenLineage endpoint's base URL, e.g. Marquez's http://localhost:5000.")
+
+
 class Params(StrictModel):
     domains: dict[str, DomainSpec] = Field(min_length=1)
+    openlineage: OpenLineageSpec | None = None
 
     @field_validator("domains")
     @classmethod
