@@ -328,9 +328,29 @@ def test_model_card_front_matter_is_yaml_naming_sources_suite_and_model(lineage_
     record = json.loads((lineage_repo / "reports/lineage/records.json").read_text())
     if record["targets"].get("utility"):  # the evaluate stage exists: its results are on the card
         assert "Release gate:" in body and "| Metric | Generator | Naive baseline |" in body
-        assert any(metric["name"].startswith("Synthetic data:") for metric in meta["model-index"][0]["results"][0]["metrics"])
+        utility = read_report_data(lineage_repo / "reports/utility/records.json")
+        indexed = {metric["type"] for result in meta["model-index"][0]["results"] for metric in result["metrics"]}
+        assert indexed == {"loss"} | {key for key, value in utility["generator"].items() if value is not None}
+        assert meta["assay"]["release_gate"]["passed"] == utility["release_gate_passed"]
     else:
         assert "Not evaluated yet" in body
+
+
+@pytest.mark.slow
+def test_model_card_loads_with_huggingface_hub_and_its_usage_example_runs(lineage_repo: Path, tmp_path: Path) -> None:
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(lineage_repo / "models/records/README.md", ignore_metadata_errors=False)
+    assert card.data.license_link == "README.md#licence" and card.data.pipeline_tag is None
+    splits = {result.metric_type: result.dataset_split for result in card.data.eval_results}
+    assert splits["loss"] == "dev" and splits.get("tstr_auc", "test") == "test"
+    # The "How to use" example, run as written in the repository: it loads the generator and samples with the condition.
+    snippet = card.text.split("## How to use", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    script = tmp_path / "usage.py"
+    script.write_text(snippet + "\nassert sampled.rows.height == 1000, sampled.rows.height\nprint(sorted(set(rows.columns)))\n")
+    run = subprocess.run([sys.executable, str(script)], cwd=lineage_repo, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(lineage_repo)})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "readmitted" in run.stdout
 
 
 JOBS = ["schema", "ingest", "clean", "validate", "split", "train", "synthesize", "evaluate", "lineage"]
