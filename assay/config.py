@@ -452,6 +452,10 @@ class DomainSpec(StrictModel):
             raise ValueError(f"clean.derived redefines existing column(s) {clash}")
         return self
 
+    def identifiers(self) -> list[str]:
+        """The direct identifier columns (``identifier: true``), in params order."""
+        return [name for name, column in self.columns.items() if column.identifier]
+
     def free_text_columns(self) -> list[str]:
         """Text columns whose values no list or pattern constrains: where personal data can hide."""
         return [
@@ -491,8 +495,15 @@ class DomainSpec(StrictModel):
         return self
 
 
+class OpenLineageSpec(StrictModel):
+    """Where ``assay lineage export --transport http`` posts events (``--url`` and ``OPENLINEAGE_URL`` win)."""
+
+    url: str | None = Field(None, description="An OpenLineage endpoint's base URL, e.g. Marquez's http://localhost:5000.")
+
+
 class Params(StrictModel):
     domains: dict[str, DomainSpec] = Field(min_length=1)
+    openlineage: OpenLineageSpec | None = None
 
     @field_validator("domains")
     @classmethod

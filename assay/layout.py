@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "dev", "test")
+TRAINING_PRIVACY_FILE = "privacy.json"  # beside DVCLive's summary in the training folder
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,10 @@ class Layout:
     # data/ (raw data lives where each domain's ``raw_dir`` in params.yaml says)
     def interim(self, domain: str) -> Path:
         return self.data / "interim" / f"{domain}.parquet"
+
+    def ingest_schema(self, domain: str) -> Path:
+        """What ingest reads of the domain's columns (names, identifiers), apart from the cleaning rules."""
+        return self.data / "interim" / f"{domain}.schema.json"
 
     def clean(self, domain: str) -> Path:
         return self.data / "clean" / f"{domain}.parquet"
@@ -78,6 +83,10 @@ class Layout:
 
     def training_live(self, domain: str) -> Path:
         return self.reports / "train" / domain
+
+    def training_privacy(self, domain: str) -> Path:
+        """The privacy checks of training, epoch by epoch, and which checkpoint they let train keep."""
+        return self.training_live(domain) / TRAINING_PRIVACY_FILE
 
     def synthesize_report(self, domain: str) -> Path:
         return self.reports / "synthesize" / f"{domain}.json"

@@ -34,17 +34,18 @@ def _frame() -> pd.DataFrame:
 
 def _expectations(with_chart: bool) -> list[dict[str, Any]]:
     expectations = [
-        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 10}, "meta": {"severity": "critical"}},
-        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "encounter_id"}, "meta": {"severity": "critical"}},
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 10}, "severity": "critical"},
+        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "encounter_id"}, "severity": "critical"},
         {
             "type": "expect_column_values_to_be_in_set",
             "kwargs": {"column": "race", "value_set": ["Caucasian", "AfricanAmerican", "Hispanic", "Asian", "Other"]},
-            "meta": {"severity": "warning", "notes": "race codes as in the source"},
+            "severity": "warning",
+            "notes": "race codes as in the source",
         },
         {
             "type": "expect_column_values_to_be_between",
             "kwargs": {"column": "time_in_hospital", "min_value": 1, "max_value": 14},
-            "meta": {"severity": "critical"},
+            "severity": "critical",
         },
     ]
     if with_chart:  # GX draws this one as a Vega-Lite chart
@@ -52,7 +53,7 @@ def _expectations(with_chart: bool) -> list[dict[str, Any]]:
             {
                 "type": "expect_column_kl_divergence_to_be_less_than",
                 "kwargs": {"column": "time_in_hospital", "partition_object": {"bins": [0, 5, 10, 15], "weights": [0.4, 0.4, 0.2]}, "threshold": 0.5},
-                "meta": {"severity": "warning"},
+                "severity": "warning",
             }
         )
     return expectations
@@ -214,3 +215,21 @@ def test_pages_render_offline_in_chromium(docs: Path, page: str, tmp_path: Path)
         assert XSS in visit.values["text"]  # shown as text, not run
         assert visit.values["charts"] >= 1  # the KL-divergence chart was drawn by the vendored Vega
         assert visit.values["icons"] is True  # the pass/fail icons' font loaded from static/webfonts
+
+
+def test_status_follows_the_gate_and_pages_show_severity_and_notes(tmp_path: Path) -> None:
+    """A failed warning: GX's status is the gate's ("Succeeded"), and says what failed; every
+    expectation shows its severity and notes (GX's own fields) on both pages."""
+    import polars as pl
+
+    from assay.quality.validate import validate_frame, with_stable_ids
+
+    suite = with_stable_ids({"name": "records", "expectations": _expectations(with_chart=False)})
+    report = validate_frame(pl.from_pandas(_frame()), suite)
+    assert report["failed_critical"] == 0 and report["failed_warning"] == 1  # the race set: "Martian" and the XSS value
+    pages = _pages(write_data_docs(report["gx_result"], suite, tmp_path / "docs", "Validation of records"))
+    status = re.sub(r"<[^>]+>|\s+", " ", pages["index.html"].split("Status:", 1)[1].split("</div>", 1)[0])
+    assert " Succeeded (1 warning expectation(s) failed)" in status, status
+    for name, page in pages.items():
+        assert page.count("Severity: critical") == 3 and page.count("Severity: warning") == 1, name
+        assert "race codes as in the source" in page, name

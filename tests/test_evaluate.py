@@ -16,12 +16,14 @@ import yaml
 from typer.testing import CliRunner
 
 from assay.config import DomainSpec, load_params
+from assay.contracts import read_report_data
 from assay.data.clean import clean_frame
 from assay.errors import AssayError
 from assay.ingest.sources import ingest_domain
 from assay.layout import Layout
 from assay.metrics import fidelity
-from assay.metrics.evaluate import gate_checks, naive_baseline, not_applicable
+from assay.metrics.evaluate import gate_checks, naive_baseline
+from assay.quality.applicability import not_applicable
 from assay.stages.evaluate import run_evaluate
 
 from .conftest import REPO_ROOT
@@ -143,11 +145,15 @@ def test_expectations_on_fresh_ids_are_not_applicable(demo_params) -> None:
     from assay.quality.validate import load_suite
 
     suite = load_suite(REPO_ROOT / "expectations/transactions.json")
-    kept, skipped = not_applicable(suite, demo_params.domain("transactions"))
+    synthetic = pl.DataFrame({"InvoiceNo": ["000001", "C000002"], "CustomerID": ["syn-000001", None], "_source_file": ["s"] * 2, "_source_row": [1, 2]})
+    kept, skipped = not_applicable(suite, synthetic, demo_params.domain("transactions").generator.synthetic_ids)
     assert [(item["type"], item["column"]) for item in skipped] == [("expect_column_values_to_match_regex", "CustomerID")]
     # InvoiceNo keeps its checks: synthesis gives it the C prefix of a cancellation, as real data has.
     assert any(e["kwargs"].get("column") == "InvoiceNo" for e in kept["expectations"])
     assert len(kept["expectations"]) == len(suite["expectations"]) - 1
+    # Pseudonyms are not fresh ids: clean data keeps every check.
+    clean = synthetic.with_columns(pl.lit("0123456789abcdef").alias("CustomerID"))
+    assert not_applicable(suite, clean, demo_params.domain("transactions").generator.synthetic_ids)[1] == []
 
 
 def test_gate_messages_name_metric_value_and_threshold(demo_params) -> None:
@@ -209,7 +215,7 @@ def test_evaluate_writes_metrics_plots_and_is_deterministic(demo_params, records
     result = evaluate_cli(params, "records", splits, tmp_path / "synthetic.parquet", tmp_path / "out")
     assert result.exit_code == 0, result.output
     first = (tmp_path / "out/records.json").read_bytes()
-    report = json.loads(first)
+    report = read_report_data(tmp_path / "out/records.json")
     for source in ("generator", "baseline"):
         metrics = report[source]
         assert 0 <= metrics["validity_row_pass_share"] <= 1 and 0 < metrics["column_similarity"] <= 1
@@ -242,7 +248,7 @@ def test_copies_of_train_fail_the_gate_with_one_line_per_check(demo_params, reco
     lines = [line for line in result.output.splitlines() if line.startswith("release gate: ")]
     assert [line.split(" = ")[0] for line in lines] == ["release gate: dcr_p5_ratio", "release gate: exact_copy_excess", "release gate: mia_auc"]
     assert "exact_copy_excess = 1, needs <= 0" in result.output and "failed 3 release check(s)" in result.output
-    report = json.loads((tmp_path / "out/records.json").read_text())  # written before the gate stops the stage
+    report = read_report_data(tmp_path / "out/records.json")  # written before the gate stops the stage
     assert report["release_gate_passed"] is False and report["generator"]["exact_copy_rate"] == 1.0
     assert report["generator"]["mia_auc"] > 0.75 and report["generator"]["dcr_p5"] == 0.0  # 700 of the 900 train rows copied
 
@@ -255,7 +261,7 @@ def test_text_domain_reports_verbatim_copies(demo_params, tmp_path: Path) -> Non
     params = params_file(tmp_path, {"course_material": {"release_gate": {"enabled": False}}})
     result = evaluate_cli(params, "course_material", splits, tmp_path / "units.parquet", tmp_path / "out")
     assert result.exit_code == 0, result.output
-    report = json.loads((tmp_path / "out/course_material.json").read_text())
+    report = read_report_data(tmp_path / "out/course_material.json")
     assert report["generator"]["verbatim_span_share"] > 0.8 and report["holdout"]["verbatim_span_share"] < 0.2
     checks = {check["check"]: check for check in report["gate_checks"]}
     assert not checks["max_verbatim_excess"]["passed"] and not report["release_gate_enabled"]
@@ -297,9 +303,9 @@ def test_report_section_shows_generator_and_baseline(demo_params, records, tmp_p
         "exact_copy_rate": 0.0,
     }
     checks = [{**check, "epoch": 1, "within_threshold": True}, {**check, "epoch": 2, "closer_to_train_share": 0.53, "within_threshold": False}]
-    training = {"privacy": {"enabled": True, "chosen_epoch": 1, "why": "best dev loss among the 1 of 2 checked checkpoints <within>", "checks": checks}}
+    privacy = {"enabled": True, "chosen_epoch": 1, "why": "best dev loss among the 1 of 2 checked checkpoints <within>", "checks": checks}
     (tmp_path / "reports/train/records").mkdir(parents=True)
-    (tmp_path / "reports/train/records/metrics.json").write_text(json.dumps(training))
+    (tmp_path / "reports/train/records/privacy.json").write_text(json.dumps(privacy))  # train writes it beside DVCLive's summary
     page = build_report(load_params(params), Layout(data=tmp_path / "data", reports=tmp_path / "reports"), tmp_path)
     section = page.split('id="records-utility"')[1].split("</section>")[0]
     assert "Generator against baseline" in section and "release check" in section and "<svg" in section

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from assay.cli import app
 from assay.config import DomainSpec, SplitSpec, load_params
-from assay.contracts import ValidationReport, write_report
+from assay.contracts import ValidationReport, read_report_data, write_report
 from assay.data.split import SPLITS, assign_groups, group_key, one_row_per_group, row_groups, seeds_within_tolerance, split_frame, unit_interval
 from assay.errors import AssayError
 from assay.io import write_parquet
@@ -460,7 +460,7 @@ def test_run_writes_three_splits_and_a_report(tmp_path: Path, records_data: Path
     frame = pl.read_parquet(records_data)
     splits = {name: pl.read_parquet(tmp_path / "splits" / f"{name}.parquet") for name in SPLITS}
     assert_guarantees(frame, splits, SplitSpec(group_by="patient_nbr"))
-    on_disk = json.loads((tmp_path / "splits.json").read_text(encoding="utf-8"))
+    on_disk = read_report_data(tmp_path / "splits.json")
     assert on_disk["rows"] == report["rows"] == {name: part.height for name, part in splits.items()}
     assert on_disk["status"] in ("ok", "warn") and on_disk["target_column"] == "readmitted"
     for key in ("rows", "groups", "ratios", "target", "drift", "breaches", "status"):
@@ -481,7 +481,7 @@ def test_breach_with_on_breach_error_writes_everything_then_stops(tmp_path: Path
     with pytest.raises(AssayError) as err:
         run(tmp_path, params_file(tmp_path, {"drift": tiny}), records_data, gate(tmp_path))
     assert err.value.exit_code == 1
-    report = json.loads((tmp_path / "splits.json").read_text(encoding="utf-8"))
+    report = read_report_data(tmp_path / "splits.json")
     assert report["status"] == "error" and report["breaches"] == len(report["drift"]) > 0
     assert all((tmp_path / "splits" / f"{name}.parquet").is_file() for name in SPLITS)
     lines = str(err.value).splitlines()

@@ -61,7 +61,6 @@ the report, then stops the pipeline (exit 1) with one line per breached column.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -74,7 +73,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from assay.config import SplitSpec
-from assay.contracts import ValidationReport
+from assay.contracts import ValidationReport, read_report_data
 from assay.data import drift
 from assay.errors import AssayError
 
@@ -371,9 +370,9 @@ def check_validation_gate(validation: Path, domain_name: str) -> None:
     if not validation.is_file():
         raise AssayError(f"{validation}: validation report not found; the split stage runs only on data that passed validation: {again}", exit_code=1)
     try:
-        result = json.loads(validation.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AssayError(f"{validation}: not a readable validation report ({exc}); {again}", exit_code=1) from None
+        result = read_report_data(validation)
+    except AssayError as exc:  # not JSON, or not an object
+        raise AssayError(f"{validation}: not a readable validation report ({str(exc).removeprefix(f'{validation}: ')}); {again}", exit_code=1) from None
     try:
         report = ValidationReport.model_validate(result)
     except ValidationError as exc:

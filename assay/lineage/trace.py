@@ -64,7 +64,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assay.contracts import CleanReport, IngestReport, LineageRecord, TrainMetrics, UtilityReport, ValidationReport, as_contract, read_report
+from assay.contracts import (
+    CleanReport,
+    IngestReport,
+    LineageRecord,
+    TrainMetrics,
+    UtilityReport,
+    ValidationReport,
+    as_contract,
+    is_details_path,
+    read_report,
+    read_report_data,
+)
 from assay.errors import AssayError
 from assay.generator.model import METRICS_FILE
 from assay.io import sha256_file
@@ -275,11 +286,11 @@ def row_count(path: Path) -> int | dict[str, int] | None:
 
 
 def read_json_or_empty(path: Path) -> dict[str, Any]:
+    """A report as a dict, its details merged in (:func:`assay.contracts.read_report_data`); {} when unreadable."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_report_data(path) or {}
+    except (OSError, AssayError):
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def summarise_utility(report: UtilityReport) -> dict[str, Any]:
@@ -295,9 +306,10 @@ def summarise_utility(report: UtilityReport) -> dict[str, Any]:
 def _facts(path: Path) -> dict[str, Any]:
     """What a report says about the chain: a suite's hash and validation result, a utility gate.
 
-    Reports are told apart by the keys only they have, then read through their contract.
+    Reports are told apart by the keys only they have, then read through their contract (figures
+    and details together: the details file alone says nothing of its own).
     """
-    if not (path.is_file() and path.suffix == ".json"):
+    if not (path.is_file() and path.suffix == ".json") or is_details_path(path):
         return {}
     report = read_json_or_empty(path)
     facts: dict[str, Any] = {}

@@ -10,11 +10,11 @@ independently drawn labels (so it is a verbatim copy of train text: the privacy 
 
 **Validity.** The synthetic frame is validated with the domain's expectation suite by the code of
 ``assay check`` (:func:`assay.quality.validate.validate_frame`). Synthetic rows get provenance of their
-own (``_source_file`` is the synthetic file, ``_source_row`` the row number), so the suite's
-provenance expectations hold and failures point at rows. Expectations that read the *format* of
-a column that synthesis fills with fresh ids (``generator.synthetic_ids`` without ``prefix_when``:
-a regex on it, or a row condition on it) are reported as not applicable: synthetic ids are
-deliberately not pseudonyms. ``row_pass_share`` is the share of rows that fail no row-level
+own (``_source_file`` is the synthetic file, ``_source_row`` the row number), so failures point at
+rows. Expectations about the provenance columns alone, and those that read the *format* of a
+column holding fresh ids (``generator.synthetic_ids`` without ``prefix_when``: a regex on it, or a
+row condition on it), are reported as not applicable, by the rules ``assay check`` applies too
+(:mod:`assay.quality.applicability`): synthetic ids are deliberately not pseudonyms. ``row_pass_share`` is the share of rows that fail no row-level
 expectation (a GX map expectation without ``mostly``: one with ``mostly`` tolerates unexpected
 rows by design), of any severity; ``row_pass_share_critical`` counts critical ones only. The
 real test split, validated the same way, gives the reference.
@@ -56,9 +56,7 @@ timings (they go to the log), so the same inputs give the same bytes.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,7 +66,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from assay.columns import PROVENANCE
 from assay.config import DomainSpec, EvaluateSpec
 from assay.data import drift
 from assay.data.split import one_row_per_group, row_groups
@@ -79,13 +76,13 @@ from assay.generator.sampling import assemble
 from assay.io import round_figure
 from assay.metrics import fidelity, privacy
 from assay.metrics.registry import GATE_BY_THRESHOLD
+from assay.quality.applicability import not_applicable, with_provenance
 from assay.quality.validate import validate_frame
 
 log = logging.getLogger("assay.evaluate")
 
 SOURCES = ("generator", "baseline")
 TEXT_LENGTH = "{}_chars"
-REGEX_EXPECTATIONS = ("match_regex", "match_like_pattern")
 WORST_PAIRS = 10
 OPENMP_THREADS = 1
 
@@ -125,35 +122,6 @@ def naive_baseline(train: pl.DataFrame, domain: DomainSpec, rows: int, seed: int
 
 # ---------------------------------------------------------------------------------------------
 # validity
-
-
-def with_provenance(frame: pl.DataFrame, source_file: str) -> pl.DataFrame:
-    """``frame`` with ``_source_file`` (``source_file``) and ``_source_row`` (1, 2, ...) if it has none."""
-    if all(name in frame.columns for name in PROVENANCE):
-        return frame
-    return frame.with_columns(pl.lit(source_file).alias(PROVENANCE[0]), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(PROVENANCE[1]))
-
-
-def not_applicable(suite: dict[str, Any], domain: DomainSpec) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The suite without expectations on the format of fresh synthetic ids, and those left out (with why)."""
-    plain_ids = {name: spec.format for name, spec in domain.generator.synthetic_ids.items() if spec.prefix_when is None}
-    kept, skipped = [], []
-    for expectation in suite["expectations"]:
-        kwargs = expectation.get("kwargs") or {}
-        column = kwargs.get("column")
-        condition = json.dumps(kwargs.get("row_condition") or "")
-        reason = None
-        if column in plain_ids and any(marker in expectation["type"] for marker in REGEX_EXPECTATIONS):
-            reason = f"checks the format of {column}, which synthetic data fills with fresh ids ({plain_ids[column]})"
-        else:
-            mentioned = [name for name in plain_ids if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", condition)]
-            if mentioned:
-                reason = f"its row condition reads {mentioned[0]}, which synthetic data fills with fresh ids ({plain_ids[mentioned[0]]})"
-        if reason:
-            skipped.append({"type": expectation["type"], "column": column, "severity": (expectation.get("meta") or {}).get("severity"), "reason": reason})
-        else:
-            kept.append(expectation)
-    return {**suite, "expectations": kept}, skipped
 
 
 def validity(frame: pl.DataFrame, suite: dict[str, Any], source_file: str) -> dict[str, Any]:
@@ -648,7 +616,7 @@ def evaluate_frames(
         frames = {"generator": synthetic, "baseline": naive_baseline(train, domain, synthetic.height, spec.seed), **others}
         holdout = pl.concat([dev, test], how="diagonal_relaxed")
 
-        usable_suite, skipped = not_applicable(suite, domain)
+        usable_suite, skipped = not_applicable(suite, synthetic, domain.generator.synthetic_ids)
         checked = {source: validity(frame, usable_suite, f"{synthetic_file}#{source}") for source, frame in frames.items()}
         checked_test = validity(test, usable_suite, "test")
         phase("validity")

@@ -18,6 +18,11 @@ the "Unexpected Value" table, reach the page raw, so a data value ``<script>...`
 :class:`_OfflinePageView` escapes exactly those bare values (GX's renderers never put markup in
 a bare string); everything GX already escapes is left alone.
 
+Severity and notes: every expectation's notes (GX's own ``notes`` field) are shown on both pages,
+led by its severity (GX's own ``severity`` field, which GX does not display); the validation page's
+status is the gate's verdict (:mod:`assay.quality.validate` sets the result's ``success`` to it)
+with the count of failed expectations by severity beside it.
+
 Determinism: GX names collapsible blocks with random UUIDs; here they are numbered in page order,
 so the same result and suite give the same bytes (the result's own ``meta``, such as run times,
 is shown as given). The folder is written next to ``out_dir`` and swapped in at the end: readers
@@ -163,6 +168,27 @@ def _has_chart(document: Any) -> bool:
     return False
 
 
+SEVERITY_MEANS = {"critical": "a failure stops the pipeline", "warning": "a failure is reported; the data may go on"}
+
+
+def _with_severity_note(expectation: dict[str, Any]) -> dict[str, Any]:
+    """``expectation`` whose notes start with its severity: GX shows the notes beside each
+    expectation (the comment icon) but not the severity."""
+    severity = expectation.get("severity") or "critical"
+    notes = expectation.get("notes") or []
+    lead = f"**Severity: {severity}** ({SEVERITY_MEANS.get(severity, 'as GX defines it')})."
+    return {**expectation, "notes": [lead, *([notes] if isinstance(notes, str) else notes)]}
+
+
+def _failed_by_severity(validation_results: Any) -> dict[str, int]:
+    failed: dict[str, int] = {}
+    for result in validation_results.results:
+        if not result.success:
+            severity = str(result.expectation_config.severity.value if result.expectation_config else "critical")
+            failed[severity] = failed.get(severity, 0) + 1
+    return failed
+
+
 def _validation_document(validation_result: dict[str, Any]) -> Any:
     from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
     from great_expectations.render.renderer import ValidationResultsPageRenderer
@@ -170,14 +196,46 @@ def _validation_document(validation_result: dict[str, Any]) -> Any:
     class _Renderer(ValidationResultsPageRenderer):
         @classmethod
         def _render_validation_header(cls, validation_results: Any) -> Any:
-            # GX links the suite name to its site layout (../../../../expectations/<suite>.html).
             header = super()._render_validation_header(validation_results)
-            header.subheader.string_template["styling"]["params"]["expectation_suite_name"]["attributes"]["href"] = "suite.html"
+            template = header.subheader.string_template
+            # GX links the suite name to its site layout (../../../../expectations/<suite>.html).
+            template["styling"]["params"]["expectation_suite_name"]["attributes"]["href"] = "suite.html"
+            # The status is the gate's (no failed critical expectation); say what failed besides.
+            failed = _failed_by_severity(validation_results)
+            if failed:
+                counts = ", ".join(f"{count} {severity}" for severity, count in sorted(failed.items()))
+                template["params"]["success"] += f" ({counts} expectation(s) failed)"
             return header
 
     schema = ExpectationSuiteValidationResultSchema()
     known = {key: value for key, value in validation_result.items() if key in schema.fields}
-    return _Renderer().render(schema.load(known))
+    known["results"] = [{**item, "expectation_config": _with_severity_note(item["expectation_config"])} for item in known.get("results", [])]
+    renderer = _Renderer()
+    # GX's results table shows an expectation's notes only on the suite page; this table adds them
+    # (and so the severity) under each result. GX loads its table class by name; set it directly.
+    renderer._column_section_renderer._table_renderer = _table_with_notes()
+    return renderer.render(schema.load(known))
+
+
+def _table_with_notes() -> type:
+    from great_expectations.render.renderer.content_block import ValidationResultsTableContentBlockRenderer
+
+    class _TableWithNotes(ValidationResultsTableContentBlockRenderer):
+        @classmethod
+        def _get_content_block_fn(cls, expectation_type: str, expectation_config: Any = None) -> Any:
+            row_fn = super()._get_content_block_fn(expectation_type=expectation_type, expectation_config=expectation_config)
+
+            def row_with_notes(configuration: Any = None, result: Any = None, runtime_configuration: Any = None, **kwargs: Any) -> Any:
+                rows = row_fn(configuration=configuration, result=result, runtime_configuration=runtime_configuration, **kwargs)
+                notes = cls._render_expectation_notes(result.expectation_config) if result is not None and result.expectation_config else None
+                if notes and rows:
+                    cell = rows[0][1]  # status, expectation, observed value
+                    rows[0][1] = [*cell, notes] if isinstance(cell, list) else [cell, notes]
+                return rows
+
+            return row_with_notes
+
+    return _TableWithNotes
 
 
 def _suite_document(suite: dict[str, Any]) -> Any:
@@ -185,7 +243,9 @@ def _suite_document(suite: dict[str, Any]) -> Any:
     from great_expectations.render.renderer import ExpectationSuitePageRenderer
 
     keys = ("name", "id", "expectations", "suite_parameters", "meta", "notes")
-    return ExpectationSuitePageRenderer().render(ExpectationSuite(**{key: suite[key] for key in keys if key in suite}))
+    fields = {key: suite[key] for key in keys if key in suite}
+    fields["expectations"] = [_with_severity_note(expectation) for expectation in suite["expectations"]]
+    return ExpectationSuitePageRenderer().render(ExpectationSuite(**fields))
 
 
 def render_pages(validation_result: dict[str, Any], suite: dict[str, Any], title: str, home_href: str | None = None) -> tuple[dict[str, str], bool]:

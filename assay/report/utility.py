@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assay.contracts import TrainingPrivacy, UtilityReport, as_contract, read_report
-from assay.io import read_json_object
+from assay.contracts import TrainingPrivacy, UtilityReport, read_report
 from assay.metrics.registry import REPORTED
 from assay.report.formatting import bar_chart
 
@@ -53,7 +52,7 @@ def load_utility_section(domain: str, inputs: Any) -> dict[str, Any] | None:
         if row.get("similarity_baseline") is not None:
             items.append((f"{row['column']} · baseline", row["similarity_baseline"], "ingest"))
     utility = report.utility[0] if report.utility else {}
-    training = read_training_privacy(inputs.layout.training_live(domain) / "metrics.json")
+    training = read_training_privacy(inputs.layout.training_privacy(domain))
     return {
         "training_privacy": training,
         "source": path.as_posix(),
@@ -79,14 +78,7 @@ def load_utility_section(domain: str, inputs: Any) -> dict[str, Any] | None:
 
 
 def read_training_privacy(path: Any) -> dict[str, Any] | None:
-    """The privacy checks of training, from DVCLive's summary (``reports/train/<domain>/metrics.json``), when they were on.
-
-    DVCLive writes that summary; its ``privacy`` block is the train metrics' one
-    (:class:`~assay.contracts.TrainingPrivacy`), cut to what the page draws.
-    """
-    summary = read_json_object(path) or {}
-    block = summary.get("privacy")
-    if not isinstance(block, dict):
-        return None
-    privacy = as_contract(TrainingPrivacy, block, path)
-    return privacy.model_dump(exclude_unset=True) if privacy.enabled else None
+    """The privacy checks of training (``reports/train/<domain>/privacy.json``, the train metrics'
+    ``privacy`` block: :class:`~assay.contracts.TrainingPrivacy`), when they were on."""
+    privacy = read_report(TrainingPrivacy, path)
+    return privacy.model_dump(exclude_unset=True) if privacy is not None and privacy.enabled else None
