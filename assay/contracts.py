@@ -147,7 +147,15 @@ class DriftEntry(Contract):
     threshold: float | None = None
     score: float | None = None
     breach: bool = False
-    breached: list[str] = []
+    breached: list[str] = []  # statistics over their threshold in a comparison that is unusual
+    # Calibration against random splits of the same data (assay/data/drift.py), when measured:
+    over_threshold: list[str] = []
+    null: dict[str, dict[str, float | None]] = {}  # per statistic: median and p95 of the random splits
+    p_values: dict[str, float | None] = {}
+    p_value: float | None = None
+    p_adjusted: float | None = None  # family-wise, over every comparison of the report
+    z_score: float | None = None
+    unusual: bool | None = None
 
 
 class SplitReport(Contract):
@@ -177,6 +185,8 @@ class SplitReport(Contract):
     drift_thresholds: dict[str, Any] = {}
     drift_worst: dict[str, Any] = {}
     breaches: int = 0
+    unusual: int | None = None
+    drift_null: dict[str, Any] = {}
     status: str | None = None
 
 

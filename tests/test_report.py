@@ -453,3 +453,33 @@ def test_versions_set_past_revisions_quality_beside_this_run(project: Path) -> N
     assert re.findall(r'<td class="num">([\d,]+)</td>', row) == ["44", "70", "51"]  # this run, then newest first
     race = re.search(r"<code>allowed:race</code></td>(.*?)</tr>", versions, flags=re.DOTALL).group(1)  # type: ignore[union-attr]
     assert re.findall(r'<td class="num">([\d,]+)</td>', race) == ["13", "39", "20"]
+
+
+def test_calibrated_drift_shows_null_levels_p_values_and_a_band(project: Path) -> None:
+    """Issue 18, item 2: statistic, null level and p-value; the badge only for a breach; the chart draws the null band."""
+    calibrated = [
+        DriftEntry(
+            column="diag_1", kind="categorical", pair="train-dev", psi=0.31, tvd=0.142, score=1.55, over_threshold=["psi", "tvd"], breached=[],
+            null={"tvd": {"median": 0.121, "p95": 0.158}, "psi": {"median": 0.25, "p95": 0.4}}, p_values={"tvd": 0.21, "psi": 0.3},
+            p_value=0.21, p_adjusted=0.97, z_score=0.8, unusual=False,
+        ),
+        DriftEntry(
+            column="age", kind="numeric", pair="train-test", ks=0.031, psi=0.01, score=0.31, over_threshold=[], breached=[],
+            null={"ks": {"median": 0.01, "p95": 0.02}}, p_values={"ks": 0.004975}, p_value=0.004975, p_adjusted=0.02, z_score=5.1, unusual=True,
+        ),
+    ]
+    _write(project / "reports" / "split" / "records.json", _split().model_copy(update={"drift": calibrated, "breaches": 0, "unusual": 1, "drift_null": {"random_splits": 200, "alpha": 0.05}}))
+    _, page = _report(project)
+    splits = _section(page, "records-splits")
+    assert "tvd 0.142" in splits and "null 0.158, p 0.210" in splits and "0.970" in splits
+    assert "drift over threshold" not in splits and "unusual, under threshold" in splits
+    assert "No column differs between splits more than random splits of the same data do (1 comparison over a fixed threshold" in splits
+    assert 'class="band"' in splits and 'class="tick"' in splits  # the null band and the threshold on the chart
+    summary = re.search(r'<section id="summary".*?</section>', page, flags=re.DOTALL).group(0)  # type: ignore[union-attr]
+    assert "drift over threshold" not in summary
+    # A breach (over its threshold and unusual) gets the badge, on the section and in the summary.
+    breach = calibrated[0].model_copy(update={"breached": ["tvd"], "breach": True, "unusual": True, "p_adjusted": 0.004975})
+    _write(project / "reports" / "split" / "records.json", _split().model_copy(update={"drift": [breach], "breaches": 1, "drift_null": {"random_splits": 200, "alpha": 0.05}}))
+    _, page = _report(project)
+    assert "drift over threshold" in _section(page, "records-splits")
+    assert "drift over threshold" in re.search(r'<section id="summary".*?</section>', page, flags=re.DOTALL).group(0)  # type: ignore[union-attr]

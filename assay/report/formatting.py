@@ -65,6 +65,31 @@ def bar_chart(
     return {"width": width, "height": height, "bar": bar, "label_x": label_width - 8, "bars": bars, "marker_x": marker_x}
 
 
+def banded_chart(
+    items: list[tuple[str, float, float | None, float | None, float | None, str]], value_format: Callable[[float], str], width: int = 640
+) -> dict[str, Any] | None:
+    """Geometry of a horizontal bar chart whose bars each sit on a band (the range a reference
+    gives, such as random splits of the same data) with a tick (their own threshold).
+
+    ``items`` are (label, value, band low, band high, tick, css class); missing parts are None.
+    """
+    items = [item for item in items if item[1] is not None and math.isfinite(item[1])]
+    if not items:
+        return None
+    chart = bar_chart([(label, value, kind) for label, value, _, _, _, kind in items], value_format, width)
+    assert chart is not None
+    top = max(value for item in items for value in (item[1], item[3], item[4]) if value is not None and math.isfinite(value)) or 1.0
+    plot = width - (chart["label_x"] + 8) - 70
+    for bar, (_, value, low, high, tick, _) in zip(chart["bars"], items, strict=True):
+        length = max(value / top * plot, 1.0 if value > 0 else 0.0)
+        bar["width"] = round(length, 1)
+        bar["value_x"] = round(bar["x"] + max(length, (high or 0) / top * plot) + 6, 1)
+        bar["band_x"] = round(bar["x"] + (low or 0) / top * plot, 1) if high is not None else None
+        bar["band_width"] = round(max((high - (low or 0)) / top * plot, 1.0), 1) if high is not None else None
+        bar["tick_x"] = round(bar["x"] + tick / top * plot, 1) if tick is not None else None
+    return chart
+
+
 def fmt_int(value: Any) -> str:
     if value is None or value == "":
         return "—"

@@ -36,7 +36,7 @@ from assay.contracts import CleanReport, DriftEntry, ExpectationResult, IngestRe
 from assay.errors import AssayError
 from assay.layout import Layout
 from assay.lineage.trace import load_lineage_section
-from assay.report.formatting import bar_chart, fmt_bytes, fmt_fixed, fmt_int, fmt_number, fmt_pct, fmt_share, mask_raw, preview
+from assay.report.formatting import banded_chart, bar_chart, fmt_bytes, fmt_fixed, fmt_int, fmt_number, fmt_pct, fmt_share, mask_raw, preview
 from assay.report.utility import load_utility_section
 from assay.report.versions import load_versions_section
 
@@ -294,10 +294,21 @@ def load_validation(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
 
 def _drift_row(entry: DriftEntry, thresholds: dict[str, Any]) -> dict[str, Any]:
     stats = [
-        {"name": name, "value": getattr(entry, name), "threshold": thresholds.get(name), "breached": name in entry.breached}
+        {
+            "name": name,
+            "value": getattr(entry, name),
+            "threshold": thresholds.get(name),
+            "over": name in (entry.over_threshold or entry.breached),
+            "breached": name in entry.breached,
+            "null_p95": (entry.null.get(name) or {}).get("p95"),
+            "p_value": entry.p_values.get(name),
+        }
         for name in ("ks", "psi", "tvd")
         if getattr(entry, name) is not None
     ]
+    # The chart draws the statistic that random splits reach least often (ties: the larger share of its threshold).
+    calibrated = [stat for stat in stats if stat["p_value"] is not None]
+    driver = min(calibrated, key=lambda stat: (stat["p_value"], -(stat["value"] / (stat["threshold"] or 1)))) if calibrated else None
     return {
         "column": entry.column,
         "kind": entry.kind,
@@ -305,6 +316,9 @@ def _drift_row(entry: DriftEntry, thresholds: dict[str, Any]) -> dict[str, Any]:
         "stats": stats,
         "score": entry.score,
         "breached": bool(entry.breached),
+        "unusual": entry.unusual,
+        "p_adjusted": entry.p_adjusted,
+        "driver": driver,
     }
 
 
@@ -317,11 +331,30 @@ def load_splits(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
     names = [name for name in SPLIT_ORDER if name in rows] + sorted(name for name in rows if name not in SPLIT_ORDER)
     thresholds = report.drift_thresholds
     drift_rows = [_drift_row(entry, thresholds) for entry in report.drift]
-    chart_items = [
-        (f"{row['column']} ({row['pair'].replace(' ↔ ', '-')})", row["score"], "breach" if row["breached"] else "drift")
-        for row in drift_rows[:DRIFT_BARS]
-        if row["score"] is not None
-    ]
+    calibrated = any(row["driver"] for row in drift_rows)
+    if calibrated:
+        chart = banded_chart(
+            [
+                (
+                    f"{row['column']} · {row['driver']['name']} ({row['pair'].replace(' ↔ ', '-')})",
+                    row["driver"]["value"],
+                    0.0,
+                    row["driver"]["null_p95"],
+                    row["driver"]["threshold"],
+                    "breach" if row["breached"] else "drift",
+                )
+                for row in drift_rows[:DRIFT_BARS]
+                if row["driver"]
+            ],
+            lambda value: f"{value:.3f}",
+        )
+    else:  # a report from before calibration: the score chart, 1× = the threshold
+        chart_items = [
+            (f"{row['column']} ({row['pair'].replace(' ↔ ', '-')})", row["score"], "breach" if row["breached"] else "drift")
+            for row in drift_rows[:DRIFT_BARS]
+            if row["score"] is not None
+        ]
+        chart = bar_chart(chart_items, lambda score: f"{score:.2f}×", marker=1.0)
     return {
         "splits": [
             {"name": name, "rows": rows.get(name), "share": ratios.get(name), "configured": configured.get(name), "groups": groups.get(name)} for name in names
@@ -343,8 +376,12 @@ def load_splits(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
         "thresholds": {name: thresholds[name] for name in ("ks", "psi", "tvd") if name in thresholds},
         "drift": drift_rows,
         "breaches": report.breaches,
+        "unusual": report.unusual,
+        "calibrated": calibrated,
+        "null": report.drift_null,
+        "over_threshold": sum(1 for row in drift_rows if any(stat["over"] for stat in row["stats"])),
         "skipped": report.drift_skipped,
-        "chart": bar_chart(chart_items, lambda score: f"{score:.2f}×", marker=1.0),
+        "chart": chart,
         "source": inputs.layout.split_report(domain).as_posix(),
     }
 
