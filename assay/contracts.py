@@ -269,6 +269,8 @@ class GateCheck(Contract):
     value: Number | None
     passed: bool
     message: str
+    judged: bool = True  # false: too few rows for the figure to judge the check (it does not pass)
+    rows: int | None = None  # the size of the sample the figure rests on (assay.metrics.registry.SAMPLES)
 
 
 class UtilityReport(Contract):
@@ -292,7 +294,11 @@ class UtilityReport(Contract):
     release_gate_enabled: bool
     release_gate_passed: bool
     release_gate_failed: int
+    release_gate_not_judged: int = 0
     gate_checks: list[GateCheck]
+    sample_sizes: dict[str, int] = {}  # per sample of assay.metrics.registry.SAMPLES (and "test")
+    intervals: dict[str, Any] = {}  # 95% bootstrap intervals of the utility ROC AUCs
+    consistency: list[dict[str, Any]] = []  # figures that contradict each other (AUC against accuracy)
     columns: list[dict[str, Any]] = []
     columns_skipped: list[dict[str, str]] = []
     pairs_by_kind: list[dict[str, Any]] = []

@@ -9,7 +9,19 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from assay.contracts import CleanReport, Contract, DriftEntry, ExpectationResult, IngestReport, IngestSource, SplitReport, ValidationReport, write_report
+from assay.contracts import (
+    CleanReport,
+    Contract,
+    DriftEntry,
+    ExpectationResult,
+    GateCheck,
+    IngestReport,
+    IngestSource,
+    SplitReport,
+    UtilityReport,
+    ValidationReport,
+    write_report,
+)
 from assay.errors import AssayError
 from assay.layout import Layout
 from assay.report.formatting import bar_chart, mask_raw
@@ -483,3 +495,62 @@ def test_calibrated_drift_shows_null_levels_p_values_and_a_band(project: Path) -
     _, page = _report(project)
     assert "drift over threshold" in _section(page, "records-splits")
     assert "drift over threshold" in re.search(r'<section id="summary".*?</section>', page, flags=re.DOTALL).group(0)  # type: ignore[union-attr]
+
+
+def _utility(**change: object) -> UtilityReport:
+    """A utility report as assay/metrics/evaluate.py writes it (abridged), for a domain whose gate failed twice."""
+    checks = [
+        GateCheck(check="min_tstr_trtr_auc", metric="tstr_trtr_auc", bound="min", threshold=0.85, value=0.61, passed=False, message="tstr_trtr_auc = 0.61, needs >= 0.85", rows=40),
+        GateCheck(check="max_detection_auc", metric="detection_auc", bound="max", threshold=0.97, value=0.99, passed=False, message="detection_auc = 0.99, needs <= 0.97", rows=3000),
+        GateCheck(check="max_mia_auc", metric="mia_auc", bound="max", threshold=0.6, value=0.5, passed=True, message="mia_auc = 0.5, needs <= 0.6", rows=600),
+    ]
+    report = UtilityReport(
+        domain="records",
+        kind="tabular",
+        rows={"train": 3985, "dev": 467, "test": 19, "synthetic": 3985, "baseline": 3985},
+        target="chapter",
+        primary_model="logistic_regression",
+        trtr_auc=1.0,
+        majority_accuracy=0.947,
+        holdout={"dcr_p5": 0.000134, "dcr_median": 0.0021},
+        generator={"tstr_auc": 0.222, "tstr_trtr_auc": 0.222, "dcr_p5": 0.000893, "dcr_median": 0.00412, "dcr_p5_ratio": 6.667, "detection_auc": 0.99, "mia_auc": 0.5},
+        baseline={"tstr_auc": 0.5, "tstr_trtr_auc": 0.5, "dcr_p5": 0.0004, "dcr_median": 0.003, "dcr_p5_ratio": 3.0, "detection_auc": 0.99, "mia_auc": 0.5},
+        release_gate_enabled=True,
+        release_gate_passed=False,
+        release_gate_failed=2,
+        gate_checks=checks,
+        sample_sizes={"test": 19, "test_class": 1, "synthetic": 3985, "detection": 3000, "distance": 3000, "members": 600, "copies": 3985},
+        intervals={"trtr_auc": [0.9, 1.0], "generator": {"tstr_auc": [0.0, 0.61], "tstr_trtr_auc": [0.0, 0.64]}, "baseline": {}},
+        consistency=[{"model": "logistic_regression", "trained_on": "real train", "message": "logistic_regression trained on real train ranks the test rows well (ROC AUC 1.000) but is right less often (0.158) than always answering the majority class (0.947): the two figures disagree (19 test rows, 1 of the rarest class)"}],
+    )
+    return report.model_copy(update=change)
+
+
+def test_summary_shows_each_domains_release_gate_linked_to_its_section(project: Path) -> None:
+    """Issue 18, item 1: transactions had failed two release checks and the summary said only "passed"."""
+    _write(project / "reports" / "utility" / "records.json", _utility())
+    _, page = _report(project)
+    summary = re.search(r'<section id="summary".*?</section>', page, flags=re.DOTALL).group(0)  # type: ignore[union-attr]
+    assert "Synthetic data (release gate)" in summary
+    assert '<a href="#records-utility"><span class="badge badge-fail-critical">critical failure</span></a>' in summary
+    assert "2 of 3 checks failed: <code>min_tstr_trtr_auc</code>, <code>max_detection_auc</code>" in summary
+    assert summary.count("not run yet") >= 1  # transactions has no utility report
+    passed = _utility(release_gate_passed=True, release_gate_failed=0, gate_checks=[check.model_copy(update={"passed": True}) for check in _utility().gate_checks])
+    _write(project / "reports" / "utility" / "records.json", passed)
+    summary = re.search(r'<section id="summary".*?</section>', _report(project)[1], flags=re.DOTALL).group(0)  # type: ignore[union-attr]
+    assert "badge-pass" in summary and "3/3 checks passed" in summary
+
+
+def test_figures_show_their_rows_intervals_and_disagreements(project: Path) -> None:
+    """Issue 18, items 3 and 5: sample sizes, bootstrap intervals, too few rows, AUC against accuracy, DCR digits."""
+    not_judged = _utility().gate_checks[0].model_copy(update={"judged": False, "rows": 1, "message": "not enough rows to judge: tstr_trtr_auc = 0.222, ..."})
+    _write(project / "reports" / "utility" / "records.json", _utility(gate_checks=[not_judged, *_utility().gate_checks[1:]]))
+    _, page = _report(project)
+    section = _section(page, "records-utility")
+    assert "not enough rows to judge: tstr_trtr_auc" in section and "badge-not-judged" in section
+    assert "[0.000, 0.610]" in section and "[0.900, 1.000]" in section  # intervals of the generator's and the real AUC
+    assert "too few to judge" in section and "rows of the rarest class in the real test split" in section
+    assert "Figures that disagree" in section and "right less often (0.158)" in section
+    assert "0.000893" in section and "0.000134" in section and "0.000 vs" not in section  # DCR with enough digits
+    summary = re.search(r'<section id="summary".*?</section>', page, flags=re.DOTALL).group(0)  # type: ignore[union-attr]
+    assert "1 of 3 checks failed; 1 not judged (too few rows)" in summary

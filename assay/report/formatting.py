@@ -130,6 +130,13 @@ def fmt_fixed(value: Any, digits: int = 3) -> str:
     return "—" if not isinstance(value, int | float) else f"{value:.{digits}f}"
 
 
+def fmt_significant(value: Any, digits: int = 4) -> str:
+    """A small figure with ``digits`` significant digits (a distance of 0.000134 is not 0.000)."""
+    if not isinstance(value, int | float):
+        return "—"
+    return f"{value:.{digits}g}" if value else "0"
+
+
 def fmt_number(value: Any) -> str:
     if value is None:
         return "—"

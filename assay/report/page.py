@@ -36,7 +36,7 @@ from assay.contracts import CleanReport, DriftEntry, ExpectationResult, IngestRe
 from assay.errors import AssayError
 from assay.layout import Layout
 from assay.lineage.trace import load_lineage_section
-from assay.report.formatting import banded_chart, bar_chart, fmt_bytes, fmt_fixed, fmt_int, fmt_number, fmt_pct, fmt_share, mask_raw, preview
+from assay.report.formatting import banded_chart, bar_chart, fmt_bytes, fmt_fixed, fmt_int, fmt_number, fmt_pct, fmt_share, fmt_significant, mask_raw, preview
 from assay.report.utility import load_utility_section
 from assay.report.versions import load_versions_section
 
@@ -404,6 +404,7 @@ def _summary(domain: str, loaded: dict[str, dict[str, Any] | None]) -> dict[str,
     cleaning = loaded.get("cleaning") or {}
     validation = loaded.get("validation")
     splits = loaded.get("splits")
+    utility = loaded.get("utility")
     if validation is None:
         status = "not-run"
     elif validation["failed_critical"]:
@@ -422,6 +423,7 @@ def _summary(domain: str, loaded: dict[str, dict[str, Any] | None]) -> dict[str,
         "validation": validation,
         "validation_status": status,
         "splits": splits,
+        "gate": utility["gate_status"] if utility else None,
     }
 
 
@@ -429,7 +431,7 @@ def _environment() -> Any:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(num=fmt_int, pct=fmt_pct, share=fmt_share, size=fmt_bytes, number=fmt_number, fixed=fmt_fixed)
+    env.filters.update(num=fmt_int, pct=fmt_pct, share=fmt_share, size=fmt_bytes, number=fmt_number, fixed=fmt_fixed, significant=fmt_significant)
     return env
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from assay.contracts import TrainingPrivacy, UtilityReport, as_contract, read_report
 from assay.io import read_json_object
-from assay.metrics.registry import REPORTED
+from assay.metrics.registry import REPORTED, SAMPLES
 from assay.report.formatting import bar_chart
 
 CHART_COLUMNS = 12
@@ -44,7 +44,27 @@ def load_utility_section(domain: str, inputs: Any) -> dict[str, Any] | None:
             else:
                 winner = "generator" if (mine > naive) == (better == "higher") else "baseline"
         reference_value = _lookup(report, reference)
-        rows.append({"group": group, "label": label, "style": style, "generator": mine, "baseline": naive, "reference": reference_value, "winner": winner})
+        sample = SAMPLES.get(entry.sample or "")
+        size = report.sample_sizes.get(entry.sample or "")
+        intervals = {source: (report.intervals.get(source) or {}).get(key) for source in ("generator", "baseline")}
+        rows.append(
+            {
+                "group": group,
+                "label": label,
+                "style": style,
+                "generator": mine,
+                "baseline": naive,
+                "reference": reference_value,
+                "winner": winner,
+                "rows": size,
+                "sample": sample.words if sample else "",
+                "too_few": sample is not None and size is not None and size < sample.min_rows,
+                "min_rows": sample.min_rows if sample else None,
+                "interval_generator": intervals["generator"],
+                "interval_baseline": intervals["baseline"],
+                "interval_reference": report.intervals.get("trtr_auc") if reference == ("trtr_auc",) else None,
+            }
+        )
     columns = [row for row in report.columns if row.get("similarity_generator") is not None]
     worst = sorted(columns, key=lambda row: (row["similarity_generator"], row["column"]))[:CHART_COLUMNS]
     items = []
@@ -65,7 +85,11 @@ def load_utility_section(domain: str, inputs: Any) -> dict[str, Any] | None:
         "majority_accuracy": report.majority_accuracy,
         "gate_enabled": report.release_gate_enabled,
         "gate_passed": report.release_gate_passed,
+        "gate_status": gate_status(report),
         "checks": [check.model_dump() for check in report.gate_checks],
+        "sizes": report.sample_sizes,
+        "trtr_interval": report.intervals.get("trtr_auc"),
+        "consistency": report.consistency,
         "metrics": rows,
         "models": utility.get("models") or [],
         "chart": bar_chart(items, lambda value: f"{value:.3f}"),
@@ -76,6 +100,24 @@ def load_utility_section(domain: str, inputs: Any) -> dict[str, Any] | None:
             row for row in report.validity_expectations if not row.get("not_applicable") and not (row.get("generator") or {}).get("success", True)
         ],
     }
+
+
+def gate_status(report: UtilityReport) -> dict[str, Any]:
+    """The release gate in one word for the summary: passed, failed or not judged, with counts."""
+    checks = report.gate_checks
+    judged = [check for check in checks if check.judged]
+    failed = [check for check in judged if not check.passed]
+    not_judged = len(checks) - len(judged)
+    if not checks:
+        status, words = "not-run", "no release check"
+    elif failed:
+        status, words = "fail-critical" if report.release_gate_enabled else "fail-warning", f"{len(failed)} of {len(checks)} checks failed"
+    elif not_judged:
+        status, words = "not-judged", f"{not_judged} of {len(checks)} checks not judged (too few rows)"
+    else:
+        status, words = "pass", f"{len(checks)}/{len(checks)} checks passed"
+    extra = f"; {not_judged} not judged (too few rows)" if failed and not_judged else ""
+    return {"status": status, "words": words + extra, "enforced": report.release_gate_enabled, "failed": [check.check for check in failed]}
 
 
 def read_training_privacy(path: Any) -> dict[str, Any] | None:
