@@ -24,7 +24,7 @@ from assay.contracts import (
 )
 from assay.errors import AssayError
 from assay.layout import Layout
-from assay.report.formatting import bar_chart, mask_raw
+from assay.report.formatting import RAW_PREVIEW, bar_chart, raw_preview
 from assay.report.page import SECTIONS, TEMPLATES, describe_rule, rule_columns
 from assay.stages.report import run_report
 
@@ -32,7 +32,7 @@ from .browser import chromium, load_page
 
 XSS = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
-RAW_LINE = "123456789,987654321,Caucasian,<b>x</b>," + "9" * 100
+RAW_LINE = "<encounter_id>,<patient_nbr>,Caucasian,<b>x</b>,[50-60),7," + "9" * 300  # as clean writes it: identifiers masked
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE = "data/raw/records/diabetic_data.csv"
@@ -274,13 +274,13 @@ def test_values_are_escaped(project: Path) -> None:
     assert "Hospital encounters (demo) &amp; &lt;friends&gt;" in page
 
 
-def test_raw_lines_are_cut_and_digits_masked(project: Path) -> None:
+def test_raw_lines_show_masked_identifiers_and_keep_the_rest_readable(project: Path) -> None:
+    """Issue 18, item 7: a broken line was shown with every digit masked (#########,...), unreadable."""
     _, page = _report(project)
     cleaning = _section(page, "records-cleaning")
-    assert "#########,#########,Caucasian,&lt;b&gt;x&lt;/b&gt;," in cleaning
-    assert "123456789" not in page and "987654321" not in page
-    assert mask_raw(RAW_LINE) == re.sub(r"\d", "#", RAW_LINE[:80]) + "…"
-    assert mask_raw(None) == "" and mask_raw("a1") == "a#"
+    assert "&lt;encounter_id&gt;,&lt;patient_nbr&gt;,Caucasian,&lt;b&gt;x&lt;/b&gt;,[50-60),7,999" in cleaning
+    assert "#" not in re.search(r'<code class="raw">(.*?)</code>', cleaning).group(1)  # type: ignore[union-attr]
+    assert raw_preview(RAW_LINE) == RAW_LINE[:RAW_PREVIEW] + "…" and raw_preview(None) == "" and raw_preview("a1") == "a1"
 
 
 def test_page_is_self_contained(project: Path) -> None:
@@ -430,6 +430,9 @@ def test_no_raw_identifier_reaches_the_page_through_cleaning(project: Path, tmp_
     for raw_id in ("987654323", "918273645", "827364519"):
         assert raw_id not in page
     assert "patient_nbr is not an integer" in page
+    # The broken lines stay readable around their masked identifiers (issue 18, item 7).
+    raws = re.findall(r'<code class="raw">(.*?)</code>', _section(page, "records-cleaning"))
+    assert any(raw.startswith("&lt;encounter_id&gt;,") and ",".join(fields[2:4]) in raw for raw in raws), raws
 
 
 def test_versions_show_raw_hashes_and_say_when_there_is_no_history(project: Path) -> None:

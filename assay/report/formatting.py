@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -21,12 +20,15 @@ def preview(value: Any, limit: int = PREVIEW) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def mask_raw(raw: str | None) -> str:
-    """The first 80 characters of a raw line with digits masked (see the module docstring)."""
+RAW_PREVIEW = 240  # characters of a broken line shown (the quarantine keeps up to 1,000)
+
+
+def raw_preview(raw: str | None) -> str:
+    """A broken line as the quarantine keeps it (identifier fields and personal data already
+    masked by the clean stage), its first ``RAW_PREVIEW`` characters."""
     if not raw:
         return ""
-    cut = raw[:PREVIEW]
-    return re.sub(r"\d", "#", cut) + ("…" if len(raw) > PREVIEW else "")
+    return raw if len(raw) <= RAW_PREVIEW else raw[:RAW_PREVIEW] + "…"
 
 
 def bar_chart(

@@ -13,11 +13,14 @@ every value is HTML-escaped by Jinja's autoescape (a quarantined ``<script>`` sh
 Output is deterministic (no clock, no random ids; everything comes from the inputs), so DVC sees
 no change when nothing changed.
 
-Raw lines: quarantine keeps ``_raw``, the source line as read, which for lines that could not be
-parsed may hold direct identifiers (patient or customer numbers) that clean data pseudonymises.
-The page shows ``_raw`` only for rows quarantined by the ``ingest`` rule (whose columns are
-empty), cut to its first 80 characters with every digit replaced by ``#``: enough to see the
-shape of the broken line (delimiters, quotes, stray text), never a usable identifier.
+Raw lines: quarantine keeps ``_raw``, the source line of a row that could not be parsed, with
+its identifier fields masked (``<patient_nbr>``; a ragged line masks every place the identifier
+may be, and a line where it cannot be found is withheld) and personal data masked, by the ingest
+and clean stages (``assay.ingest.tabular``, ``assay.data.personal_data``); the full lines live
+only in the restricted quarantine, which the page never reads. The page shows ``_raw`` only for
+rows quarantined by the ``ingest`` rule (whose columns are empty), as the quarantine holds it,
+cut to its first 240 characters: the rest of the line stays readable, so a steward can see what
+broke it (a stray comma in a description, a missing field, an undecodable byte).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from assay.contracts import CleanReport, DriftEntry, ExpectationResult, IngestRe
 from assay.errors import AssayError
 from assay.layout import Layout
 from assay.lineage.trace import load_lineage_section
-from assay.report.formatting import banded_chart, bar_chart, fmt_bytes, fmt_fixed, fmt_int, fmt_number, fmt_pct, fmt_share, fmt_significant, mask_raw, preview
+from assay.report.formatting import banded_chart, bar_chart, fmt_bytes, fmt_fixed, fmt_int, fmt_number, fmt_pct, fmt_share, fmt_significant, preview, raw_preview
 from assay.report.utility import load_utility_section
 from assay.report.versions import load_versions_section
 
@@ -194,7 +197,7 @@ def _quarantine_examples(path: Path, spec: DomainSpec) -> dict[str, list[dict[st
                 **_where(row.get("_source_file"), row.get("_source_row")),
                 "reason": preview(row.get("_reason"), 200),
                 "cells": [(name, preview(row.get(name))) for name in columns],
-                "raw": mask_raw(row.get("_raw")) if rule == "ingest" else "",
+                "raw": raw_preview(row.get("_raw")) if rule == "ingest" else "",
             }
         )
     return examples
