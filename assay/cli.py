@@ -314,6 +314,31 @@ def report(
 
 
 @app.command()
+def quarantine(
+    domain: DomainOption,
+    params: ParamsOption = Path("params.yaml"),
+    rule: Annotated[str | None, typer.Option(help="Only the rows of this rule, as the report names it (e.g. range:Quantity).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many rows [default: all with --out, 20 on screen].")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write them to a .csv (formulas neutralised) or .parquet file instead of the screen.")] = None,
+    data: Annotated[Path | None, typer.Option("--quarantine", help=f"Quarantine file [default: {LAYOUT.quarantine(D)}].")] = None,
+) -> None:
+    """List or export a domain's quarantined rows, all of them or one rule's.
+
+    Example: assay quarantine --domain transactions --rule stock_adjustment --out adjustments.csv
+    """
+    from assay.config import load_params
+    from assay.data.quarantine import run_quarantine, screen_text
+
+    with _user_errors():
+        load_params(params).domain(domain)
+        rows, total = run_quarantine(domain, data or LAYOUT.quarantine(domain), rule, limit, out)
+    if out is None:
+        typer.echo(screen_text(rows), nl=False)
+    shown = f"{rows.height:,} of {total:,} row(s)" + (f" of rule {rule}" if rule else "")
+    typer.echo(f"{shown} written to {out}" if out else f"{shown} shown; --out FILE.csv exports them all", err=True)
+
+
+@app.command()
 def trace(
     path: Annotated[Path, typer.Argument(help="Any artifact a stage makes or reads: a model folder, a synthetic or clean Parquet file, a split, a report.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the tree as JSON.")] = False,

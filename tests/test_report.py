@@ -474,16 +474,42 @@ def test_calibrated_drift_shows_null_levels_p_values_and_a_band(project: Path) -
     """Issue 18, item 2: statistic, null level and p-value; the badge only for a breach; the chart draws the null band."""
     calibrated = [
         DriftEntry(
-            column="diag_1", kind="categorical", pair="train-dev", psi=0.31, tvd=0.142, score=1.55, over_threshold=["psi", "tvd"], breached=[],
-            null={"tvd": {"median": 0.121, "p95": 0.158}, "psi": {"median": 0.25, "p95": 0.4}}, p_values={"tvd": 0.21, "psi": 0.3},
-            p_value=0.21, p_adjusted=0.97, z_score=0.8, unusual=False,
+            column="diag_1",
+            kind="categorical",
+            pair="train-dev",
+            psi=0.31,
+            tvd=0.142,
+            score=1.55,
+            over_threshold=["psi", "tvd"],
+            breached=[],
+            null={"tvd": {"median": 0.121, "p95": 0.158}, "psi": {"median": 0.25, "p95": 0.4}},
+            p_values={"tvd": 0.21, "psi": 0.3},
+            p_value=0.21,
+            p_adjusted=0.97,
+            z_score=0.8,
+            unusual=False,
         ),
         DriftEntry(
-            column="age", kind="numeric", pair="train-test", ks=0.031, psi=0.01, score=0.31, over_threshold=[], breached=[],
-            null={"ks": {"median": 0.01, "p95": 0.02}}, p_values={"ks": 0.004975}, p_value=0.004975, p_adjusted=0.02, z_score=5.1, unusual=True,
+            column="age",
+            kind="numeric",
+            pair="train-test",
+            ks=0.031,
+            psi=0.01,
+            score=0.31,
+            over_threshold=[],
+            breached=[],
+            null={"ks": {"median": 0.01, "p95": 0.02}},
+            p_values={"ks": 0.004975},
+            p_value=0.004975,
+            p_adjusted=0.02,
+            z_score=5.1,
+            unusual=True,
         ),
     ]
-    _write(project / "reports" / "split" / "records.json", _split().model_copy(update={"drift": calibrated, "breaches": 0, "unusual": 1, "drift_null": {"random_splits": 200, "alpha": 0.05}}))
+    _write(
+        project / "reports" / "split" / "records.json",
+        _split().model_copy(update={"drift": calibrated, "breaches": 0, "unusual": 1, "drift_null": {"random_splits": 200, "alpha": 0.05}}),
+    )
     _, page = _report(project)
     splits = _section(page, "records-splits")
     assert "tvd 0.142" in splits and "null 0.158, p 0.210" in splits and "0.970" in splits
@@ -494,7 +520,10 @@ def test_calibrated_drift_shows_null_levels_p_values_and_a_band(project: Path) -
     assert "drift over threshold" not in summary
     # A breach (over its threshold and unusual) gets the badge, on the section and in the summary.
     breach = calibrated[0].model_copy(update={"breached": ["tvd"], "breach": True, "unusual": True, "p_adjusted": 0.004975})
-    _write(project / "reports" / "split" / "records.json", _split().model_copy(update={"drift": [breach], "breaches": 1, "drift_null": {"random_splits": 200, "alpha": 0.05}}))
+    _write(
+        project / "reports" / "split" / "records.json",
+        _split().model_copy(update={"drift": [breach], "breaches": 1, "drift_null": {"random_splits": 200, "alpha": 0.05}}),
+    )
     _, page = _report(project)
     assert "drift over threshold" in _section(page, "records-splits")
     assert "drift over threshold" in re.search(r'<section id="summary".*?</section>', page, flags=re.DOTALL).group(0)  # type: ignore[union-attr]
@@ -503,8 +532,26 @@ def test_calibrated_drift_shows_null_levels_p_values_and_a_band(project: Path) -
 def _utility(**change: object) -> UtilityReport:
     """A utility report as assay/metrics/evaluate.py writes it (abridged), for a domain whose gate failed twice."""
     checks = [
-        GateCheck(check="min_tstr_trtr_auc", metric="tstr_trtr_auc", bound="min", threshold=0.85, value=0.61, passed=False, message="tstr_trtr_auc = 0.61, needs >= 0.85", rows=40),
-        GateCheck(check="max_detection_auc", metric="detection_auc", bound="max", threshold=0.97, value=0.99, passed=False, message="detection_auc = 0.99, needs <= 0.97", rows=3000),
+        GateCheck(
+            check="min_tstr_trtr_auc",
+            metric="tstr_trtr_auc",
+            bound="min",
+            threshold=0.85,
+            value=0.61,
+            passed=False,
+            message="tstr_trtr_auc = 0.61, needs >= 0.85",
+            rows=40,
+        ),
+        GateCheck(
+            check="max_detection_auc",
+            metric="detection_auc",
+            bound="max",
+            threshold=0.97,
+            value=0.99,
+            passed=False,
+            message="detection_auc = 0.99, needs <= 0.97",
+            rows=3000,
+        ),
         GateCheck(check="max_mia_auc", metric="mia_auc", bound="max", threshold=0.6, value=0.5, passed=True, message="mia_auc = 0.5, needs <= 0.6", rows=600),
     ]
     report = UtilityReport(
@@ -516,7 +563,15 @@ def _utility(**change: object) -> UtilityReport:
         trtr_auc=1.0,
         majority_accuracy=0.947,
         holdout={"dcr_p5": 0.000134, "dcr_median": 0.0021},
-        generator={"tstr_auc": 0.222, "tstr_trtr_auc": 0.222, "dcr_p5": 0.000893, "dcr_median": 0.00412, "dcr_p5_ratio": 6.667, "detection_auc": 0.99, "mia_auc": 0.5},
+        generator={
+            "tstr_auc": 0.222,
+            "tstr_trtr_auc": 0.222,
+            "dcr_p5": 0.000893,
+            "dcr_median": 0.00412,
+            "dcr_p5_ratio": 6.667,
+            "detection_auc": 0.99,
+            "mia_auc": 0.5,
+        },
         baseline={"tstr_auc": 0.5, "tstr_trtr_auc": 0.5, "dcr_p5": 0.0004, "dcr_median": 0.003, "dcr_p5_ratio": 3.0, "detection_auc": 0.99, "mia_auc": 0.5},
         release_gate_enabled=True,
         release_gate_passed=False,
@@ -524,7 +579,16 @@ def _utility(**change: object) -> UtilityReport:
         gate_checks=checks,
         sample_sizes={"test": 19, "test_class": 1, "synthetic": 3985, "detection": 3000, "distance": 3000, "members": 600, "copies": 3985},
         intervals={"trtr_auc": [0.9, 1.0], "generator": {"tstr_auc": [0.0, 0.61], "tstr_trtr_auc": [0.0, 0.64]}, "baseline": {}},
-        consistency=[{"model": "logistic_regression", "trained_on": "real train", "message": "logistic_regression trained on real train ranks the test rows well (ROC AUC 1.000) but is right less often (0.158) than always answering the majority class (0.947): the two figures disagree (19 test rows, 1 of the rarest class)"}],
+        consistency=[
+            {
+                "model": "logistic_regression",
+                "trained_on": "real train",
+                "message": (
+                    "logistic_regression trained on real train ranks the test rows well (ROC AUC 1.000) but is right less often (0.158) "
+                    "than always answering the majority class (0.947): the two figures disagree (19 test rows, 1 of the rarest class)"
+                ),
+            }
+        ],
     )
     return report.model_copy(update=change)
 
@@ -538,7 +602,9 @@ def test_summary_shows_each_domains_release_gate_linked_to_its_section(project: 
     assert '<a href="#records-utility"><span class="badge badge-fail-critical">critical failure</span></a>' in summary
     assert "2 of 3 checks failed: <code>min_tstr_trtr_auc</code>, <code>max_detection_auc</code>" in summary
     assert summary.count("not run yet") >= 1  # transactions has no utility report
-    passed = _utility(release_gate_passed=True, release_gate_failed=0, gate_checks=[check.model_copy(update={"passed": True}) for check in _utility().gate_checks])
+    passed = _utility(
+        release_gate_passed=True, release_gate_failed=0, gate_checks=[check.model_copy(update={"passed": True}) for check in _utility().gate_checks]
+    )
     _write(project / "reports" / "utility" / "records.json", passed)
     summary = re.search(r'<section id="summary".*?</section>', _report(project)[1], flags=re.DOTALL).group(0)  # type: ignore[union-attr]
     assert "badge-pass" in summary and "3/3 checks passed" in summary
@@ -557,3 +623,13 @@ def test_figures_show_their_rows_intervals_and_disagreements(project: Path) -> N
     assert "0.000893" in section and "0.000134" in section and "0.000 vs" not in section  # DCR with enough digits
     summary = re.search(r'<section id="summary".*?</section>', page, flags=re.DOTALL).group(0)  # type: ignore[union-attr]
     assert "1 of 3 checks failed; 1 not judged (too few rows)" in summary
+
+
+def test_each_rule_shows_the_command_that_exports_all_its_rows(project: Path) -> None:
+    """Issue 18, item 6: the page showed 3 examples per rule and no way to the rest."""
+    _, page = _report(project)
+    cleaning = _section(page, "records-cleaning")
+    assert "All 30: <code class=\"command\">assay quarantine --domain records --rule range:time_in_hospital --out records-range_time_in_hospital.csv</code>" in cleaning
+    assert "assay quarantine --domain records --rule allowed:race --out records-allowed_race.csv" in cleaning
+    assert "--rule long_stay_other" not in cleaning  # no row, no command
+    assert "assay quarantine --domain records --out records-all.csv" in cleaning

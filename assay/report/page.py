@@ -36,10 +36,23 @@ from typing import Any
 
 from assay.config import DomainSpec, Params
 from assay.contracts import CleanReport, DriftEntry, ExpectationResult, IngestReport, SplitReport, ValidationReport, read_report
+from assay.data.quarantine import export_command
 from assay.errors import AssayError
 from assay.layout import Layout
 from assay.lineage.trace import load_lineage_section
-from assay.report.formatting import banded_chart, bar_chart, fmt_bytes, fmt_fixed, fmt_int, fmt_number, fmt_pct, fmt_share, fmt_significant, preview, raw_preview
+from assay.report.formatting import (
+    banded_chart,
+    bar_chart,
+    fmt_bytes,
+    fmt_fixed,
+    fmt_int,
+    fmt_number,
+    fmt_pct,
+    fmt_share,
+    fmt_significant,
+    preview,
+    raw_preview,
+)
 from assay.report.utility import load_utility_section
 from assay.report.versions import load_versions_section
 
@@ -212,7 +225,13 @@ def load_cleaning(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
     examples = _quarantine_examples(quarantine_path, spec)
     counts = report.rules
     rules = [
-        {"name": name, "count": count, "description": describe_rule(name, spec), "examples": (examples or {}).get(name, [])}
+        {
+            "name": name,
+            "count": count,
+            "description": describe_rule(name, spec),
+            "examples": (examples or {}).get(name, []),
+            "command": export_command(domain, name) if count else "",
+        }
         for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     ]
     flag_reasons = {rule.name: rule.reason for rule in spec.clean.rules if rule.action == "flag"}
@@ -225,6 +244,7 @@ def load_cleaning(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
         "rules": rules,
         "chart": chart,
         "quarantine_path": quarantine_path.as_posix(),
+        "export_all": export_command(domain) if report.rows_quarantined else "",
         "quarantine_found": examples is not None,
         "duplicates": report.duplicate_examples[:DUPLICATE_EXAMPLES],
         "flags": [{"name": name, "count": count, "reason": flag_reasons.get(name, "")} for name, count in sorted(report.flags.items())],
