@@ -153,7 +153,10 @@ class DriftThresholds(StrictModel):
         0.05,
         gt=0,
         le=1,
-        description="A comparison is unusual when random splits of the same data reach it, in its columns' largest standardised statistic, in under this share of draws (max-T over every comparison; see assay/data/drift.py); only then does a statistic over its threshold count as a breach.",
+        description=(
+            "A comparison is unusual when under this share of random splits of the same data reach its largest standardised "
+            "statistic (max-T over every comparison; see assay/data/drift.py); only then is a statistic over its threshold a breach."
+        ),
     )
     null_splits: int = Field(200, ge=20, le=100_000, description="Random splits of the same data drawn to calibrate the statistics.")
     on_breach: Literal["warn", "error"] = Field("warn", description="'error' stops dvc repro at the split stage.")

@@ -451,13 +451,28 @@ def auc_accuracy_disagreement(model: str, trained_on: str, scores: dict[str, Any
     if auc is None or accuracy is None or majority_accuracy is None:
         return []
     if auc >= RANKS_WELL and accuracy < majority_accuracy - ACCURACY_MARGIN:
-        story = f"ranks the test rows well (ROC AUC {auc:.3f}) but is right less often ({accuracy:.3f}) than always answering the majority class ({majority_accuracy:.3f})"
+        story = (
+            f"ranks the test rows well (ROC AUC {auc:.3f}) but is right less often ({accuracy:.3f}) "
+            f"than always answering the majority class ({majority_accuracy:.3f})"
+        )
     elif auc < 0.5 and accuracy > majority_accuracy + ACCURACY_MARGIN:
-        story = f"ranks the test rows worse than chance (ROC AUC {auc:.3f}) yet is right more often ({accuracy:.3f}) than the majority class ({majority_accuracy:.3f})"
+        story = (
+            f"ranks the test rows worse than chance (ROC AUC {auc:.3f}) yet is right more often ({accuracy:.3f}) "
+            f"than the majority class ({majority_accuracy:.3f})"
+        )
     else:
         return []
     size = f"{scores.get('rows', 0):,} test rows, {rarest:,} of the rarest class"
-    return [{"model": model, "trained_on": trained_on, "roc_auc": auc, "accuracy": accuracy, "majority_accuracy": majority_accuracy, "message": f"{model} trained on {trained_on} {story}: the two figures disagree ({size})"}]
+    return [
+        {
+            "model": model,
+            "trained_on": trained_on,
+            "roc_auc": auc,
+            "accuracy": accuracy,
+            "majority_accuracy": majority_accuracy,
+            "message": f"{model} trained on {trained_on} {story}: the two figures disagree ({size})",
+        }
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -583,7 +598,15 @@ def gate_checks(spec: EvaluateSpec, metrics: dict[str, Any], sizes: dict[str, in
         if not judged:
             sample = SAMPLES[sample_name]  # type: ignore[index]
             message = f"not enough rows to judge: {message}, measured on {rows:,} {sample.words}; it needs at least {sample.min_rows:,} ({sample.why})"
-        check = {"check": key, "metric": metric, "value": value, "threshold": threshold, "bound": bound, "passed": bool(value_ok) and judged, "message": message}
+        check = {
+            "check": key,
+            "metric": metric,
+            "value": value,
+            "threshold": threshold,
+            "bound": bound,
+            "passed": bool(value_ok) and judged,
+            "message": message,
+        }
         checks.append({**check, "judged": judged, "rows": rows})
     return checks
 

@@ -79,7 +79,15 @@ class Metric:
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("validity_row_pass_share", "Validity", "Rows passing every row-level expectation", "higher", "share", ("holdout", "validity_row_pass_share"), sample="synthetic"),
+    Metric(
+        "validity_row_pass_share",
+        "Validity",
+        "Rows passing every row-level expectation",
+        "higher",
+        "share",
+        ("holdout", "validity_row_pass_share"),
+        sample="synthetic",
+    ),
     Metric(
         "validity_row_pass_share_critical",
         "Validity",
@@ -120,9 +128,23 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric("tstr_trtr_average_precision", "Utility", "TSTR / TRTR average precision", sample="test_class"),
     Metric("tstr_f1_at_0_5", "Utility", "Train-on-synthetic F1 at threshold 0.5 (unweighted classifier)", reference=("trtr_f1_at_0_5",), sample="test_class"),
-    Metric("tstr_f1_at_dev_threshold", "Utility", "Train-on-synthetic F1 at the threshold chosen on real dev", reference=("trtr_f1_at_dev_threshold",), sample="test_class"),
+    Metric(
+        "tstr_f1_at_dev_threshold",
+        "Utility",
+        "Train-on-synthetic F1 at the threshold chosen on real dev",
+        reference=("trtr_f1_at_dev_threshold",),
+        sample="test_class",
+    ),
     Metric("augmentation_auc_lift", "Utility", "ROC AUC lift from adding synthetic rows to a sample of train", style="signed", sample="test_class"),
-    Metric("dcr_p5", "Privacy", "Distance to closest train row, 5th percentile", style="significant", reference=("holdout", "dcr_p5"), applies="tabular", sample="distance"),
+    Metric(
+        "dcr_p5",
+        "Privacy",
+        "Distance to closest train row, 5th percentile",
+        style="significant",
+        reference=("holdout", "dcr_p5"),
+        applies="tabular",
+        sample="distance",
+    ),
     Metric(
         "dcr_p5_ratio",
         "Privacy",
@@ -132,7 +154,15 @@ METRICS: tuple[Metric, ...] = (
         tolerance=0.56,
         sample="distance",
     ),
-    Metric("dcr_median", "Privacy", "Distance to closest train row, median", style="significant", reference=("holdout", "dcr_median"), applies="tabular", sample="distance"),
+    Metric(
+        "dcr_median",
+        "Privacy",
+        "Distance to closest train row, median",
+        style="significant",
+        reference=("holdout", "dcr_median"),
+        applies="tabular",
+        sample="distance",
+    ),
     Metric("closer_to_train_share", "Privacy", "Nearer to train than to holdout (ideal 0.5)", "half", "share", applies="tabular", sample="members"),
     Metric("exact_copy_rate", "Privacy", "Exact copies of train rows", "lower", "share", ("holdout", "exact_copy_rate"), applies="tabular", sample="copies"),
     Metric(
@@ -154,7 +184,16 @@ METRICS: tuple[Metric, ...] = (
         tolerance=0.085,
         sample="members",
     ),
-    Metric("verbatim_span_share", "Privacy", "Units with a verbatim span of train text", "lower", "share", ("holdout", "verbatim_span_share"), applies="text", sample="units"),
+    Metric(
+        "verbatim_span_share",
+        "Privacy",
+        "Units with a verbatim span of train text",
+        "lower",
+        "share",
+        ("holdout", "verbatim_span_share"),
+        applies="text",
+        sample="units",
+    ),
     Metric(
         "verbatim_excess",
         "Privacy",
