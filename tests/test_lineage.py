@@ -317,6 +317,8 @@ def test_lineage_record_holds_the_chain_with_lock_md5s_params_and_run(lineage_re
     assert nodes["data/raw/records"]["files"][0]["sha256"] == _ingest_sha256(lineage_repo)
     run = record["run"]
     assert len(run["git"]["commit"]) == 40 and isinstance(run["git"]["dirty"], bool) and run["time"] == run["git"]["commit_time"]
+    # What the pipeline wrote is not an uncommitted change (issue 18, item 8).
+    assert not any(path == "dvc.lock" or path.startswith(("reports/", "models/", "data/")) for path in run["git"]["uncommitted"])
     assert run["packages"]["dvc"] and run["device"]["device"] in ("cpu", "cuda") and run["seeds"]["domains.records.split.seed"] == 42
     assert record["targets"]["model"] == "models/records/generator" and record["targets"]["synthetic"] == "data/synthetic/records.parquet"
 
@@ -460,3 +462,16 @@ def test_trace_json_says_how_it_checked_and_how_much_it_read(lineage_repo: Path)
     raw_size = (lineage_repo / "data/raw/records/diabetic_data.csv").stat().st_size
     weights = (lineage_repo / "models/records/generator/model.safetensors").stat().st_size
     assert by_content["bytes_hashed"] >= raw_size + weights and fast["bytes_hashed"] is None
+
+
+def test_uncommitted_sources_leave_out_what_the_pipeline_writes() -> None:
+    """Issue 18, item 8: the page said "with uncommitted changes" on every run, because dvc.lock and reports differ."""
+    from assay.lineage.trace import uncommitted_sources
+
+    porcelain = "\0".join(
+        [" M dvc.lock", " M reports/split/records.json", " M assay/data/drift.py", "R  params.new.yaml", "params.yaml", "?? notes/", "?? reports/utility/records/x.json", ""]
+    )
+    generated = ["reports/split/records.json", "reports/utility/records", "data/clean/records.parquet", "dvc.lock"]
+    assert uncommitted_sources(porcelain, generated) == ["assay/data/drift.py", "notes", "params.new.yaml"]
+    assert uncommitted_sources(" M dvc.lock\0 M reports/split/records.json\0", generated) == []
+    assert uncommitted_sources("", generated) == []

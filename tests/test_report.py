@@ -633,3 +633,67 @@ def test_each_rule_shows_the_command_that_exports_all_its_rows(project: Path) ->
     assert "assay quarantine --domain records --rule allowed:race --out records-allowed_race.csv" in cleaning
     assert "--rule long_stay_other" not in cleaning  # no row, no command
     assert "assay quarantine --domain records --out records-all.csv" in cleaning
+
+
+def _lineage_record(git: dict) -> dict:
+    return {
+        "lineage_version": 1,
+        "domain": "records",
+        "targets": {"model": "models/records/generator"},
+        "chain": [],
+        "stages": [],
+        "run": {"git": {"commit": "ab" * 20, **git}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("git", "shown", "hidden"),
+    [
+        ({"dirty": True, "uncommitted": ["assay/data/drift.py", "params.yaml"]}, "with uncommitted changes to <code>assay/data/drift.py</code>, <code>params.yaml</code>", None),
+        ({"dirty": True, "uncommitted": []}, "written at commit", "with uncommitted changes"),  # only generated outputs differed: nothing to say
+        ({"dirty": True}, "with uncommitted changes", None),  # a record from before the paths were kept
+    ],
+)
+def test_lineage_names_uncommitted_paths_or_says_nothing(project: Path, git: dict, shown: str, hidden: str | None) -> None:
+    """Issue 18, item 8: "verified" next to "with uncommitted changes" on every run."""
+    path = project / "reports" / "lineage" / "records.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(_lineage_record(git)), encoding="utf-8")
+    lineage = _section(_report(project)[1], "records-lineage")
+    assert shown in lineage
+    assert hidden is None or hidden not in lineage
+
+
+OPEN_ALL_AND_MEASURE = "(() => { document.querySelectorAll('details').forEach(d => d.open = true); return [document.documentElement.scrollWidth, window.innerWidth]; })()"
+
+
+@pytest.mark.browser
+@pytest.mark.slow  # starts a browser
+def test_expanded_passed_expectations_stay_inside_the_page(project: Path, tmp_path: Path) -> None:
+    """Issue 18, item 8: the expanded passed-expectations table made the page 1,787 px wide."""
+    if chromium() is None:
+        pytest.skip("chromium is not installed (apt-get install chromium); skipping the report browser test")
+    codes = [f"V{i:05d}.{i % 97:02d}" for i in range(400)]  # a long value set: one JSON string with no space to break at
+    long_ones = [
+        ExpectationResult(
+            id=f"long{i}",
+            type="expect_column_pair_values_a_to_be_greater_than_b_or_something_equally_long",
+            column=["number_inpatient_visits_over_the_year", "number_emergency_visits_over_the_year"],
+            kwargs={"column": "diag_1", "value_set": codes, "row_condition": 'Quantity>0 and StockCode!="POST"', "condition_parser": "pandas"},
+            severity="warning",
+            notes="x" * 300,
+            success=True,
+            element_count=4924,
+            unexpected_count=0,
+            unexpected_percent=0.0,
+        )
+        for i in range(5)
+    ]
+    validation = _validation()
+    _write(project / "reports" / "validation" / "records.json", validation.model_copy(update={"expectations": [*validation.expectations, *long_ones]}))
+    out, _ = _report(project)
+    shot = tmp_path / "expanded.png"
+    visit = load_page(out.as_uri(), shot, evaluate={"widths": OPEN_ALL_AND_MEASURE})
+    page_width, viewport = visit.values["widths"]
+    assert page_width <= viewport, f"the page is {page_width} px wide in a {viewport} px window"
+    assert _png_size(shot)[0] == 1280 and visit.errors == []
