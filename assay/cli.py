@@ -139,6 +139,20 @@ def validate(
         )
 
 
+@app.command("docs-assets")
+def docs_assets(
+    out: Annotated[Path | None, typer.Option(help=f"Folder every domain's Data Docs load assets from [default: {LAYOUT.data_docs_assets()}].")] = None,
+) -> None:
+    """Write the Data Docs' vendored assets (Bootstrap, Font Awesome, Vega) once, for every domain's pages.
+
+    Example: assay docs-assets
+    """
+    from assay.quality.datadocs import write_assets
+
+    with _user_errors():
+        typer.echo(str(write_assets(out or LAYOUT.data_docs_assets())))
+
+
 @app.command()
 def check(
     file: Annotated[Path, typer.Argument(help="A Parquet or CSV file.")],

@@ -73,6 +73,10 @@ class Layout:
     def data_docs(self, domain: str) -> Path:
         return self.reports / "validation" / "docs" / domain
 
+    def data_docs_assets(self) -> Path:
+        """The Data Docs' vendored assets, one copy every domain's pages share."""
+        return self.reports / "validation" / "docs" / "static"
+
     def split_report(self, domain: str) -> Path:
         return self.reports / "split" / f"{domain}.json"
 
