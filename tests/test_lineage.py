@@ -469,7 +469,16 @@ def test_uncommitted_sources_leave_out_what_the_pipeline_writes() -> None:
     from assay.lineage.trace import uncommitted_sources
 
     porcelain = "\0".join(
-        [" M dvc.lock", " M reports/split/records.json", " M assay/data/drift.py", "R  params.new.yaml", "params.yaml", "?? notes/", "?? reports/utility/records/x.json", ""]
+        [
+            " M dvc.lock",
+            " M reports/split/records.json",
+            " M assay/data/drift.py",
+            "R  params.new.yaml",
+            "params.yaml",
+            "?? notes/",
+            "?? reports/utility/records/x.json",
+            "",
+        ]
     )
     generated = ["reports/split/records.json", "reports/utility/records", "data/clean/records.parquet", "dvc.lock"]
     assert uncommitted_sources(porcelain, generated) == ["assay/data/drift.py", "notes", "params.new.yaml"]

@@ -108,6 +108,8 @@ def test_cli_errors_are_one_line(quarantine_file: Path, extra: list[str], messag
 
 
 def test_export_command_is_the_exact_command_for_a_rule() -> None:
-    assert export_command("transactions", "range:Quantity") == "assay quarantine --domain transactions --rule range:Quantity --out transactions-range_Quantity.csv"
-    assert export_command("records", "duplicate_key:a, b") == "assay quarantine --domain records --rule 'duplicate_key:a, b' --out records-duplicate_key_a__b.csv"
+    command = "assay quarantine --domain transactions --rule range:Quantity --out transactions-range_Quantity.csv"
+    assert export_command("transactions", "range:Quantity") == command
+    command = "assay quarantine --domain records --rule 'duplicate_key:a, b' --out records-duplicate_key_a__b.csv"
+    assert export_command("records", "duplicate_key:a, b") == command
     assert export_command("records") == "assay quarantine --domain records --out records-all.csv"

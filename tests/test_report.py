@@ -629,7 +629,8 @@ def test_each_rule_shows_the_command_that_exports_all_its_rows(project: Path) ->
     """Issue 18, item 6: the page showed 3 examples per rule and no way to the rest."""
     _, page = _report(project)
     cleaning = _section(page, "records-cleaning")
-    assert "All 30: <code class=\"command\">assay quarantine --domain records --rule range:time_in_hospital --out records-range_time_in_hospital.csv</code>" in cleaning
+    command = "assay quarantine --domain records --rule range:time_in_hospital --out records-range_time_in_hospital.csv"
+    assert f'All 30: <code class="command">{command}</code>' in cleaning
     assert "assay quarantine --domain records --rule allowed:race --out records-allowed_race.csv" in cleaning
     assert "--rule long_stay_other" not in cleaning  # no row, no command
     assert "assay quarantine --domain records --out records-all.csv" in cleaning
@@ -649,7 +650,11 @@ def _lineage_record(git: dict) -> dict:
 @pytest.mark.parametrize(
     ("git", "shown", "hidden"),
     [
-        ({"dirty": True, "uncommitted": ["assay/data/drift.py", "params.yaml"]}, "with uncommitted changes to <code>assay/data/drift.py</code>, <code>params.yaml</code>", None),
+        (
+            {"dirty": True, "uncommitted": ["assay/data/drift.py", "params.yaml"]},
+            "with uncommitted changes to <code>assay/data/drift.py</code>, <code>params.yaml</code>",
+            None,
+        ),
         ({"dirty": True, "uncommitted": []}, "written at commit", "with uncommitted changes"),  # only generated outputs differed: nothing to say
         ({"dirty": True}, "with uncommitted changes", None),  # a record from before the paths were kept
     ],
@@ -664,7 +669,9 @@ def test_lineage_names_uncommitted_paths_or_says_nothing(project: Path, git: dic
     assert hidden is None or hidden not in lineage
 
 
-OPEN_ALL_AND_MEASURE = "(() => { document.querySelectorAll('details').forEach(d => d.open = true); return [document.documentElement.scrollWidth, window.innerWidth]; })()"
+OPEN_ALL_AND_MEASURE = (
+    "(() => { document.querySelectorAll('details').forEach(d => d.open = true); return [document.documentElement.scrollWidth, window.innerWidth]; })()"
+)
 
 
 @pytest.mark.browser

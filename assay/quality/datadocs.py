@@ -239,7 +239,8 @@ def write_assets(static_dir: Path) -> Path:
 
 def assets_in_place(static_dir: Path) -> bool:
     """Whether ``static_dir`` holds every vendored asset, each the size of the vendored file."""
-    return all((Path(static_dir) / asset).is_file() and (Path(static_dir) / asset).stat().st_size == (ASSETS / asset).stat().st_size for asset in BASE_ASSETS + CHART_ASSETS)
+    found = [Path(static_dir) / asset for asset in BASE_ASSETS + CHART_ASSETS]
+    return all(path.is_file() and path.stat().st_size == (ASSETS / asset).stat().st_size for path, asset in zip(found, BASE_ASSETS + CHART_ASSETS, strict=True))
 
 
 def write_data_docs(
