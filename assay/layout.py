@@ -14,6 +14,9 @@ from pathlib import Path
 SPLIT_NAMES: tuple[str, ...] = ("train", "dev", "test")
 
 
+DISTRIBUTIONS_FILE = "distributions.json"
+
+
 @dataclass(frozen=True)
 class Layout:
     """The pipeline's folders, relative to the repository root unless given otherwise."""
@@ -91,6 +94,10 @@ class Layout:
 
     def utility_plots(self, domain: str) -> Path:
         return self.reports / "utility" / domain
+
+    def utility_distributions(self, domain: str) -> Path:
+        """Each column's distribution per source and the association map (evaluate writes it into its plots folder)."""
+        return self.utility_plots(domain) / DISTRIBUTIONS_FILE
 
     def lineage_record(self, domain: str) -> Path:
         return self.reports / "lineage" / f"{domain}.json"

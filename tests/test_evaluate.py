@@ -357,3 +357,26 @@ def test_report_section_shows_generator_and_baseline(demo_params, records, tmp_p
     assert "http" not in section and "<script" not in section
     assert "Privacy during training" in section and "1 (kept)" in section and "0.530" in section and "&lt;within&gt;" in section
     assert 'id="transactions-utility"' in page and "dvc repro evaluate@transactions" in page  # not run yet there
+
+
+def test_column_distributions_share_bins_between_real_and_synthetic() -> None:
+    """Issue 18, item 5: per column, real and synthetic distributions on one set of bins."""
+    real = pl.DataFrame({"n": [0.0, 1.0, 2.0, 3.0, 4.0, None], "c": ["a", "a", "b", "c", None, "a"]})
+    synthetic = pl.DataFrame({"n": [0.0, 0.0, 9.0, 4.0, 2.0, 2.0], "c": ["a", "z", "z", "b", "b", "b"]})
+    entries = {e["column"]: e for e in fidelity.column_distributions(real, {"generator": synthetic}, {"n": "numeric", "c": "categorical"})}
+    numeric = entries["n"]
+    assert (numeric["low"], numeric["high"]) == (0.0, 4.0) and len(numeric["shares"]["real"]) == fidelity.OVERLAY_BINS
+    assert sum(numeric["shares"]["real"]) == pytest.approx(1, abs=1e-3) and sum(numeric["shares"]["generator"]) == pytest.approx(1, abs=1e-3)
+    assert numeric["outside"]["generator"] == pytest.approx(1 / 6, abs=1e-3) and numeric["missing"]["real"] == pytest.approx(1 / 6, abs=1e-3)
+    assert numeric["shares"]["generator"][-1] == pytest.approx(2 / 6, abs=1e-3)  # 9.0 counted in the last bin beside 4.0
+    categorical = entries["c"]
+    assert categorical["categories"] == ["a", "b", "c", "(other)"]
+    assert categorical["shares"]["generator"] == [pytest.approx(1 / 6, abs=1e-3), 0.5, 0.0, pytest.approx(2 / 6, abs=1e-3)]
+
+
+def test_association_map_keeps_the_most_associated_columns() -> None:
+    pairs = [{"a": f"c{i}", "b": f"c{j}", "real": (0.9 if (i, j) == (0, 1) else 0.01), "generator": 0.5, "baseline": 0.0} for i in range(30) for j in range(i + 1, 30)]
+    found = fidelity.association_map(pairs)
+    assert len(found["columns"]) == fidelity.MAP_COLUMNS and found["left_out"] == 30 - fidelity.MAP_COLUMNS
+    assert found["columns"][:2] == ["c0", "c1"] and found["sources"] == ["real", "generator", "baseline"]
+    assert [0, 1, 0.9, 0.5, 0.0] in found["cells"] and len(found["cells"]) == fidelity.MAP_COLUMNS * (fidelity.MAP_COLUMNS - 1) // 2

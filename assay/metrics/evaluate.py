@@ -87,6 +87,7 @@ log = logging.getLogger("assay.evaluate")
 SOURCES = ("generator", "baseline")
 TEXT_LENGTH = "{}_chars"
 REGEX_EXPECTATIONS = ("match_regex", "match_like_pattern")
+SHOWN_KWARGS = ("min_value", "max_value", "regex", "mostly")  # what tells two expectations of one type apart, beside the row condition
 WORST_PAIRS = 10
 OPENMP_THREADS = 1
 
@@ -173,10 +174,13 @@ def validity(frame: pl.DataFrame, suite: dict[str, Any], source_file: str) -> di
             failing |= keys
             if item["severity"] == "critical":
                 failing_critical |= keys
+        kwargs = item.get("kwargs") or {}
         expectations.append(
             {
                 "type": item["type"],
                 "column": item["column"],
+                "row_condition": kwargs.get("row_condition"),
+                "expects": ", ".join(f"{key}={json.dumps(value, default=str)}" for key, value in kwargs.items() if key in SHOWN_KWARGS),
                 "severity": item["severity"],
                 "row_level": rows is not None,
                 "success": item["success"],
@@ -676,7 +680,8 @@ def fidelity_figures(
 
     real_features = features(real_rows)
     detection = {source: fidelity.detection_auc(real_features, features(frame), factory, spec.detection_folds, spec.seed) for source, frame in capped.items()}
-    return {"columns": columns, "pairs": pairs, "detection": detection}
+    distributions = {"columns": fidelity.column_distributions(real, views, kinds), "associations": fidelity.association_map(pairs)}
+    return {"columns": columns, "pairs": pairs, "detection": detection, "distributions": distributions}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -687,7 +692,7 @@ def _validity_rows(results: dict[str, dict[str, Any]], skipped: list[dict[str, A
     rows = []
     first = next(iter(results.values()))["expectations"]
     for index, item in enumerate(first):
-        row = {key: item[key] for key in ("type", "column", "severity", "row_level")}
+        row = {key: item[key] for key in ("type", "column", "row_condition", "expects", "severity", "row_level")}
         for source, result in results.items():
             other = result["expectations"][index]
             row[source] = {key: other[key] for key in ("success", "unexpected_count", "unexpected_percent", "error")}
@@ -871,6 +876,8 @@ def evaluate_frames(
             "privacy": [private],
             "dependencies": held,
             "settings": [spec.model_dump(mode="json")],
+            # For the page's overlays and heat map; the stage writes it to its own file (layout.DISTRIBUTIONS_FILE).
+            "distributions": fid["distributions"],
         }
         log.info("evaluate %s: %s", domain_name, ", ".join(f"{label} {seconds:.1f} s" for label, seconds in timings.items()))
         return report, columns_plot

@@ -31,12 +31,22 @@ def raw_preview(raw: str | None) -> str:
     return raw if len(raw) <= RAW_PREVIEW else raw[:RAW_PREVIEW] + "…"
 
 
+def axis_start(values: list[float], step: float = 0.05) -> float:
+    """Where an axis of values near 1 should start: a round ``step`` below the smallest, never above 0.9.
+
+    Similarities of 0.93 and 1.00 drawn from 0 look the same; drawn from 0.9 they do not.
+    """
+    low = min(values, default=0.0)
+    return max(0.0, min(0.9, round(math.floor(low / step - 1e-9) * step, 10)))
+
+
 def bar_chart(
-    items: list[tuple[str, float, str]], value_format: Callable[[float], str], width: int = 640, marker: float | None = None
+    items: list[tuple[str, float, str]], value_format: Callable[[float], str], width: int = 640, marker: float | None = None, start: float = 0.0
 ) -> dict[str, Any] | None:
     """Geometry of a horizontal bar chart: ``items`` are (label, value, css class); the template draws it.
 
-    ``marker`` draws a dashed vertical line at that value (a threshold).
+    ``marker`` draws a dashed vertical line at that value (a threshold); ``start`` is the value
+    where the bars begin (0 unless the values all sit near the top of their range).
     """
     items = [(label, value, kind) for label, value, kind in items if value is not None and math.isfinite(value)]
     if not items:
@@ -46,10 +56,11 @@ def bar_chart(
     value_width = 70
     plot = width - label_width - value_width
     top = max([value for _, value, _ in items] + ([marker] if marker else [])) or 1.0
+    span = (top - start) or 1.0
     bars = []
     for index, (label, value, kind) in enumerate(items):
         y = pad + index * (bar + gap)
-        length = max(value / top * plot, 1.0 if value > 0 else 0.0)
+        length = max((value - start) / span * plot, 1.0 if value > start else 0.0)
         bars.append(
             {
                 "label": preview(label, 42),
@@ -63,8 +74,8 @@ def bar_chart(
             }
         )
     height = pad * 2 + len(items) * (bar + gap) - gap
-    marker_x = round(label_width + marker / top * plot, 1) if marker else None
-    return {"width": width, "height": height, "bar": bar, "label_x": label_width - 8, "bars": bars, "marker_x": marker_x}
+    marker_x = round(label_width + (marker - start) / span * plot, 1) if marker else None
+    return {"width": width, "height": height, "bar": bar, "label_x": label_width - 8, "bars": bars, "marker_x": marker_x, "start": start}
 
 
 def banded_chart(

@@ -11,7 +11,8 @@ from typing import Any
 from assay.contracts import TrainingPrivacy, UtilityReport, as_contract, read_report
 from assay.io import read_json_object
 from assay.metrics.registry import REPORTED, SAMPLES
-from assay.report.formatting import bar_chart
+from assay.report.charts import heat_map, overlay
+from assay.report.formatting import axis_start, bar_chart, fmt_share
 
 CHART_COLUMNS = 12
 
@@ -74,6 +75,8 @@ def load_utility_section(domain: str, inputs: Any) -> dict[str, Any] | None:
             items.append((f"{row['column']} · baseline", row["similarity_baseline"], "ingest"))
     utility = report.utility[0] if report.utility else {}
     training = read_training_privacy(inputs.layout.training_live(domain) / "metrics.json")
+    distributions = read_json_object(inputs.layout.utility_distributions(domain)) or {}
+    similarity = {row["column"]: row for row in report.columns}
     return {
         "training_privacy": training,
         "source": path.as_posix(),
@@ -92,7 +95,14 @@ def load_utility_section(domain: str, inputs: Any) -> dict[str, Any] | None:
         "consistency": report.consistency,
         "metrics": rows,
         "models": utility.get("models") or [],
-        "chart": bar_chart(items, lambda value: f"{value:.3f}"),
+        "chart": bar_chart(items, lambda value: f"{value:.3f}", start=axis_start([value for _, value, _ in items])),
+        "overlays": _overlays(distributions.get("columns") or [], similarity),
+        "heat_maps": [
+            {"source": source, "map": heat_map(distributions["associations"], source)}
+            for source in ("real", "generator")
+            if distributions.get("associations") and heat_map(distributions["associations"], source)
+        ],
+        "map_left_out": (distributions.get("associations") or {}).get("left_out", 0),
         "columns_total": len(columns),
         "worst_pairs": report.pairs_worst_generator[:5],
         "not_applicable": [row for row in report.validity_expectations if row.get("not_applicable")],
@@ -100,6 +110,44 @@ def load_utility_section(domain: str, inputs: Any) -> dict[str, Any] | None:
             row for row in report.validity_expectations if not row.get("not_applicable") and not (row.get("generator") or {}).get("success", True)
         ],
     }
+
+
+def _overlays(columns: list[dict[str, Any]], similarity: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One small chart per column (real train, generator, baseline on shared bins), least similar first."""
+
+    def order(entry: dict[str, Any]) -> tuple[float, str]:
+        value = (similarity.get(entry["column"]) or {}).get("similarity_generator")
+        return (2.0 if value is None else value, entry["column"])
+
+    out = []
+    for entry in sorted(columns, key=order):
+        row = similarity.get(entry["column"]) or {}
+        out.append(
+            {
+                "column": entry["column"],
+                "kind": entry["kind"],
+                "chart": overlay(entry),
+                "low": entry.get("low"),
+                "high": entry.get("high"),
+                "categories": entry.get("categories") or [],
+                "notes": _overlay_notes(entry),
+                "similarity_generator": row.get("similarity_generator"),
+                "similarity_baseline": row.get("similarity_baseline"),
+            }
+        )
+    return out
+
+
+def _overlay_notes(entry: dict[str, Any]) -> list[str]:
+    """What the chart cannot show: generated values beyond the real range, and missing values."""
+    notes = []
+    outside = (entry.get("outside") or {}).get("generator") or 0
+    if outside:
+        notes.append(f"generator outside the real range {fmt_share(outside)}")
+    missing = entry.get("missing") or {}
+    if missing.get("real") or missing.get("generator"):
+        notes.append(f"missing: real {fmt_share(missing.get('real') or 0)}, generator {fmt_share(missing.get('generator') or 0)}")
+    return notes
 
 
 def gate_status(report: UtilityReport) -> dict[str, Any]:
