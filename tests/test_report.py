@@ -356,7 +356,7 @@ def test_broken_report_is_a_one_line_error(project: Path) -> None:
 
 def test_registry_templates_exist() -> None:
     names = [section.name for section in SECTIONS]
-    assert names[:4] == ["ingest", "cleaning", "validation", "splits"] and "lineage" in names
+    assert names[:5] == ["ingest", "cleaning", "profile", "validation", "splits"] and "lineage" in names
     for section in SECTIONS:
         assert (TEMPLATES / "sections" / section.template).is_file(), section.template
 
@@ -704,3 +704,55 @@ def test_expanded_passed_expectations_stay_inside_the_page(project: Path, tmp_pa
     page_width, viewport = visit.values["widths"]
     assert page_width <= viewport, f"the page is {page_width} px wide in a {viewport} px window"
     assert _png_size(shot)[0] == 1280 and visit.errors == []
+
+
+def test_real_against_synthetic_overlays_heat_maps_and_bars_from_the_data_range(project: Path) -> None:
+    """Issue 18, item 5: per-column overlays, association heat maps, similarity bars that tell 0.93 from 1.00, row conditions."""
+    from assay.metrics import fidelity
+
+    real = pl.DataFrame({"age": [30, 40, 50, 60, 70] * 4, "race": ["a", "b", "a", "c", "a"] * 4, "stay": [1, 2, 3, 4, 5] * 4})
+    synthetic = real.with_columns((pl.col("age") + 5).alias("age"))
+    kinds = {"age": "numeric", "race": "categorical", "stay": "numeric"}
+    pairs = fidelity.pairwise_similarities(real, {"generator": synthetic, "baseline": synthetic}, kinds)
+    distributions = {
+        "columns": fidelity.column_distributions(real, {"generator": synthetic, "baseline": synthetic}, kinds),
+        "associations": fidelity.association_map(pairs),
+    }
+    folder = project / "reports" / "utility" / "records"
+    folder.mkdir(parents=True)
+    (folder / "distributions.json").write_text(json.dumps(distributions), encoding="utf-8")
+    columns = [
+        {"column": "age", "kind": "numeric", "metric": "ks_complement", "similarity_generator": 0.93, "similarity_baseline": 0.99},
+        {"column": "race", "kind": "categorical", "metric": "tv_complement", "similarity_generator": 1.0, "similarity_baseline": 1.0},
+        {"column": "stay", "kind": "numeric", "metric": "ks_complement", "similarity_generator": 1.0, "similarity_baseline": 1.0},
+    ]
+    conditioned = [
+        {
+            "type": "expect_column_values_to_be_between",
+            "column": "Quantity",
+            "row_condition": 'InvoiceNo.str.startswith("C")',
+            "expects": "max_value=-1",
+            "severity": "critical",
+            "generator": {"success": False, "unexpected_count": 3, "error": None},
+            "baseline": {"success": False, "unexpected_count": 9, "error": None},
+        },
+        {
+            "type": "expect_column_values_to_be_between",
+            "column": "Quantity",
+            "row_condition": 'not InvoiceNo.str.startswith("C")',
+            "expects": "min_value=1",
+            "severity": "critical",
+            "generator": {"success": False, "unexpected_count": 2, "error": None},
+            "baseline": {"success": True, "unexpected_count": 0, "error": None},
+        },
+    ]
+    _write(project / "reports" / "utility" / "records.json", _utility(columns=columns, validity_expectations=conditioned))
+    _, page = _report(project)
+    section = _section(page, "records-utility")
+    assert section.count('<svg class="mini"') == 3 and section.index("<code>age</code> <span") < section.index("<code>race</code> <span")  # least similar first
+    assert 'class="s-real"' in section and 'class="s-generator"' in section and 'class="f-baseline"' in section
+    assert section.count('<svg class="heat"') == 2 and "real train" in section
+    assert "The bars start at 0.9, not 0" in section
+    bars = re.findall(r'<g class="bar bar-drift">.*?width="([\d.]+)"', section, flags=re.DOTALL)
+    assert float(bars[0]) < 0.5 * float(bars[-1])  # 0.93 is well short of 1.00 on an axis from 0.9
+    assert "where <code>InvoiceNo.str.startswith(&#34;C&#34;)</code>" in section and "where <code>not InvoiceNo.str.startswith(&#34;C&#34;)</code>" in section

@@ -53,6 +53,7 @@ from assay.report.formatting import (
     preview,
     raw_preview,
 )
+from assay.report.profile import load_profile_section
 from assay.report.utility import load_utility_section
 from assay.report.versions import load_versions_section
 
@@ -415,6 +416,7 @@ def load_splits(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
 SECTIONS: list[Section] = [
     Section("ingest", "Ingest", load_ingest, "ingest.html.j2", "ingest"),
     Section("cleaning", "Cleaning", load_cleaning, "cleaning.html.j2", "clean"),
+    Section("profile", "Column profiles", load_profile_section, "profile.html.j2", "clean"),
     Section("validation", "Validation", load_validation, "validation.html.j2", "validate"),
     Section("splits", "Splits", load_splits, "splits.html.j2", "split"),
     Section("utility", "Synthetic data", load_utility_section, "utility.html.j2", "evaluate"),
