@@ -150,7 +150,7 @@ def profile_column(series: pl.Series, rows: int, identifier: bool, declared: str
         out["range"] = (_shown(series, low), _shown(series, high))
         if kind == "numeric":
             zeros = float((values == 0).mean())  # type: ignore[arg-type]
-            out["summary"] = f"mean {fmt_number(float(values.mean()))}, median {fmt_number(float(values.median()))}, zeros {zeros:.1%}"  # type: ignore[arg-type]
+            out["summary"] = f"mean {float(values.mean()):.4g}, median {float(values.median()):.4g}, zeros {zeros:.1%}"  # type: ignore[arg-type]
             if zeros > ZEROS:
                 alerts.append({"alert": "zeros", "detail": f"{zeros:.1%} of values are 0"})
         else:
