@@ -43,10 +43,12 @@ be to matter, the calibration whether it is more than the luck of the draw.
 
 The random splits are counted, not materialised: per column, the rows' codes (categories; for
 numbers the distinct values, or 1,024 equal-mass groups of them, and the reference's PSI bins)
-are counted per group once, and each draw's counts per split come from one ``bincount`` over
-(draw, split, code). Numeric PSI keeps the observed reference's bins in every draw (its bins
-would otherwise move with the reference), and a numeric KS over more than 1,024 distinct values
-is tested on the groups (at most 1/1,024 of the rows apart from the exact one it reports).
+are counted per group once, as a sparse (groups x codes) matrix, and the counts of every draw's
+dev and test come from one sparse product with the draws' group indicators (train holds the
+rest; ``benchmarks/split.py`` times it on the real data). Numeric PSI keeps the observed
+reference's bins in every draw (its bins would otherwise move with the reference), and a numeric
+KS over more than 1,024 distinct values is tested on the groups (at most 1/1,024 of the rows
+apart from the exact one it reports).
 
 Columns are chosen once, on the whole table (:func:`drift_columns`), so the choice never depends
 on how the rows were split. Left out: provenance (names starting with ``_``), columns the caller
@@ -81,7 +83,6 @@ DIGITS = 6
 STATS = ("ks", "psi", "tvd")
 NULL_LEVEL = 0.95  # the null level reported: the statistic that 95% of random splits stay under
 GRID = 1024  # numeric values tested exactly up to this many distinct values, else on this many equal-mass groups
-_CHUNK_CELLS = 4_000_000  # (draw, code) cells counted at once: bounds memory on large tables
 
 
 def column_kind(series: pl.Series) -> Kind | None:
@@ -424,19 +425,21 @@ def random_splits(groups: int, ratios: Sequence[float], draws: int, seed: int) -
     return out
 
 
-def _split_counts(coded: _Coded, group_of_row: np.ndarray, assignments: np.ndarray) -> np.ndarray:
-    """Counts per (assignment, split, code): the rows' codes counted per group once, then per assignment."""
-    keys, weights = np.unique(group_of_row.astype(np.int64) * coded.size + coded.codes, return_counts=True)
-    group, code = keys // coded.size, keys % coded.size
-    rows = assignments.shape[0]
-    out = np.empty((rows, 3, coded.size))
-    chunk = max(1, _CHUNK_CELLS // max(group.size, 3 * coded.size))
-    for start in range(0, rows, chunk):
-        part = assignments[start : start + chunk][:, group]
-        n = part.shape[0]
-        index = ((np.arange(n)[:, None] * 3 + part) * coded.size + code).ravel()
-        out[start : start + n] = np.bincount(index, weights=np.tile(weights.astype(np.float64), n), minlength=n * 3 * coded.size).reshape(n, 3, coded.size)
-    return out
+def _group_counts(coded: _Coded, group_of_row: np.ndarray, groups: int) -> Any:
+    """Rows per (group, code), as a sparse matrix (groups x codes): each column counted once, whatever the draws."""
+    from scipy.sparse import csr_matrix
+
+    ones = np.ones(group_of_row.size, dtype=np.float64)
+    return csr_matrix((ones, (group_of_row, coded.codes)), shape=(groups, coded.size))  # duplicates are summed
+
+
+def _indicators(assignments: np.ndarray, split: int) -> Any:
+    """Which groups each draw puts in ``split``, as a sparse (draws x groups) matrix: dev and test hold a
+    tenth of the groups each, so their counts cost a tenth of a dense product."""
+    from scipy.sparse import csr_matrix
+
+    draw, group = np.nonzero(assignments == split)
+    return csr_matrix((np.ones(draw.size), (draw, group)), shape=assignments.shape)
 
 
 def calibrate(
@@ -460,13 +463,17 @@ def calibrate(
     """
     assignments = np.concatenate([observed[None, :].astype(np.int8), random_splits(observed.size, ratios, draws, seed)])
     reference_rows = observed[group_of_row] == 0
+    coded = [(name, item) for name, kind in columns.items() for item in _coded(frame[name], frame[name].filter(pl.Series(reference_rows)), kind)]
+    matrices = [_group_counts(item, group_of_row, observed.size) for _, item in coded]
+    in_dev, in_test = _indicators(assignments, 1), _indicators(assignments, 2)
     values: dict[tuple[str, str, str], np.ndarray] = {}  # (pair, column, statistic) -> observed value, then the draws
-    for name, kind in columns.items():
-        for coded in _coded(frame[name], frame[name].filter(pl.Series(reference_rows)), kind):
-            counts = _split_counts(coded, group_of_row, assignments)
-            for ref, other, pair in pairs:
-                for stat, series in _statistics(coded, counts[:, ref], counts[:, other]).items():
-                    values[(pair, name, stat)] = series
+    for (name, item), matrix in zip(coded, matrices, strict=True):
+        total = np.asarray(matrix.sum(axis=0))  # every group is in one split: train holds what dev and test do not
+        dev, test = (in_dev @ matrix).toarray(), (in_test @ matrix).toarray()
+        by_split = (total - dev - test, dev, test)
+        for ref, other, pair in pairs:
+            for stat, series in _statistics(item, by_split[ref], by_split[other]).items():
+                values[(pair, name, stat)] = series
     zs: dict[tuple[str, str, str], np.ndarray] = {}
     for key, series in values.items():
         null = series[1:]
