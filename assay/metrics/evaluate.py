@@ -623,6 +623,8 @@ def sample_sizes(
         "test": test.height,
         "test_class": useful["rarest_class_rows"],
         "synthetic": synthetic.height,
+        "compared": synthetic.height,
+        "pairs": min(synthetic.height, spec.max_rows),
         "detection": min(train.height, synthetic.height, spec.max_rows),
     }
     if text is None:
