@@ -476,8 +476,11 @@ def calibrate(
                 values[(pair, name, stat)] = series
     zs: dict[tuple[str, str, str], np.ndarray] = {}
     for key, series in values.items():
-        null = series[1:]
-        mean, sd = np.nanmean(null), np.nanstd(null)
+        null = series[1:][~np.isnan(series[1:])]
+        if not null.size:  # no random split had both sides: nothing to compare with
+            zs[key] = np.full(series.size, np.nan)
+            continue
+        mean, sd = null.mean(), null.std()
         zs[key] = (series - mean) / sd if sd > 0 else np.where(series > mean + 1e-12, np.inf, 0.0)
     # A draw that leaves a split empty has no statistic: it reaches no comparison's level.
     largest = np.nan_to_num(np.stack([z[1:] for z in zs.values()]), nan=-np.inf).max(axis=0) if zs else np.zeros(draws)
