@@ -177,6 +177,20 @@ def validate(
         )
 
 
+@app.command("docs-assets")
+def docs_assets(
+    out: Annotated[Path | None, typer.Option(help="Folder every domain's Data Docs load assets from.", show_default=str(LAYOUT.data_docs_assets()))] = None,
+) -> None:
+    """Write the Data Docs' vendored assets (Bootstrap, Font Awesome, Vega) once, for every domain's pages.
+
+    Example: assay docs-assets
+    """
+    from assay.quality.datadocs import write_assets
+
+    with _user_errors():
+        typer.echo(str(write_assets(out or LAYOUT.data_docs_assets())))
+
+
 @app.command()
 def check(
     file: Annotated[Path, typer.Argument(help="A Parquet or CSV file.")],
@@ -360,6 +374,31 @@ def report(
     with _user_errors():
         path = run_report(params, out or LAYOUT.index_page())
     typer.echo(str(path))
+
+
+@app.command()
+def quarantine(
+    domain: DomainOption,
+    params: ParamsOption = Path("params.yaml"),
+    rule: Annotated[str | None, typer.Option(help="Only the rows of this rule, as the report names it (e.g. range:Quantity).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many rows.", show_default="all with --out, 20 on screen")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write them to a .csv (formulas neutralised) or .parquet file instead of the screen.")] = None,
+    data: Annotated[Path | None, typer.Option("--quarantine", help="Quarantine file.", show_default=str(LAYOUT.quarantine(D)))] = None,
+) -> None:
+    """List or export a domain's quarantined rows, all of them or one rule's.
+
+    Example: assay quarantine --domain transactions --rule stock_adjustment --out adjustments.csv
+    """
+    from assay.config import load_params
+    from assay.data.quarantine import run_quarantine, screen_text
+
+    with _user_errors():
+        load_params(params).domain(domain)
+        rows, total = run_quarantine(domain, data or LAYOUT.quarantine(domain), rule, limit, out)
+    if out is None:
+        typer.echo(screen_text(rows), nl=False)
+    shown = f"{rows.height:,} of {total:,} row(s)" + (f" of rule {rule}" if rule else "")
+    typer.echo(f"{shown} written to {out}" if out else f"{shown} shown; --out FILE.csv exports them all", err=True)
 
 
 @app.command()

@@ -149,6 +149,16 @@ class DriftThresholds(StrictModel):
     ks: float = Field(0.1, gt=0, description="Kolmogorov-Smirnov statistic (numeric and date columns).")
     psi: float = Field(0.2, gt=0, description="Population stability index (all columns).")
     tvd: float = Field(0.1, gt=0, description="Total variation distance (categorical columns).")
+    alpha: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description=(
+            "A comparison is unusual when under this share of random splits of the same data reach its largest standardised "
+            "statistic (max-T over every comparison; see assay/data/drift.py); only then is a statistic over its threshold a breach."
+        ),
+    )
+    null_splits: int = Field(200, ge=20, le=100_000, description="Random splits of the same data drawn to calibrate the statistics.")
     on_breach: Literal["warn", "error"] = Field("warn", description="'error' stops dvc repro at the split stage.")
     ignore: list[str] = Field(
         default_factory=list,

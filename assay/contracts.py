@@ -189,7 +189,15 @@ class DriftEntry(Contract):
     threshold: float | None = None
     score: float | None = None
     breach: bool = False
-    breached: list[str] = []
+    breached: list[str] = []  # statistics over their threshold in a comparison that is unusual
+    # Calibration against random splits of the same data (assay/data/drift.py), when measured:
+    over_threshold: list[str] = []
+    null: dict[str, dict[str, float | None]] = {}  # per statistic: median and p95 of the random splits
+    p_values: dict[str, float | None] = {}
+    p_value: float | None = None
+    p_adjusted: float | None = None  # family-wise, over every comparison of the report
+    z_score: float | None = None
+    unusual: bool | None = None
 
 
 class SplitReport(MetricsReport):
@@ -221,6 +229,8 @@ class SplitReport(MetricsReport):
     drift_thresholds: dict[str, Any] = {}
     drift_worst: dict[str, Any] = {}
     breaches: int = 0
+    unusual: int | None = None
+    drift_null: dict[str, Any] = {}
     status: str | None = None
 
 
@@ -305,6 +315,8 @@ class GateCheck(Contract):
     value: Number | None
     passed: bool
     message: str
+    judged: bool = True  # false: too few rows for the figure to judge the check (it does not pass)
+    rows: int | None = None  # the size of the sample the figure rests on (assay.metrics.registry.SAMPLES)
 
 
 class UtilityReport(MetricsReport):
@@ -328,7 +340,11 @@ class UtilityReport(MetricsReport):
     release_gate_enabled: bool
     release_gate_passed: bool
     release_gate_failed: int
+    release_gate_not_judged: int = 0
     gate_checks: list[GateCheck]
+    sample_sizes: dict[str, int] = {}  # per sample of assay.metrics.registry.SAMPLES (and "test")
+    intervals: dict[str, Any] = {}  # 95% bootstrap intervals of the utility ROC AUCs
+    consistency: list[dict[str, Any]] = []  # figures that contradict each other (AUC against accuracy)
     columns: list[dict[str, Any]] = []
     columns_skipped: list[dict[str, str]] = []
     pairs_by_kind: list[dict[str, Any]] = []

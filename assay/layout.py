@@ -15,6 +15,9 @@ SPLIT_NAMES: tuple[str, ...] = ("train", "dev", "test")
 TRAINING_PRIVACY_FILE = "privacy.json"  # beside DVCLive's summary in the training folder
 
 
+DISTRIBUTIONS_FILE = "distributions.json"
+
+
 @dataclass(frozen=True)
 class Layout:
     """The pipeline's folders, relative to the repository root unless given otherwise."""
@@ -78,6 +81,10 @@ class Layout:
     def data_docs(self, domain: str) -> Path:
         return self.reports / "validation" / "docs" / domain
 
+    def data_docs_assets(self) -> Path:
+        """The Data Docs' vendored assets, one copy every domain's pages share."""
+        return self.reports / "validation" / "docs" / "static"
+
     def split_report(self, domain: str) -> Path:
         return self.reports / "split" / f"{domain}.json"
 
@@ -96,6 +103,10 @@ class Layout:
 
     def utility_plots(self, domain: str) -> Path:
         return self.reports / "utility" / domain
+
+    def utility_distributions(self, domain: str) -> Path:
+        """Each column's distribution per source and the association map (evaluate writes it into its plots folder)."""
+        return self.utility_plots(domain) / DISTRIBUTIONS_FILE
 
     def lineage_record(self, domain: str) -> Path:
         return self.reports / "lineage" / f"{domain}.json"

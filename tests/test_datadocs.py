@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from assay.quality.datadocs import ASSETS, BASE_ASSETS, CHART_ASSETS, remote_references, write_data_docs
+from assay.quality.datadocs import ASSETS, BASE_ASSETS, CHART_ASSETS, remote_references, write_assets, write_data_docs
 
 from .browser import chromium, load_page
 
@@ -90,12 +90,18 @@ def _pages(index: Path) -> dict[str, str]:
     return {name: (index.parent / name).read_text(encoding="utf-8") for name in ("index.html", "suite.html")}
 
 
+def _static(index: Path) -> Path:
+    """The shared assets folder: ``static`` beside the domains' docs folders."""
+    return index.parent.parent / "static"
+
+
 def test_writes_both_pages_and_the_assets_they_use(docs: Path) -> None:
     assert docs.name == "index.html" and docs.is_file()
     assert (docs.parent / "suite.html").is_file()
-    for asset in BASE_ASSETS + CHART_ASSETS:  # the fixture has a chart, so Vega comes along
-        assert (docs.parent / "static" / asset).is_file(), asset
-    assert sorted(p.name for p in (docs.parent / "static" / "licenses").iterdir()) == sorted(p.name for p in (ASSETS / "licenses").iterdir())
+    for asset in BASE_ASSETS + CHART_ASSETS:
+        assert (_static(docs) / asset).is_file(), asset
+    assert sorted(p.name for p in (_static(docs) / "licenses").iterdir()) == sorted(p.name for p in (ASSETS / "licenses").iterdir())
+    assert not (docs.parent / "static").exists()  # no copy per domain
     pages = _pages(docs)
     assert "Expectation Validation Result" in pages["index.html"]
     assert "Expectation Suite" in pages["suite.html"]
@@ -113,16 +119,18 @@ def test_pages_load_nothing_remote(docs: Path) -> None:
         for url in re.findall(r"url\(([^)]*)\)", page):
             assert not re.match(r"""\s*["']?(?:https?:)?//""", url), url
         assert not re.search(r"@import", page)
-    for css in (docs.parent / "static" / "css").glob("*.css"):
+    for css in (_static(docs) / "css").glob("*.css"):
         assert remote_references(css.read_text(encoding="utf-8")) == [], css.name
         assert "@import" not in css.read_text(encoding="utf-8")
 
 
 def test_every_referenced_static_file_exists(docs: Path) -> None:
     for name, page in _pages(docs).items():
-        for ref in re.findall(r"""(?:src|href)="(static/[^"]+)\"""", page):
+        refs = re.findall(r"""(?:src|href)="(\.\./static/[^"]+)\"""", page)
+        assert len(refs) >= 8, name
+        for ref in refs:
             assert (docs.parent / ref).is_file(), f"{name} references missing {ref}"
-    for css in (docs.parent / "static" / "css").glob("*.css"):
+    for css in (_static(docs) / "css").glob("*.css"):
         for ref in re.findall(r"url\(([^)]*)\)", css.read_text(encoding="utf-8")):
             ref = ref.strip("\"'")
             if not ref.startswith("data:"):
@@ -148,14 +156,31 @@ def test_rewrite_replaces_the_folder_and_vega_only_comes_with_charts(tmp_path: P
     result, suite = _validate("no_chart", with_chart=False)
     out = tmp_path / "docs"
     (out / "static" / "js").mkdir(parents=True)
-    (out / "static" / "js" / "vega.min.js").write_text("stale")
+    (out / "static" / "js" / "vega.min.js").write_text("stale")  # a per-domain copy from before the shared folder
     (out / "leftover.html").write_text("stale")
     index = write_data_docs(result, suite, out, "Validation of no_chart")
     assert index == out / "index.html"
-    assert not (out / "leftover.html").exists()
-    assert not any((out / "static" / asset).exists() for asset in CHART_ASSETS)
-    assert "vega" not in index.read_text(encoding="utf-8").lower()
+    assert not (out / "leftover.html").exists() and not (out / "static").exists()
+    assert "vega" not in index.read_text(encoding="utf-8").lower()  # only pages with a chart load it
     assert not list(tmp_path.glob(".docs.*")), "no staging folder is left behind"
+
+
+def test_domains_share_one_copy_of_the_assets(validation: tuple[dict[str, Any], dict[str, Any]], tmp_path: Path) -> None:
+    """Issue 18, item 9: the Data Docs copied 1.6 MB of assets per domain."""
+    result, suite = validation
+    docs = tmp_path / "reports" / "validation" / "docs"
+    static = write_assets(docs / "static")
+    stamp = {asset: (static / asset).stat().st_mtime_ns for asset in BASE_ASSETS}
+    for domain in ("records", "transactions", "course_material"):
+        write_data_docs(result, suite, docs / domain, f"Validation of {domain}")
+    assert sorted(path.name for path in docs.iterdir()) == ["course_material", "records", "static", "transactions"]
+    assert {asset: (static / asset).stat().st_mtime_ns for asset in BASE_ASSETS} == stamp  # found in place, not copied again
+    per_domain = sum(path.stat().st_size for path in (docs / "records").rglob("*") if path.is_file())
+    shared = sum(path.stat().st_size for path in static.rglob("*") if path.is_file())
+    assert shared > 1_400_000 and per_domain < 300_000  # the 1.6 MB once; each domain only its two pages
+    # A folder of the assets elsewhere (a custom --docs place) is written beside it when missing.
+    other = write_data_docs(result, suite, tmp_path / "elsewhere" / "x", "Validation of x")
+    assert (tmp_path / "elsewhere" / "static" / BASE_ASSETS[0]).is_file() and 'href="../static/css/bootstrap.min.css"' in other.read_text()
 
 
 def test_remote_references_finds_loads_and_ignores_links_and_data_urls() -> None:

@@ -293,6 +293,8 @@ def test_lineage_record_holds_the_chain_with_lock_md5s_params_and_run(lineage_re
     assert nodes["data/raw/records"]["files"][0]["sha256"] == _ingest_sha256(lineage_repo)
     run = record["run"]
     assert len(run["git"]["commit"]) == 40 and isinstance(run["git"]["dirty"], bool) and run["time"] == run["git"]["commit_time"]
+    # What the pipeline wrote is not an uncommitted change (issue 18, item 8).
+    assert not any(path == "dvc.lock" or path.startswith(("reports/", "models/", "data/")) for path in run["git"]["uncommitted"])
     assert run["packages"]["dvc"] and run["device"]["device"] in ("cpu", "cuda") and run["seeds"]["domains.records.split.seed"] == 42
     assert record["targets"]["model"] == "models/records/generator" and record["targets"]["synthetic"] == "data/synthetic/records.parquet"
 
@@ -537,3 +539,25 @@ def test_dvc_metrics_are_figures_only_and_an_identical_rerun_changes_none(lineag
     run_dvc(repo, "repro", "--force", "--single-item", "validate@records", "synthesize@records")
     diff = json.loads(run_dvc(repo, "metrics", "diff", "--json").stdout or "{}")
     assert diff == {}, diff
+
+
+def test_uncommitted_sources_leave_out_what_the_pipeline_writes() -> None:
+    """Issue 18, item 8: the page said "with uncommitted changes" on every run, because dvc.lock and reports differ."""
+    from assay.lineage.trace import uncommitted_sources
+
+    porcelain = "\0".join(
+        [
+            " M dvc.lock",
+            " M reports/split/records.json",
+            " M assay/data/drift.py",
+            "R  params.new.yaml",
+            "params.yaml",
+            "?? notes/",
+            "?? reports/utility/records/x.json",
+            "",
+        ]
+    )
+    generated = ["reports/split/records.json", "reports/utility/records", "data/clean/records.parquet", "dvc.lock"]
+    assert uncommitted_sources(porcelain, generated) == ["assay/data/drift.py", "notes", "params.new.yaml"]
+    assert uncommitted_sources(" M dvc.lock\0 M reports/split/records.json\0", generated) == []
+    assert uncommitted_sources("", generated) == []

@@ -5,12 +5,14 @@
 (``ExpectationSuitePageRenderer``: the suite). GX's stock pages load Bootstrap, jQuery,
 bootstrap-table, Font Awesome and Vega from CDNs and a logo from S3; here a few of GX's templates
 are overridden (``assay/quality/templates/``: page head, script imports, navbar) so that every
-asset comes from ``static/`` beside the pages, copied from ``assay/quality/assets/`` (versions,
-licences and the two small edits to upstream files are in its README). The remote logo becomes
-a text title; GX's newsletter footer, favicon and walkthrough-modal script are gone; GX's
-dark-mode CSS overrides are dropped because the dark Bootstrap build they assume is not vendored.
-Vega is copied only for pages that draw a chart. After rendering, :func:`remote_references`
-must find nothing, or the write fails.
+asset comes from one ``static/`` folder that every domain's pages share (``reports/validation/docs/static``,
+beside the domains' folders; the ``docs_assets`` stage writes it with :func:`write_assets`),
+copied from ``assay/quality/assets/`` (versions, licences and the two small edits to upstream
+files are in its README). One copy for all domains, instead of 1.6 MB of the same files per
+domain. The remote logo becomes a text title; GX's newsletter footer, favicon and
+walkthrough-modal script are gone; GX's dark-mode CSS overrides are dropped because the dark
+Bootstrap build they assume is not vendored. Only pages that draw a chart load Vega. After
+rendering, :func:`remote_references` must find nothing, or the write fails.
 
 Escaping: GX's Jinja environment does not autoescape ``.j2`` templates. GX escapes the
 parameters of its string templates, but bare strings in content blocks, such as the cells of
@@ -248,8 +250,11 @@ def _suite_document(suite: dict[str, Any]) -> Any:
     return ExpectationSuitePageRenderer().render(ExpectationSuite(**fields))
 
 
-def render_pages(validation_result: dict[str, Any], suite: dict[str, Any], title: str, home_href: str | None = None) -> tuple[dict[str, str], bool]:
-    """Render ``{file name: html}`` for both pages; also say whether any page draws a Vega chart."""
+def render_pages(
+    validation_result: dict[str, Any], suite: dict[str, Any], title: str, home_href: str | None = None, static: str = f"{STATIC}/"
+) -> tuple[dict[str, str], bool]:
+    """Render ``{file name: html}`` for both pages, loading assets from ``static`` (a relative URL
+    ending in ``/``); also say whether any page draws a Vega chart."""
     view_class = _view_class()
     documents = {"index.html": _validation_document(validation_result), "suite.html": _suite_document(suite)}
     pages: dict[str, str] = {}
@@ -264,7 +269,7 @@ def render_pages(validation_result: dict[str, Any], suite: dict[str, Any], title
             page_nav_label=label,
             nav_links=[(href, text) for href, text in PAGES],
             home_href=home_href,
-            static=f"{STATIC}/",
+            static=static,
             charts=charts,
         )
         remote = remote_references(pages[name])
@@ -273,38 +278,60 @@ def render_pages(validation_result: dict[str, Any], suite: dict[str, Any], title
     return pages, any_chart
 
 
-def write_data_docs(validation_result: dict[str, Any], suite: dict[str, Any], out_dir: Path, title: str, home_href: str | None = None) -> Path:
+def write_assets(static_dir: Path) -> Path:
+    """Copy every vendored asset and the licences into ``static_dir``, replacing the folder whole."""
+    static_dir = Path(static_dir)
+    static_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{static_dir.name}.", suffix=".tmp", dir=static_dir.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the assets are for everyone who reads reports/
+    try:
+        for asset in BASE_ASSETS + CHART_ASSETS:
+            target = staging / asset
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ASSETS / asset, target)
+        shutil.copytree(ASSETS / "licenses", staging / "licenses")
+        _swap_in(staging, static_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("datadocs: wrote %d shared assets to %s", len(BASE_ASSETS) + len(CHART_ASSETS), static_dir)
+    return static_dir
+
+
+def assets_in_place(static_dir: Path) -> bool:
+    """Whether ``static_dir`` holds every vendored asset, each the size of the vendored file."""
+    found = [Path(static_dir) / asset for asset in BASE_ASSETS + CHART_ASSETS]
+    return all(path.is_file() and path.stat().st_size == (ASSETS / asset).stat().st_size for path, asset in zip(found, BASE_ASSETS + CHART_ASSETS, strict=True))
+
+
+def write_data_docs(
+    validation_result: dict[str, Any], suite: dict[str, Any], out_dir: Path, title: str, home_href: str | None = None, static_dir: Path | None = None
+) -> Path:
     """Write offline Data Docs for one validation into ``out_dir``; return ``out_dir/index.html``.
 
     ``validation_result`` is GX's ``ExpectationSuiteValidationResult.to_json_dict()``, ``suite`` the
-    suite as JSON. ``out_dir`` is replaced as a whole: ``index.html`` (validation results),
-    ``suite.html`` (the suite), ``static/`` (vendored assets and their licences). ``home_href``,
-    if given, is a link (relative to ``out_dir``) to show as "Stewards' report".
+    suite as JSON. ``out_dir`` is replaced as a whole: ``index.html`` (validation results) and
+    ``suite.html`` (the suite). The pages load their assets from ``static_dir`` (default: ``static``
+    beside ``out_dir``, shared by every domain), which is written when it lacks them (run by hand;
+    in the pipeline the ``docs_assets`` stage has written it). ``home_href``, if given, is a link
+    (relative to ``out_dir``) to show as "Stewards' report".
     """
     out_dir = Path(out_dir)
-    pages, charts = render_pages(validation_result, suite, title, home_href)
+    static_dir = Path(static_dir) if static_dir is not None else out_dir.parent / STATIC
+    prefix = Path(os.path.relpath(static_dir.resolve(), out_dir.resolve())).as_posix() + "/"
+    pages, charts = render_pages(validation_result, suite, title, home_href, static=prefix)
+    if not assets_in_place(static_dir):
+        write_assets(static_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the docs folder is for everyone who reads reports/
     try:
         for name, text in pages.items():
             (staging / name).write_text(text, encoding="utf-8")
-        for asset in BASE_ASSETS + (CHART_ASSETS if charts else ()):
-            target = staging / STATIC / asset
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(ASSETS / asset, target)
-        shutil.copytree(ASSETS / "licenses", staging / STATIC / "licenses")
         _swap_in(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     index = out_dir / "index.html"
-    log.info(
-        "datadocs: wrote %s and %s (%d assets%s)",
-        index,
-        out_dir / "suite.html",
-        len(BASE_ASSETS) + (len(CHART_ASSETS) if charts else 0),
-        ", with Vega" if charts else "",
-    )
+    log.info("datadocs: wrote %s and %s (assets from %s%s)", index, out_dir / "suite.html", static_dir, ", with Vega" if charts else "")
     return index
 
 
