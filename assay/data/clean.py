@@ -505,7 +505,7 @@ class Cleaner:
         self.rules: Counter[str] = Counter({rule.name: 0 for rule in spec.rules if rule.action == "quarantine"})
         self.flag_counts: Counter[str] = Counter({name: 0 for name in self.flag_names})
         self.normalised_counts: Counter[str] = Counter({"values_trimmed_or_normalised": 0, "mojibake_repaired": 0, "missing_markers_to_null": 0})
-        self.personal: dict[str, dict[str, Any]] = {}
+        self.personal: dict[str, dict[str, Any]] = {name: {"action": action, "values_found": 0, "kinds": Counter()} for name, action in self.actions.items()}
 
     def batch(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         """(clean, quarantine, restricted) rows of the next batch of interim rows."""
@@ -593,11 +593,36 @@ class Cleaner:
         return quarantine, restricted
 
     def _count_personal_data(self, typed: pl.DataFrame) -> None:
-        for name, action in self.actions.items():
+        for name in self.actions:
             counts = typed[_found_column(name)].drop_nulls().value_counts(sort=True, name="n")
-            total = self.personal.setdefault(name, {"action": action, "values_found": 0, "kinds": Counter()})
-            total["values_found"] += int(counts["n"].sum())
-            total["kinds"].update(dict(counts.iter_rows()))
+            self.personal[name]["values_found"] += int(counts["n"].sum())
+            self.personal[name]["kinds"].update(dict(counts.iter_rows()))
+
+    def counts(self) -> dict[str, Any]:
+        """What the phases have counted, as JSON: another engine's partitions send theirs to :meth:`add_counts`."""
+        return {
+            "rows_in": self.rows_in,
+            "rows_clean": self.rows_clean,
+            "rows_quarantined": self.rows_quarantined,
+            "restricted_lines": self.restricted_lines,
+            "rules": dict(self.rules),
+            "flags": dict(self.flag_counts),
+            "normalised": dict(self.normalised_counts),
+            "personal_data": {name: {"values_found": found["values_found"], "kinds": dict(found["kinds"])} for name, found in self.personal.items()},
+        }
+
+    def add_counts(self, counts: dict[str, Any]) -> None:
+        """Add the counts of another cleaner of the same domain (a Spark partition's)."""
+        self.rows_in += counts["rows_in"]
+        self.rows_clean += counts["rows_clean"]
+        self.rows_quarantined += counts["rows_quarantined"]
+        self.restricted_lines += counts["restricted_lines"]
+        self.rules.update(counts["rules"])
+        self.flag_counts.update(counts["flags"])
+        self.normalised_counts.update(counts["normalised"])
+        for name, found in counts["personal_data"].items():
+            self.personal[name]["values_found"] += found["values_found"]
+            self.personal[name]["kinds"].update(found["kinds"])
 
     def report(self) -> dict[str, Any]:
         """The cleaning report; raises if the rows do not add up."""
