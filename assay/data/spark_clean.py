@@ -149,9 +149,7 @@ def _without_duplicates(typed: DataFrame, cleaner: Cleaner) -> DataFrame:
     assert duplicates is not None
     duplicates.count = repeats.count()
     examples = repeats.orderBy(_ORDER).limit(EXAMPLE_DUPLICATES).select(SOURCE_FILE, SOURCE_ROW, "_duplicate_of_file", "_duplicate_of_row").collect()
-    duplicates.examples = [
-        {SOURCE_FILE: row[0], SOURCE_ROW: row[1], "duplicate_of_file": row[2], "duplicate_of_row": row[3]} for row in examples
-    ]
+    duplicates.examples = [{SOURCE_FILE: row[0], SOURCE_ROW: row[1], "duplicate_of_file": row[2], "duplicate_of_row": row[3]} for row in examples]
     return marked.filter(~marked["_repeat"]).drop("_duplicate_of_file", "_duplicate_of_row", "_repeat")
 
 

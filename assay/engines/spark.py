@@ -61,6 +61,8 @@ def session(spec: SparkSpec) -> SparkSession:
         builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
     url = remote_url(spec)
     if url:
+        # GX's Spark datasource finds a Connect session through the environment.
+        os.environ[REMOTE_ENV] = url
         try:
             return builder.remote(url).getOrCreate()
         except ImportError as exc:
