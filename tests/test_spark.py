@@ -205,10 +205,11 @@ def test_spark_validation_names_the_lines_of_failed_expectations(spark: Any, tmp
 
 @needs_spark
 def test_the_stages_run_the_domain_engine(spark: Any, demo_interim: dict[str, Path], tmp_path: Path) -> None:
-    """``engine: spark`` in params sends ``assay clean`` through Spark (the fixture's session): the polars bytes and report."""
+    """``engine: spark`` in params sends ``assay clean`` and ``assay validate`` through Spark (the fixture's session)."""
     import yaml
 
     from assay.stages.clean import run_clean
+    from assay.stages.validate import run_validate
 
     raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
     spec = raw["domains"]["transactions"]
@@ -228,6 +229,12 @@ def test_the_stages_run_the_domain_engine(spark: Any, demo_interim: dict[str, Pa
     assert json.loads((tmp_path / "spark.json").read_text())["rows_clean"] == expected["rows_clean"]
     for part in on_polars:
         assert md5(on_spark[part]) == md5(on_polars[part]), part
+
+    # ``assay validate`` on Spark: the report says what GX on pandas says.
+    suite_path = REPO_ROOT / "expectations" / "transactions.json"
+    validated = run_validate("transactions", params_path, on_spark["clean"], suite_path, tmp_path / "validation.json", tmp_path / "docs")
+    assert_same_outcomes(validated, validate_frame(read_data(on_polars["clean"]), load_suite(suite_path)))
+    assert (tmp_path / "docs" / "index.html").is_file()
 
 
 # The translation of pandas row conditions needs no Spark.
