@@ -15,14 +15,16 @@ as Spark SQL; see README, "Spark"). What spans rows runs in Spark over the whole
 A row's position is its index in the interim file (``_metadata.row_index``), so "first" means
 what it means on one machine, however Spark splits the file. Each partition sends its counts
 (rows, rules, flags, normalisation, personal data) as one JSON row; the driver adds them up.
-Outputs are sorted by position and written on the driver, a partition at a time, by the same
-writer as the polars path: the files are byte for byte the polars path's.
+Outputs are sorted by position, written by Spark beside the output, and read back in order by
+the driver into the same writer as the polars path: the files are byte for byte the polars path's.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from functools import partial
 from pathlib import Path
@@ -32,7 +34,7 @@ import polars as pl
 
 from assay.columns import INGEST_ERROR, RAW_RESTRICTED, SOURCE_FILE, SOURCE_ROW
 from assay.config import DomainSpec, SparkSpec
-from assay.data.clean import _FINGERPRINT_SEEDS, _ORDER, CLEAN_BATCH_ROWS, EXAMPLE_DUPLICATES, Cleaner, _normalise
+from assay.data.clean import _FINGERPRINT_SEEDS, _ORDER, CLEAN_BATCH_ROWS, EXAMPLE_DUPLICATES, Cleaner, _normalise, _parquet_batches
 from assay.engines import spark as engine
 from assay.io import ParquetBatchWriter
 
@@ -114,7 +116,7 @@ def raw_identifiers(interim: DataFrame, domain: DomainSpec) -> pl.Series | None:
     if not identifiers:
         return None
     values = interim.select(identifiers).mapInArrow(partial(_identifier_values, domain), "value string").distinct()
-    return pl.concat([frame.to_series() for frame in engine.collect_batches(values)] or [pl.Series("value", [], pl.String)]).unique().sort()
+    return pl.from_arrow(values.toArrow()).to_series().unique().sort()  # type: ignore[union-attr]
 
 
 class _Schemas:
@@ -168,15 +170,31 @@ def _with_key_marks(typed: DataFrame, key: list[str] | None) -> DataFrame:
 
 
 def _write(frame: DataFrame, schema: pl.Schema, path: Path) -> None:
-    """Rows of a Spark frame, in position order, to one Parquet file written as the polars path writes it."""
+    """Rows of a Spark frame, in position order, to one Parquet file written as the polars path writes it.
+
+    Spark writes the rows sorted, a part file per partition, to a folder beside ``path`` (which
+    the executors see, as they see the interim file); the driver reads the parts back in order, a
+    row group at a time, into the polars path's writer, and removes the folder.
+    """
+    for stale in path.parent.glob(f".spark.{path.name}.*.tmp"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".spark.{path.name}.", suffix=".tmp", dir=path.parent))
     writer = ParquetBatchWriter(path)
     try:
+        frame.orderBy(_ORDER).write.mode("overwrite").parquet(engine.path_uri(staging / "parts"))
         writer.write(pl.DataFrame(schema=schema).drop(_ORDER))
-        for batch in engine.collect_batches(frame.orderBy(_ORDER)):
-            writer.write(batch.select(schema.names()).cast(dict(schema)).drop(_ORDER))
+        last = -1
+        for part in sorted((staging / "parts").glob("part-*.parquet")):
+            for batch in _parquet_batches(part, CLEAN_BATCH_ROWS):
+                if batch.height and batch[_ORDER][0] <= last:
+                    raise RuntimeError(f"{path}: Spark wrote the rows out of order ({part.name})")
+                last = batch[_ORDER][-1] if batch.height else last
+                writer.write(batch.select(schema.names()).cast(dict(schema)).drop(_ORDER))
         writer.close()
     finally:
         writer.discard()
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def clean_file_spark(
@@ -201,6 +219,9 @@ def clean_file_spark(
 
     # Arrow batches of the size the polars path cleans at once (Spark's default is 10,000 rows).
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows))
+    # Let adaptive execution merge small shuffle partitions of the persisted passes too (by default
+    # a cached plan keeps spark.sql.shuffle.partitions, 200: 200 Python tasks for a few MB).
+    spark.conf.set("spark.sql.optimizer.canChangeCachedPlanOutputPartitioning", "true")
     source = spark.read.parquet(engine.path_uri(interim))
     frame = source.select(F.col("_metadata.row_index").alias(_ORDER), *source.columns)
     if partitions:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -25,7 +25,7 @@ from assay.errors import AssayError
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
 
 REMOTE_ENV = "SPARK_REMOTE"
 # spark-submit starts the JVM first and hands its gateway port to the Python driver.
@@ -123,23 +123,3 @@ def to_batches(frame: pl.DataFrame, schema: pl.Schema) -> Iterator[pa.RecordBatc
     frame = frame.select(pl.col(name) if name in frame.columns else pl.lit(None, dtype).alias(name) for name, dtype in schema.items())
     frame = frame.cast({name: _spark_dtype(dtype) for name, dtype in schema.items()})
     yield from frame.to_arrow().cast(arrow_schema(schema)).to_batches()
-
-
-def _pack(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Each Arrow batch as one row of Arrow IPC bytes: a partition crosses to the driver as a few rows, not row by row."""
-    import pyarrow as pa
-
-    for batch in batches:
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, batch.schema) as writer:
-            writer.write_batch(batch)
-        yield pa.record_batch([pa.array([sink.getvalue().to_pybytes()], pa.binary())], names=["ipc"])
-
-
-def collect_batches(frame: DataFrame) -> Iterator[pl.DataFrame]:
-    """The rows of a Spark frame on the driver as polars frames, in the frame's order, one partition held at a time."""
-    import pyarrow as pa
-
-    for row in frame.mapInArrow(_pack, "ipc binary").toLocalIterator(prefetchPartitions=True):
-        table = pa.ipc.open_stream(row.ipc).read_all()
-        yield pl.from_arrow(table)  # type: ignore[misc]
