@@ -16,8 +16,9 @@ session (``--master``, default local[2]; the session is started and warmed up fi
   expressions, not Rust's: those parts are left out (they would be Python UDFs), so this is a
   lower bound of the translation's time.
 
-Prints the times and whether the two ways count the same rows per rule.
-Usage: python benchmarks/spark_clean.py [--copies 1] [--repeats 3] [--master local[2]]
+Prints the times and whether the two ways count the same rows per rule. ``--validate`` also
+times the domain's suite on the clean data through GX on pandas and through GX's Spark datasource.
+Usage: python benchmarks/spark_clean.py [--copies 1] [--repeats 3] [--master local[2]] [--validate]
 """
 
 from __future__ import annotations
@@ -155,6 +156,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--validate", action="store_true", help="also time the domain's suite through GX on pandas and on Spark")
     args = parser.parse_args()
     reason = engine.unavailable()
     if reason:
@@ -191,6 +193,14 @@ def main() -> None:
             lambda: sorted(checks_map_in_arrow(source_frame, domain).collect(), key=str), args.repeats
         )
         timings["checks, Spark SQL (lower bound)"], by_sql = median_seconds(lambda: sorted(checks_sql(source_frame, domain).collect(), key=str), args.repeats)
+        if args.validate:
+            from assay.quality.spark_validate import validate_spark
+            from assay.quality.validate import load_suite, read_data, validate_frame
+
+            suite = load_suite(folder / "suite.json" if RETAIL.is_file() else ROOT / "expectations" / f"{DOMAIN}.json")
+            timings["validate, GX on pandas"], on_pandas = median_seconds(lambda: validate_frame(read_data(outs[0]), suite), args.repeats)
+            timings["validate, GX on Spark"], on_spark = median_seconds(lambda: validate_spark(outs[0], suite, spark), args.repeats)
+            outcomes = [[(e["success"], e["unexpected_count"]) for e in summary["expectations"]] for summary in (on_pandas, on_spark)]
         spark.stop()
 
     print(f"{source}: {rows:,} rows; Spark {args.master}; median of {args.repeats}")
@@ -202,6 +212,9 @@ def main() -> None:
     for rule in sorted(set(arrow_counts) | set(sql_counts), key=str):
         if arrow_counts.get(rule) != sql_counts.get(rule):
             print(f"    {rule}: mapInArrow {arrow_counts.get(rule)}, Spark SQL {sql_counts.get(rule)}")
+    if args.validate:
+        passed = [sum(success for success, _ in outcome) for outcome in outcomes]
+        print(f"  validation: {passed[0]} and {passed[1]} of {len(outcomes[0])} expectations pass on pandas and on Spark")
 
 
 def spark_row_index() -> Any:

@@ -133,40 +133,49 @@ class _Schemas:
         self.outputs = {CLEAN: clean.schema, QUARANTINE: quarantine.schema, RESTRICTED: restricted.schema}
 
 
-def _without_duplicates(typed: DataFrame, cleaner: Cleaner) -> DataFrame:
-    """Typed rows less exact duplicates (global): each fingerprint keeps its lowest position; counts and examples to ``cleaner``."""
+def _without_duplicates(typed: DataFrame, cleaner: Cleaner) -> tuple[DataFrame, DataFrame]:
+    """(Typed rows less exact duplicates, the repeats, persisted) (global): each fingerprint keeps its lowest position; counts and examples to ``cleaner``.
+
+    The window runs over the fingerprints and positions only; the rows are then joined against
+    the repeats' positions (few, as a rule: Spark broadcasts them), so the wide rows are not shuffled.
+    """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     first = Window.partitionBy(*_FP).orderBy(_ORDER)
-    marked = typed.withColumns(
-        {
-            "_duplicate_of_file": F.first(SOURCE_FILE).over(first),
-            "_duplicate_of_row": F.first(SOURCE_ROW).over(first),
-            "_repeat": F.row_number().over(first) > 1,
-        }
-    ).persist()
-    repeats = marked.filter("_repeat")
+    repeats = (
+        typed.select(*_FP, _ORDER, SOURCE_FILE, SOURCE_ROW)
+        .withColumns({"_of_file": F.first(SOURCE_FILE).over(first), "_of_row": F.first(SOURCE_ROW).over(first), "_nth": F.row_number().over(first)})
+        .filter("_nth > 1")
+        .persist()
+    )
     duplicates = cleaner.duplicates
     assert duplicates is not None
     duplicates.count = repeats.count()
-    examples = repeats.orderBy(_ORDER).limit(EXAMPLE_DUPLICATES).select(SOURCE_FILE, SOURCE_ROW, "_duplicate_of_file", "_duplicate_of_row").collect()
+    examples = repeats.orderBy(_ORDER).limit(EXAMPLE_DUPLICATES).select(SOURCE_FILE, SOURCE_ROW, "_of_file", "_of_row").collect()
     duplicates.examples = [{SOURCE_FILE: row[0], SOURCE_ROW: row[1], "duplicate_of_file": row[2], "duplicate_of_row": row[3]} for row in examples]
-    return marked.filter(~marked["_repeat"]).drop("_duplicate_of_file", "_duplicate_of_row", "_repeat")
+    return typed.join(repeats.select(_ORDER), on=_ORDER, how="left_anti"), repeats
 
 
 def _with_key_marks(typed: DataFrame, key: list[str] | None) -> DataFrame:
-    """``_key_repeated`` (a complete key held by a row at a lower position) and ``_key_first_line`` (global)."""
+    """``_key_repeated`` (a complete key held by a row at a lower position) and, where it is, ``_key_first_line`` (global).
+
+    As for duplicates, the window runs over the key and positions only, and the repeats are joined back.
+    """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     if not key:
         return typed.withColumns({"_key_repeated": F.lit(False), "_key_first_line": F.lit(None).cast("long")})
     first = Window.partitionBy(*key).orderBy(_ORDER)
-    complete = F.lit(True)
-    for name in key:
-        complete = complete & F.col(name).isNotNull()
-    return typed.withColumns({"_key_repeated": complete & (F.row_number().over(first) > 1), "_key_first_line": F.first(SOURCE_ROW).over(first)})
+    repeats = (
+        typed.select(*key, _ORDER, SOURCE_ROW)
+        .dropna(subset=key)
+        .withColumns({"_key_first_line": F.first(SOURCE_ROW).over(first), "_nth": F.row_number().over(first)})
+        .filter("_nth > 1")
+        .select(_ORDER, "_key_first_line", F.lit(True).alias("_key_repeated"))
+    )
+    return typed.join(repeats, on=_ORDER, how="left").fillna(False, subset=["_key_repeated"])
 
 
 def _write(frame: DataFrame, schema: pl.Schema, path: Path) -> None:
@@ -211,8 +220,9 @@ def clean_file_spark(
     """:func:`assay.data.clean.clean_file` on Spark: the same three outputs and report.
 
     ``partitions`` deals the interim rows round-robin over that many partitions (tests use it
-    to show that nothing depends on which rows a partition holds); ``batch_rows`` is the most
-    rows of an Arrow batch a worker cleans at once.
+    to show that nothing depends on which rows a partition holds); by default that happens only
+    when the file is read as fewer partitions than Spark has cores (a file of one row group is
+    one partition). ``batch_rows`` is the most rows of an Arrow batch a worker cleans at once.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -224,6 +234,7 @@ def clean_file_spark(
     spark.conf.set("spark.sql.optimizer.canChangeCachedPlanOutputPartitioning", "true")
     source = spark.read.parquet(engine.path_uri(interim))
     frame = source.select(F.col("_metadata.row_index").alias(_ORDER), *source.columns)
+    partitions = partitions or engine.too_few_partitions(frame, spark)
     if partitions:
         frame = frame.repartition(partitions)
     if RAW_RESTRICTED not in source.columns:
@@ -236,8 +247,10 @@ def clean_file_spark(
     keep = StorageLevel.MEMORY_AND_DISK
     passed_a = frame.mapInArrow(partial(_pass_a, domain, key, raw_ids, schemas.a), engine.spark_schema(schemas.a)).persist(keep)
     typed = _part(passed_a, TYPED)
+    persisted = [passed_a]
     if cleaner.duplicates:
-        typed = _without_duplicates(typed, cleaner)
+        typed, repeats = _without_duplicates(typed, cleaner)
+        persisted.append(repeats)
     typed = _with_key_marks(typed, domain.clean.unique_key).select(*schemas.typed.names())
     passed_b = typed.mapInArrow(partial(_pass_b, domain, key, raw_ids, schemas.typed, schemas.b), engine.spark_schema(schemas.b)).persist(keep)
     for counts in (*_counts(passed_a), *_counts(passed_b)):
@@ -247,8 +260,8 @@ def clean_file_spark(
     _write(_part(passed_a, QUARANTINE).unionByName(_part(passed_b, QUARANTINE)), schemas.outputs[QUARANTINE], quarantine)
     _write(_part(passed_a, RESTRICTED).unionByName(_part(passed_b, RESTRICTED)), schemas.outputs[RESTRICTED], restricted)
     report = cleaner.report()
-    passed_a.unpersist()
-    passed_b.unpersist()
+    for frame in (*persisted, passed_b):
+        frame.unpersist()
     return report
 
 

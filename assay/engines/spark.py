@@ -25,7 +25,7 @@ from assay.errors import AssayError
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 REMOTE_ENV = "SPARK_REMOTE"
 # spark-submit starts the JVM first and hands its gateway port to the Python driver.
@@ -123,3 +123,12 @@ def to_batches(frame: pl.DataFrame, schema: pl.Schema) -> Iterator[pa.RecordBatc
     frame = frame.select(pl.col(name) if name in frame.columns else pl.lit(None, dtype).alias(name) for name, dtype in schema.items())
     frame = frame.cast({name: _spark_dtype(dtype) for name, dtype in schema.items()})
     yield from frame.to_arrow().cast(arrow_schema(schema)).to_batches()
+
+
+def too_few_partitions(frame: DataFrame, spark: SparkSession) -> int | None:
+    """Spark's default parallelism when ``frame`` has fewer partitions than that, else None (and on Spark Connect, which does not say)."""
+    try:
+        cores, partitions = spark.sparkContext.defaultParallelism, frame.rdd.getNumPartitions()
+    except Exception:  # Spark Connect has no SparkContext or RDDs
+        return None
+    return cores if partitions < cores else None
