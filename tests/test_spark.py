@@ -141,6 +141,18 @@ def test_spark_dedupe_keys_and_personal_data_are_global(spark: Any, tmp_path: Pa
 
 
 @needs_spark
+def test_spark_cleans_a_file_without_rows_as_polars_does(spark: Any, demo_interim: dict[str, Path], tmp_path: Path) -> None:
+    spec = load_params(REPO_ROOT / "params.yaml").domain("records")
+    path = tmp_path / "interim.parquet"
+    pl.read_parquet(demo_interim["records"]).head(0).write_parquet(path)
+    polars_out, spark_out, polars_report, spark_report = clean_both(spark, path, spec, tmp_path)
+    assert spark_report == polars_report
+    assert spark_report["rows_in"] == 0
+    for part in polars_out:
+        assert md5(spark_out[part]) == md5(polars_out[part]), part
+
+
+@needs_spark
 @pytest.mark.parametrize("name", DEMO_DOMAINS)
 def test_spark_validation_outcomes_are_the_pandas_ones(name: str, spark: Any, demo_interim: dict[str, Path], tmp_path: Path) -> None:
     from assay.quality.spark_validate import validate_spark

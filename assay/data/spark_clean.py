@@ -3,7 +3,7 @@
 Each Spark partition arrives in the Python workers as Arrow batches (``mapInArrow``), and a
 ``Cleaner`` runs its row-local phases on them: the same polars expressions as on one machine,
 not a translation (``benchmarks/spark_clean.py`` measured the alternative, the row-local checks
-as Spark SQL; see README, "Spark"). What spans rows runs in Spark over the whole data set:
+as Spark SQL; see README, "Spark: past one machine"). What spans rows runs in Spark over the whole data set:
 
 1. raw identifiers: normalised per partition, made distinct by Spark, sent to every worker;
 2. pass A (per partition): normalise; broken lines to quarantine; every parseable row gets a
@@ -22,7 +22,6 @@ the driver into the same writer as the polars path: the files are byte for byte 
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -41,8 +40,6 @@ from assay.io import ParquetBatchWriter
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
-
-log = logging.getLogger("assay.clean")
 
 METRICS = "_metrics"
 _FP = ("_fp1", "_fp2")
@@ -134,7 +131,9 @@ class _Schemas:
 
 
 def _without_duplicates(typed: DataFrame, cleaner: Cleaner) -> tuple[DataFrame, DataFrame]:
-    """(Typed rows less exact duplicates, the repeats, persisted) (global): each fingerprint keeps its lowest position; counts and examples to ``cleaner``.
+    """Typed rows less exact duplicates (global: each fingerprint keeps its lowest position), and the repeats (persisted).
+
+    The count and the first examples go to ``cleaner``, as the polars path's dedupe keeps them.
 
     The window runs over the fingerprints and positions only; the rows are then joined against
     the repeats' positions (few, as a rule: Spark broadcasts them), so the wide rows are not shuffled.

@@ -13,6 +13,7 @@ Where the session comes from, in order:
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ from assay.errors import AssayError
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger("assay.spark")
 
 REMOTE_ENV = "SPARK_REMOTE"
 # spark-submit starts the JVM first and hands its gateway port to the Python driver.
@@ -64,12 +67,16 @@ def session(spec: SparkSpec) -> SparkSession:
         # GX's Spark datasource finds a Connect session through the environment.
         os.environ[REMOTE_ENV] = url
         try:
-            return builder.remote(url).getOrCreate()
+            spark = builder.remote(url).getOrCreate()
+            log.info("Spark %s through Spark Connect at %s", spark.version, url)
+            return spark
         except ImportError as exc:
             raise AssayError(f"engine: spark: Spark Connect ({url}) needs pyspark's connect extra: pip install 'pyspark[connect]' ({exc})") from None
     if SPARK_SUBMIT_ENV not in os.environ:
         builder = builder.master(spec.master)
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    log.info("Spark %s, master %s", spark.version, spark.sparkContext.master)
+    return spark
 
 
 def path_uri(path: os.PathLike[str] | str) -> str:
