@@ -8,6 +8,7 @@ seconds. (``assay.code_deps`` follows these imports per command, so ``dvc.yaml``
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,23 +27,24 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    # Help texts say "[default: ...]"; rich markup would swallow the brackets.
-    rich_markup_mode=None,
 )
 
 DomainOption = Annotated[str, typer.Option("--domain", "-d", help="Domain name, a key of `domains` in params.yaml.")]
 ParamsOption = Annotated[Path, typer.Option("--params", help="Params file.")]
-# How help texts name a domain's default paths: "[default: data/clean/<domain>.parquet]".
+# How help texts name a domain's default paths (show_default): "data/clean/<domain>.parquet".
 D = "<domain>"
+
+
+log = logging.getLogger("assay.cli")
 
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """Turn AssayError into one line on stderr and its exit code: no traceback for bad input."""
-    setup_logging()
+    """Turn AssayError into one line on stderr and its exit code: no traceback for bad input (``--verbose`` logs it)."""
     try:
         yield
     except AssayError as exc:
+        log.debug("where the error was raised", exc_info=True)
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
 
@@ -56,16 +58,52 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", envvar="ASSAY_VERBOSE", help="Also Assay's debug lines and the libraries' info messages.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", envvar="ASSAY_QUIET", help="Only warnings and errors; no progress bars.")] = False,
+    log_file: Annotated[
+        Path | None,
+        typer.Option("--log-file", envvar="ASSAY_LOG_FILE", help="Also append every log line, with time, level and logger, to this file.", show_default=False),
+    ] = None,
 ) -> None:
-    """Assay: ingest -> clean -> validate -> split -> train -> synthesize -> evaluate, with lineage."""
+    """Assay: ingest -> clean -> validate -> split -> train -> synthesize -> evaluate, with lineage.
+
+    The options go before the command: assay --quiet validate --domain records. Under dvc repro,
+    set them through the environment: ASSAY_LOG_FILE=assay.log dvc repro.
+    """
+    if verbose and quiet:
+        raise typer.BadParameter("--verbose and --quiet contradict each other; give one")
+    setup_logging(verbose=verbose, quiet=quiet, log_file=log_file)
+
+
+@app.command()
+def schema(
+    domain: DomainOption,
+    params: ParamsOption = Path("params.yaml"),
+    out: Annotated[Path | None, typer.Option(help="Where to write the columns.", show_default=str(LAYOUT.ingest_schema(D)))] = None,
+) -> None:
+    """Write what ingest reads of the domain's columns (names in source order, identifiers), without the cleaning rules.
+
+    dvc repro runs it before ingest, so that a rule change does not re-run ingest.
+
+    Example: assay schema --domain transactions && assay ingest --domain transactions
+    """
+    from assay.stages.schema import run_schema
+
+    with _user_errors():
+        run_schema(domain, params, out or LAYOUT.ingest_schema(domain))
 
 
 @app.command()
 def ingest(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
-    out: Annotated[Path | None, typer.Option(help=f"Interim Parquet file [default: {LAYOUT.interim(D)}].")] = None,
-    report: Annotated[Path | None, typer.Option(help=f"Ingest report [default: {LAYOUT.ingest_report(D)}].")] = None,
+    schema: Annotated[
+        Path | None, typer.Option(help="The columns assay schema wrote; when it exists it must agree with params.", show_default=str(LAYOUT.ingest_schema(D)))
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Interim Parquet file.", show_default=str(LAYOUT.interim(D)))] = None,
+    report: Annotated[Path | None, typer.Option(help="Ingest report.", show_default=str(LAYOUT.ingest_report(D)))] = None,
 ) -> None:
     """Read a domain's raw sources into data/interim/<domain>.parquet, with provenance.
 
@@ -74,21 +112,21 @@ def ingest(
     from assay.stages.ingest import run_ingest
 
     with _user_errors():
-        run_ingest(domain, params, out or LAYOUT.interim(domain), report or LAYOUT.ingest_report(domain))
+        run_ingest(domain, params, out or LAYOUT.interim(domain), report or LAYOUT.ingest_report(domain), schema or LAYOUT.ingest_schema(domain))
 
 
 @app.command()
 def clean(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
-    interim: Annotated[Path | None, typer.Option(help=f"Interim input [default: {LAYOUT.interim(D)}].")] = None,
-    out: Annotated[Path | None, typer.Option(help=f"Clean output [default: {LAYOUT.clean(D)}].")] = None,
-    quarantine: Annotated[Path | None, typer.Option(help=f"Rejected rows [default: {LAYOUT.quarantine(D)}].")] = None,
+    interim: Annotated[Path | None, typer.Option(help="Interim input.", show_default=str(LAYOUT.interim(D)))] = None,
+    out: Annotated[Path | None, typer.Option(help="Clean output.", show_default=str(LAYOUT.clean(D)))] = None,
+    quarantine: Annotated[Path | None, typer.Option(help="Rejected rows.", show_default=str(LAYOUT.quarantine(D)))] = None,
     restricted: Annotated[
         Path | None,
-        typer.Option(help=f"Broken lines in full, identifiers unmasked; store apart [default: {LAYOUT.restricted_quarantine(D)}]."),
+        typer.Option(help="Broken lines in full, identifiers unmasked; store apart.", show_default=str(LAYOUT.restricted_quarantine(D))),
     ] = None,
-    report: Annotated[Path | None, typer.Option(help=f"Cleaning metrics [default: {LAYOUT.clean_report(D)}].")] = None,
+    report: Annotated[Path | None, typer.Option(help="Cleaning metrics.", show_default=str(LAYOUT.clean_report(D)))] = None,
     allow_demo_key: Annotated[
         bool,
         typer.Option("--allow-demo-key", help="Accept the public demo key for real data (sources outside data/raw/); its pseudonyms can be reversed."),
@@ -117,10 +155,10 @@ def clean(
 def validate(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
-    data: Annotated[Path | None, typer.Option(help=f"Clean data [default: {LAYOUT.clean(D)}].")] = None,
-    suite: Annotated[Path | None, typer.Option(help=f"Expectation suite [default: {LAYOUT.suite(D)}].")] = None,
-    report: Annotated[Path | None, typer.Option(help=f"Validation report [default: {LAYOUT.validation_report(D)}].")] = None,
-    docs: Annotated[Path | None, typer.Option(help=f"Data Docs folder [default: {LAYOUT.data_docs(D)}].")] = None,
+    data: Annotated[Path | None, typer.Option(help="Clean data.", show_default=str(LAYOUT.clean(D)))] = None,
+    suite: Annotated[Path | None, typer.Option(help="Expectation suite.", show_default=str(LAYOUT.suite(D)))] = None,
+    report: Annotated[Path | None, typer.Option(help="Validation report.", show_default=str(LAYOUT.validation_report(D)))] = None,
+    docs: Annotated[Path | None, typer.Option(help="Data Docs folder.", show_default=str(LAYOUT.data_docs(D)))] = None,
 ) -> None:
     """Validate clean data with the domain's GX suite; a failed critical expectation stops the pipeline.
 
@@ -139,23 +177,46 @@ def validate(
         )
 
 
+@app.command("docs-assets")
+def docs_assets(
+    out: Annotated[Path | None, typer.Option(help="Folder every domain's Data Docs load assets from.", show_default=str(LAYOUT.data_docs_assets()))] = None,
+) -> None:
+    """Write the Data Docs' vendored assets (Bootstrap, Font Awesome, Vega) once, for every domain's pages.
+
+    Example: assay docs-assets
+    """
+    from assay.quality.datadocs import write_assets
+
+    with _user_errors():
+        typer.echo(str(write_assets(out or LAYOUT.data_docs_assets())))
+
+
 @app.command()
 def check(
     file: Annotated[Path, typer.Argument(help="A Parquet or CSV file.")],
     suite: Annotated[Path, typer.Option("--suite", help="A GX 1.x expectation suite (JSON).")],
+    domain: Annotated[
+        str | None,
+        typer.Option("--domain", "-d", help="Domain whose fresh synthetic ids the file may hold.", show_default="the suite's name, when params define it"),
+    ] = None,
+    params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Validate any Parquet or CSV file against a suite; exit 1 if a critical expectation fails.
+
+    Expectations the file cannot meet are skipped, and listed, by the evaluate stage's rules:
+    those about provenance columns it does not carry (_source_file, _source_row), and checks of
+    the format of ids that are fresh synthetic ids (the domain's generator.synthetic_ids).
 
     Example: assay check data/synthetic/records.parquet --suite expectations/records.json
     """
     from assay.quality.validate import run_check
 
     with _user_errors():
-        code = run_check(file, suite)
+        code = run_check(file, suite, domain, params)
     raise typer.Exit(code)
 
 
-suite_app = typer.Typer(help="Draft and manage expectation suites.", no_args_is_help=True, rich_markup_mode=None)
+suite_app = typer.Typer(help="Draft and manage expectation suites.", no_args_is_help=True)
 app.add_typer(suite_app, name="suite")
 
 
@@ -163,9 +224,9 @@ app.add_typer(suite_app, name="suite")
 def suite_scaffold(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
-    data: Annotated[Path | None, typer.Option(help=f"Clean data to profile [default: {LAYOUT.clean(D)}].")] = None,
+    data: Annotated[Path | None, typer.Option(help="Clean data to profile.", show_default=str(LAYOUT.clean(D)))] = None,
     out: Annotated[
-        Path | None, typer.Option(help=f"Suite to write [default: {LAYOUT.suite(D)} when it does not exist yet, else {LAYOUT.draft_suite(D)}].")
+        Path | None, typer.Option(help="Suite to write.", show_default=f"{LAYOUT.suite(D)} when it does not exist yet, else {LAYOUT.draft_suite(D)}")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
@@ -186,10 +247,10 @@ def suite_scaffold(
 def split(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
-    data: Annotated[Path | None, typer.Option(help=f"Clean data [default: {LAYOUT.clean(D)}].")] = None,
-    validation: Annotated[Path | None, typer.Option(help=f"Validation report that must show success [default: {LAYOUT.validation_report(D)}].")] = None,
-    out_dir: Annotated[Path | None, typer.Option(help=f"Folder for train/dev/test.parquet [default: {LAYOUT.splits(D)}].")] = None,
-    report: Annotated[Path | None, typer.Option(help=f"Split metrics [default: {LAYOUT.split_report(D)}].")] = None,
+    data: Annotated[Path | None, typer.Option(help="Clean data.", show_default=str(LAYOUT.clean(D)))] = None,
+    validation: Annotated[Path | None, typer.Option(help="Validation report that must show success.", show_default=str(LAYOUT.validation_report(D)))] = None,
+    out_dir: Annotated[Path | None, typer.Option(help="Folder for train/dev/test.parquet.", show_default=str(LAYOUT.splits(D)))] = None,
+    report: Annotated[Path | None, typer.Option(help="Split metrics.", show_default=str(LAYOUT.split_report(D)))] = None,
 ) -> None:
     """Cut validated clean data into leakage-free train/dev/test splits and measure drift between them.
 
@@ -212,14 +273,14 @@ def split(
 def train(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
-    train_split: Annotated[Path | None, typer.Option("--train", help=f"Train split [default: {LAYOUT.split(D, 'train')}].")] = None,
-    dev_split: Annotated[Path | None, typer.Option("--dev", help=f"Dev split, watched for early stopping [default: {LAYOUT.split(D, 'dev')}].")] = None,
+    train_split: Annotated[Path | None, typer.Option("--train", help="Train split.", show_default=str(LAYOUT.split(D, "train")))] = None,
+    dev_split: Annotated[Path | None, typer.Option("--dev", help="Dev split, watched for early stopping.", show_default=str(LAYOUT.split(D, "dev")))] = None,
     model_dir: Annotated[
         Path | None,
-        typer.Option(help=f"Model folder: the generator goes to <model-dir>/generator, metrics to <model-dir>/metrics.json [default: {LAYOUT.model(D)}]."),
+        typer.Option(help="Model folder: the generator goes to <model-dir>/generator, metrics to <model-dir>/metrics.json.", show_default=str(LAYOUT.model(D))),
     ] = None,
-    live_dir: Annotated[Path | None, typer.Option(help=f"DVCLive folder for training curves [default: {LAYOUT.training_live(D)}].")] = None,
-    checkpoints: Annotated[Path | None, typer.Option(help=f"Checkpoints kept for resuming [default: {LAYOUT.checkpoints(D)}].")] = None,
+    live_dir: Annotated[Path | None, typer.Option(help="DVCLive folder for training curves.", show_default=str(LAYOUT.training_live(D)))] = None,
+    checkpoints: Annotated[Path | None, typer.Option(help="Checkpoints kept for resuming.", show_default=str(LAYOUT.checkpoints(D)))] = None,
 ) -> None:
     """Train the domain's generator on the train split (GPU with bf16 when present, else CPU).
 
@@ -243,12 +304,14 @@ def train(
 def synthesize(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
-    rows: Annotated[int | None, typer.Option("-n", "--rows", help="Rows to sample [default: generator.sample.rows, else the train split's size].")] = None,
+    rows: Annotated[int | None, typer.Option("-n", "--rows", help="Rows to sample.", show_default="generator.sample.rows, else the train split's size")] = None,
     where: Annotated[list[str] | None, typer.Option("--where", help='Fix a modelled column, e.g. --where "readmitted=<30" (repeatable).')] = None,
-    model_dir: Annotated[Path | None, typer.Option(help=f"Model folder holding the trained generator/ [default: {LAYOUT.model(D)}].")] = None,
-    train_split: Annotated[Path | None, typer.Option("--train", help=f"Train split: schema, size and lookups [default: {LAYOUT.split(D, 'train')}].")] = None,
-    out: Annotated[Path | None, typer.Option(help=f"Synthetic data [default: {LAYOUT.synthetic(D)}].")] = None,
-    report: Annotated[Path | None, typer.Option(help=f"Sampling report [default: {LAYOUT.synthesize_report(D)}].")] = None,
+    model_dir: Annotated[Path | None, typer.Option(help="Model folder holding the trained generator/.", show_default=str(LAYOUT.model(D)))] = None,
+    train_split: Annotated[
+        Path | None, typer.Option("--train", help="Train split: schema, size and lookups.", show_default=str(LAYOUT.split(D, "train")))
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Synthetic data.", show_default=str(LAYOUT.synthetic(D)))] = None,
+    report: Annotated[Path | None, typer.Option(help="Sampling report.", show_default=str(LAYOUT.synthesize_report(D)))] = None,
 ) -> None:
     """Sample synthetic rows with the clean data's schema; fixed columns sample conditionally.
 
@@ -273,11 +336,11 @@ def synthesize(
 def evaluate(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
-    splits: Annotated[Path | None, typer.Option(help=f"Folder with train/dev/test.parquet [default: {LAYOUT.splits(D)}].")] = None,
-    synthetic: Annotated[Path | None, typer.Option(help=f"Synthetic data to test [default: {LAYOUT.synthetic(D)}].")] = None,
-    suite: Annotated[Path | None, typer.Option(help=f"Expectation suite for validity [default: {LAYOUT.suite(D)}].")] = None,
-    report: Annotated[Path | None, typer.Option(help=f"Metrics and detail [default: {LAYOUT.utility_report(D)}].")] = None,
-    plots: Annotated[Path | None, typer.Option(help=f"Folder for per-column plot data [default: {LAYOUT.utility_plots(D)}].")] = None,
+    splits: Annotated[Path | None, typer.Option(help="Folder with train/dev/test.parquet.", show_default=str(LAYOUT.splits(D)))] = None,
+    synthetic: Annotated[Path | None, typer.Option(help="Synthetic data to test.", show_default=str(LAYOUT.synthetic(D)))] = None,
+    suite: Annotated[Path | None, typer.Option(help="Expectation suite for validity.", show_default=str(LAYOUT.suite(D)))] = None,
+    report: Annotated[Path | None, typer.Option(help="Metrics and detail.", show_default=str(LAYOUT.utility_report(D)))] = None,
+    plots: Annotated[Path | None, typer.Option(help="Folder for per-column plot data.", show_default=str(LAYOUT.utility_plots(D)))] = None,
 ) -> None:
     """Test synthetic data against a naive baseline (validity, fidelity, utility, privacy); exit 1 if the release gate fails.
 
@@ -300,7 +363,7 @@ def evaluate(
 @app.command()
 def report(
     params: ParamsOption = Path("params.yaml"),
-    out: Annotated[Path | None, typer.Option(help=f"The stewards' page [default: {LAYOUT.index_page()}].")] = None,
+    out: Annotated[Path | None, typer.Option(help="The stewards' page.", show_default=str(LAYOUT.index_page()))] = None,
 ) -> None:
     """Build the stewards' report: one self-contained HTML page with a section per domain.
 
@@ -311,6 +374,31 @@ def report(
     with _user_errors():
         path = run_report(params, out or LAYOUT.index_page())
     typer.echo(str(path))
+
+
+@app.command()
+def quarantine(
+    domain: DomainOption,
+    params: ParamsOption = Path("params.yaml"),
+    rule: Annotated[str | None, typer.Option(help="Only the rows of this rule, as the report names it (e.g. range:Quantity).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many rows.", show_default="all with --out, 20 on screen")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write them to a .csv (formulas neutralised) or .parquet file instead of the screen.")] = None,
+    data: Annotated[Path | None, typer.Option("--quarantine", help="Quarantine file.", show_default=str(LAYOUT.quarantine(D)))] = None,
+) -> None:
+    """List or export a domain's quarantined rows, all of them or one rule's.
+
+    Example: assay quarantine --domain transactions --rule stock_adjustment --out adjustments.csv
+    """
+    from assay.config import load_params
+    from assay.data.quarantine import run_quarantine, screen_text
+
+    with _user_errors():
+        load_params(params).domain(domain)
+        rows, total = run_quarantine(domain, data or LAYOUT.quarantine(domain), rule, limit, out)
+    if out is None:
+        typer.echo(screen_text(rows), nl=False)
+    shown = f"{rows.height:,} of {total:,} row(s)" + (f" of rule {rule}" if rule else "")
+    typer.echo(f"{shown} written to {out}" if out else f"{shown} shown; --out FILE.csv exports them all", err=True)
 
 
 @app.command()
@@ -413,7 +501,7 @@ def restore(
     raise typer.Exit(code)
 
 
-lineage_app = typer.Typer(help="Lineage records, model cards and OpenLineage export.", no_args_is_help=True, rich_markup_mode=None)
+lineage_app = typer.Typer(help="Lineage records, model cards and OpenLineage export.", no_args_is_help=True)
 app.add_typer(lineage_app, name="lineage")
 
 
@@ -422,11 +510,11 @@ def lineage_build(
     domain: DomainOption,
     params: ParamsOption = Path("params.yaml"),
     model_dir: Annotated[
-        Path | None, typer.Option(help=f"Model folder: reads generator/ and metrics.json, writes README.md and lineage.json [default: {LAYOUT.model(D)}].")
+        Path | None, typer.Option(help="Model folder: reads generator/ and metrics.json, writes README.md and lineage.json.", show_default=str(LAYOUT.model(D)))
     ] = None,
-    synthetic: Annotated[Path | None, typer.Option(help=f"The synthetic data [default: {LAYOUT.synthetic(D)}].")] = None,
-    utility: Annotated[Path | None, typer.Option(help=f"The utility report, if a stage makes it [default: {LAYOUT.utility_report(D)}].")] = None,
-    out: Annotated[Path | None, typer.Option(help=f"Lineage record [default: {LAYOUT.lineage_record(D)}].")] = None,
+    synthetic: Annotated[Path | None, typer.Option(help="The synthetic data.", show_default=str(LAYOUT.synthetic(D)))] = None,
+    utility: Annotated[Path | None, typer.Option(help="The utility report, if a stage makes it.", show_default=str(LAYOUT.utility_report(D)))] = None,
+    out: Annotated[Path | None, typer.Option(help="Lineage record.", show_default=str(LAYOUT.lineage_record(D)))] = None,
 ) -> None:
     """Write a domain's lineage record, its copy in the model folder and the model card there (the `lineage` stage runs this).
 
@@ -446,23 +534,33 @@ def lineage_build(
 
 @lineage_app.command("export")
 def lineage_export(
-    out: Annotated[Path, typer.Option(help="Folder for the event files.")] = Path("dist/openlineage"),
+    transport: Annotated[str, typer.Option(help="openlineage-python's transport: file (newline-delimited JSON), console (stdout) or http.")] = "file",
+    out: Annotated[Path, typer.Option(help="The file the file transport writes (replaced).")] = Path("dist/openlineage/events.jsonl"),
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Base URL of an OpenLineage endpoint for the http transport (Marquez: http://localhost:5000).",
+            show_default="OPENLINEAGE_URL, else openlineage.url in params",
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="Event format; openlineage is the one supported.")] = "openlineage",
-    domain: Annotated[list[str] | None, typer.Option("--domain", "-d", help="Only this domain's stage runs (repeatable) [default: every stage].")] = None,
-    namespace: Annotated[str, typer.Option(help="OpenLineage namespace of jobs and datasets.")] = "assay",
+    domain: Annotated[list[str] | None, typer.Option("--domain", "-d", help="Only this domain's stage runs (repeatable).", show_default="every stage")] = None,
+    namespace: Annotated[str, typer.Option(help="OpenLineage namespace of the jobs (datasets are named as files are: namespace file).")] = "assay",
+    params: ParamsOption = Path("params.yaml"),
 ) -> None:
-    """Write one OpenLineage RunEvent (COMPLETE) per stage run in dvc.lock, ready to POST to Marquez.
+    """Emit one OpenLineage RunEvent (COMPLETE) per stage run in dvc.lock, in dependency order, with openlineage-python.
 
-    Post them in file order, e.g. to Marquez: for f in /tmp/ol/*.json; do curl -H 'Content-Type: application/json' -d @$f localhost:5000/api/v1/lineage; done
-
-    Example: assay lineage export --format openlineage --out /tmp/ol
+    Example: assay lineage export --transport http --url http://localhost:5000
     """
     from assay.lineage.openlineage import run_export
 
+    if fmt != "openlineage":
+        with _user_errors():
+            raise AssayError(f"--format {fmt}: unknown format; the one supported is openlineage")
     with _user_errors():
-        paths = run_export(out, fmt, domain, namespace)
-    for path in paths:
-        typer.echo(str(path))
+        count = run_export(transport, out, url, domain, namespace, params_path=params)
+    if transport == "file":
+        typer.echo(f"{out}: {count} events")
 
 
 @app.command("demo-data")

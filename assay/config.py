@@ -149,6 +149,16 @@ class DriftThresholds(StrictModel):
     ks: float = Field(0.1, gt=0, description="Kolmogorov-Smirnov statistic (numeric and date columns).")
     psi: float = Field(0.2, gt=0, description="Population stability index (all columns).")
     tvd: float = Field(0.1, gt=0, description="Total variation distance (categorical columns).")
+    alpha: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description=(
+            "A comparison is unusual when under this share of random splits of the same data reach its largest standardised "
+            "statistic (max-T over every comparison; see assay/data/drift.py); only then is a statistic over its threshold a breach."
+        ),
+    )
+    null_splits: int = Field(200, ge=20, le=100_000, description="Random splits of the same data drawn to calibrate the statistics.")
     on_breach: Literal["warn", "error"] = Field("warn", description="'error' stops dvc repro at the split stage.")
     ignore: list[str] = Field(
         default_factory=list,
@@ -462,6 +472,10 @@ class DomainSpec(StrictModel):
             raise ValueError(f"clean.derived redefines existing column(s) {clash}")
         return self
 
+    def identifiers(self) -> list[str]:
+        """The direct identifier columns (``identifier: true``), in params order."""
+        return [name for name, column in self.columns.items() if column.identifier]
+
     def free_text_columns(self) -> list[str]:
         """Text columns whose values no list or pattern constrains: where personal data can hide."""
         return [
@@ -517,9 +531,16 @@ class SparkSpec(StrictModel):
     conf: dict[str, str | int | float | bool] = Field(default_factory=dict, description="Spark settings for the session, e.g. spark.executor.memory: 8g.")
 
 
+class OpenLineageSpec(StrictModel):
+    """Where ``assay lineage export --transport http`` posts events (``--url`` and ``OPENLINEAGE_URL`` win)."""
+
+    url: str | None = Field(None, description="An OpenLineage endpoint's base URL, e.g. Marquez's http://localhost:5000.")
+
+
 class Params(StrictModel):
     domains: dict[str, DomainSpec] = Field(min_length=1)
     spark: SparkSpec = SparkSpec()
+    openlineage: OpenLineageSpec | None = None
 
     @field_validator("domains")
     @classmethod

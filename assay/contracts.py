@@ -9,17 +9,30 @@ stays out of the file (``exclude_unset``), and a key nobody declared is refused.
 
 Blocks that are records of figures (one entry per metric, per column, per pair) stay mappings:
 their keys come from :mod:`assay.metrics.registry` or from the data, not from this contract.
+
+Reports that ``dvc.yaml`` declares as DVC metrics (:class:`MetricsReport`) are written in two
+files, so that ``dvc metrics show``/``diff`` and ``dvc exp show`` hold only what a person compares
+between runs: the declared file keeps the figures (numbers and booleans, nested in mappings),
+and ``<name>.details.json`` beside it (a plain output) keeps the rest: text, lists of records,
+GX's raw result, timings and settings echoed back (a contract's ``not_figures``).
+:func:`read_report` reads both and merges them, so readers see one report as before.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from assay.errors import AssayError
 from assay.io import read_json_object, write_json
+
+if TYPE_CHECKING:
+    from assay.config import DomainSpec
+
+log = logging.getLogger("assay.contracts")
 
 Number = float | int
 
@@ -28,6 +41,31 @@ class Contract(BaseModel):
     """A report's keys; an undeclared key is an error, on writing and on reading."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class MetricsReport(Contract):
+    """A report whose figures ``dvc.yaml`` declares as DVC metrics: written as figures plus details."""
+
+    # Top-level keys that stay out of the metrics although they hold numbers: timings, settings echoed back.
+    not_figures: ClassVar[frozenset[str]] = frozenset()
+
+
+# ---------------------------------------------------------------------------------------------
+# schema: data/interim/<domain>.schema.json (read by ingest)
+
+
+class IngestSchema(Contract):
+    """What ingest reads of a domain's ``columns``: the names in source order and the direct identifiers
+    (masked in the ``_raw`` of broken lines). The ``schema`` stage writes it from params, so that
+    ingest depends on these and not on the cleaning rules beside them."""
+
+    domain: str
+    columns: list[str]
+    identifiers: list[str] = []
+
+    @classmethod
+    def of(cls, name: str, spec: DomainSpec) -> IngestSchema:
+        return cls(domain=name, columns=list(spec.columns), identifiers=spec.identifiers())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,7 +96,7 @@ class IngestSource(SourceInfo):
     sha256: str
 
 
-class IngestReport(Contract):
+class IngestReport(MetricsReport):
     domain: str
     rows: int
     rows_with_errors: int
@@ -80,7 +118,9 @@ class PseudonymKey(Contract):
     fingerprint: str
 
 
-class CleanReport(Contract):
+class CleanReport(MetricsReport):
+    not_figures = frozenset({"pseudonym_key"})  # which key, not how much
+
     rows_in: int
     rows_clean: int
     rows_quarantined: int
@@ -115,7 +155,9 @@ class ExpectationResult(Contract):
     examples: list[dict[str, Any]] = []  # {"value", "_source_file", "_source_row"}
 
 
-class ValidationReport(Contract):
+class ValidationReport(MetricsReport):
+    not_figures = frozenset({"gx_result"})  # GX's own counts, run metadata and fingerprints
+
     domain: str
     suite: str
     suite_sha256: str
@@ -147,10 +189,20 @@ class DriftEntry(Contract):
     threshold: float | None = None
     score: float | None = None
     breach: bool = False
-    breached: list[str] = []
+    breached: list[str] = []  # statistics over their threshold in a comparison that is unusual
+    # Calibration against random splits of the same data (assay/data/drift.py), when measured:
+    over_threshold: list[str] = []
+    null: dict[str, dict[str, float | None]] = {}  # per statistic: median and p95 of the random splits
+    p_values: dict[str, float | None] = {}
+    p_value: float | None = None
+    p_adjusted: float | None = None  # family-wise, over every comparison of the report
+    z_score: float | None = None
+    unusual: bool | None = None
 
 
-class SplitReport(Contract):
+class SplitReport(MetricsReport):
+    not_figures = frozenset({"seed", "ratios_configured", "ratio_tolerance_pp", "drift_thresholds", "row_level", "time_split", "seeds_within_tolerance"})
+
     rows_in: int
     rows: dict[str, int]
     groups: dict[str, int]
@@ -177,6 +229,8 @@ class SplitReport(Contract):
     drift_thresholds: dict[str, Any] = {}
     drift_worst: dict[str, Any] = {}
     breaches: int = 0
+    unusual: int | None = None
+    drift_null: dict[str, Any] = {}
     status: str | None = None
 
 
@@ -235,7 +289,9 @@ class TrainMetrics(Contract):
 # synthesize: reports/synthesize/<domain>.json (read by lineage)
 
 
-class SynthesizeReport(Contract):
+class SynthesizeReport(MetricsReport):
+    not_figures = frozenset({"seconds", "rows_per_second", "seed"})
+
     domain: str
     rows: int
     rows_drawn: int
@@ -259,9 +315,11 @@ class GateCheck(Contract):
     value: Number | None
     passed: bool
     message: str
+    judged: bool = True  # false: too few rows for the figure to judge the check (it does not pass)
+    rows: int | None = None  # the size of the sample the figure rests on (assay.metrics.registry.SAMPLES)
 
 
-class UtilityReport(Contract):
+class UtilityReport(MetricsReport):
     # Benchmarks add competing generators' figures under their own names, beside "generator" and "baseline".
     model_config = ConfigDict(extra="allow")
 
@@ -282,7 +340,11 @@ class UtilityReport(Contract):
     release_gate_enabled: bool
     release_gate_passed: bool
     release_gate_failed: int
+    release_gate_not_judged: int = 0
     gate_checks: list[GateCheck]
+    sample_sizes: dict[str, int] = {}  # per sample of assay.metrics.registry.SAMPLES (and "test")
+    intervals: dict[str, Any] = {}  # 95% bootstrap intervals of the utility ROC AUCs
+    consistency: list[dict[str, Any]] = []  # figures that contradict each other (AUC against accuracy)
     columns: list[dict[str, Any]] = []
     columns_skipped: list[dict[str, str]] = []
     pairs_by_kind: list[dict[str, Any]] = []
@@ -337,14 +399,70 @@ def as_contract(model: type[C], data: dict[str, Any] | C, path: Path | str) -> C
         raise _first_error(path, exc) from None
 
 
+def details_path(path: Path | str) -> Path:
+    """Where a metrics report keeps what is not a figure: ``reports/clean/records.details.json``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.details{path.suffix}")
+
+
+def is_details_path(path: Path | str) -> bool:
+    return Path(path).name.endswith(".details.json")
+
+
+def split_figures(data: dict[str, Any], not_figures: frozenset[str] = frozenset()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(figures, details)``: numbers and booleans (nested in mappings) apart from everything else."""
+    figures: dict[str, Any] = {}
+    details: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in not_figures:
+            details[key] = value
+        elif isinstance(value, bool | int | float):
+            figures[key] = value
+        elif isinstance(value, dict) and value:
+            inner_figures, inner_details = split_figures(value)
+            if inner_figures:
+                figures[key] = inner_figures
+            if inner_details:
+                details[key] = inner_details
+        else:
+            details[key] = value
+    return figures, details
+
+
+def _merged(figures: dict[str, Any], details: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(details)
+    for key, value in figures.items():
+        merged[key] = _merged(value, merged[key]) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
 def write_report(model: type[C], data: dict[str, Any] | C, path: Path | str) -> C:
-    """Write a stage's report through its contract (atomically); the keys are those ``data`` set."""
+    """Write a stage's report through its contract (atomically); the keys are those ``data`` set.
+
+    A :class:`MetricsReport` goes to two files: its figures to ``path``, the rest to :func:`details_path`.
+    """
     report = as_contract(model, data, path)
-    write_json(report.model_dump(mode="json", exclude_unset=True), path)
+    dumped = report.model_dump(mode="json", exclude_unset=True)
+    if isinstance(report, MetricsReport):
+        figures, details = split_figures(dumped, report.not_figures)
+        write_json(details, details_path(path))
+        log.debug("wrote %s (what is not a figure of %s)", details_path(path), model.__name__)
+        dumped = figures
+    write_json(dumped, path)
+    log.debug("wrote %s (%s)", path, model.__name__)
     return report
 
 
+def read_report_data(path: Path | str) -> dict[str, Any] | None:
+    """A report's JSON with its details merged in (a report written before the split has none); None if absent."""
+    figures = read_json_object(Path(path))
+    if figures is None:
+        return None
+    details = read_json_object(details_path(path))
+    return _merged(figures, details) if details else figures
+
+
 def read_report(model: type[C], path: Path) -> C | None:
-    """A report read through its contract; None when the stage has not written it yet."""
-    data = read_json_object(path)
+    """A report read through its contract (figures and details); None when the stage has not written it yet."""
+    data = read_report_data(path)
     return None if data is None else as_contract(model, data, path)

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "dev", "test")
+TRAINING_PRIVACY_FILE = "privacy.json"  # beside DVCLive's summary in the training folder
+
+
+DISTRIBUTIONS_FILE = "distributions.json"
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,10 @@ class Layout:
     # data/ (raw data lives where each domain's ``raw_dir`` in params.yaml says)
     def interim(self, domain: str) -> Path:
         return self.data / "interim" / f"{domain}.parquet"
+
+    def ingest_schema(self, domain: str) -> Path:
+        """What ingest reads of the domain's columns (names, identifiers), apart from the cleaning rules."""
+        return self.data / "interim" / f"{domain}.schema.json"
 
     def clean(self, domain: str) -> Path:
         return self.data / "clean" / f"{domain}.parquet"
@@ -73,11 +81,19 @@ class Layout:
     def data_docs(self, domain: str) -> Path:
         return self.reports / "validation" / "docs" / domain
 
+    def data_docs_assets(self) -> Path:
+        """The Data Docs' vendored assets, one copy every domain's pages share."""
+        return self.reports / "validation" / "docs" / "static"
+
     def split_report(self, domain: str) -> Path:
         return self.reports / "split" / f"{domain}.json"
 
     def training_live(self, domain: str) -> Path:
         return self.reports / "train" / domain
+
+    def training_privacy(self, domain: str) -> Path:
+        """The privacy checks of training, epoch by epoch, and which checkpoint they let train keep."""
+        return self.training_live(domain) / TRAINING_PRIVACY_FILE
 
     def synthesize_report(self, domain: str) -> Path:
         return self.reports / "synthesize" / f"{domain}.json"
@@ -87,6 +103,10 @@ class Layout:
 
     def utility_plots(self, domain: str) -> Path:
         return self.reports / "utility" / domain
+
+    def utility_distributions(self, domain: str) -> Path:
+        """Each column's distribution per source and the association map (evaluate writes it into its plots folder)."""
+        return self.utility_plots(domain) / DISTRIBUTIONS_FILE
 
     def lineage_record(self, domain: str) -> Path:
         return self.reports / "lineage" / f"{domain}.json"

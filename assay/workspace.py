@@ -3,13 +3,14 @@ touching the developer's outputs."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from assay.contracts import read_report_data
 
 
 def copy_working_tree(source: Path, destination: Path) -> Path:
@@ -75,4 +76,4 @@ def train_synthesize_evaluate(repo: Path, domain: str, params: Path, out: Path, 
         if result.returncode != 0 and not (step == "evaluate" and (out / "utility.json").is_file()):
             last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
             return {"failed": step, "message": last}
-    return json.loads((out / "utility.json").read_text())
+    return read_report_data(out / "utility.json") or {}

@@ -7,7 +7,7 @@ and the others still run. Runs this checkout's code, whatever assay is installed
 utilisation: achieved training FLOPs (6 x parameters x tokens, plus attention) over the card's
 bf16 peak (--peak-tflops, default 989 for H100/H200 SXM dense bf16).
 
-Usage: python benchmarks/generator.py [--profiles demo real] [--max-rows 20000] [--sample-rows 2000]
+Usage: python benchmarks/generator.py [--profiles demo real] [--max-rows 20000] [--sample-rows 2000] [--vs-generate]
 """
 
 from __future__ import annotations
@@ -37,7 +37,39 @@ def clean_data(params_file: str, domain: str):
     return spec, clean_frame(interim, spec, b"bench-key").clean
 
 
-def measure(profile: str, params_file: str, domain: str, max_rows: int, sample_rows: int, peak_tflops: float) -> dict:
+def generate_rows_per_second(model, codec, rows: int, batch_size: int) -> float:  # noqa: ANN001
+    """Rows per second of ``model.generate`` with each position masked to its column's legal ids:
+    the sampler before the static-cache column loop (functional dependencies left out, which
+    only makes it faster)."""
+    import torch
+    from transformers import LogitsProcessorList
+
+    blocked = torch.ones(codec.n_columns + 1, model.config.vocab_size, dtype=torch.bool)
+    for position, column in enumerate(codec.columns):
+        blocked[position, column.offset : column.offset + column.n_legal] = False
+    blocked[codec.n_columns, codec.eos_id] = False
+
+    def column_block(ids, scores):  # noqa: ANN001, ANN202
+        return scores.masked_fill(blocked[min(ids.shape[1] - 1, codec.n_columns)].to(scores.device), float("-inf"))
+
+    started = time.perf_counter()
+    for start in range(0, rows, batch_size):
+        prompts = torch.full((min(batch_size, rows - start), 1), codec.bos_id, device=model.device)
+        with torch.inference_mode():
+            model.generate(
+                input_ids=prompts,
+                attention_mask=torch.ones_like(prompts),
+                do_sample=True,
+                top_k=0,
+                max_new_tokens=codec.n_columns + 1,
+                logits_processor=LogitsProcessorList([column_block]),
+                pad_token_id=codec.pad_id,
+                eos_token_id=codec.eos_id,
+            )
+    return rows / (time.perf_counter() - started)
+
+
+def measure(profile: str, params_file: str, domain: str, max_rows: int, sample_rows: int, peak_tflops: float, vs_generate: bool = False) -> dict:
     import torch
 
     from assay.config import GeneratorSpec
@@ -68,6 +100,7 @@ def measure(profile: str, params_file: str, domain: str, max_rows: int, sample_r
         started = time.perf_counter()
         trained.draw(n, generator.sample.batch_size, 1.0, np.random.default_rng(0))
         sampling = n / (time.perf_counter() - started)
+        baseline = generate_rows_per_second(trained.model, trained.codec, n, generator.sample.batch_size) if vs_generate and trained.kind == "tabular" else None
     result = {
         "profile": profile,
         "domain": domain,
@@ -76,6 +109,7 @@ def measure(profile: str, params_file: str, domain: str, max_rows: int, sample_r
         "device": metrics["device"],
         "tokens_per_s": metrics["train_tokens_per_second"],
         "rows_per_s": sampling,
+        "generate_rows_per_s": baseline,
         "unit": "units" if trained.kind == "text" else "rows",
     }
     if metrics["device"] == "cuda":
@@ -93,6 +127,7 @@ def main() -> None:
     parser.add_argument("--max-rows", type=int, default=20_000)
     parser.add_argument("--sample-rows", type=int, default=2_000)
     parser.add_argument("--peak-tflops", type=float, default=989.0)
+    parser.add_argument("--vs-generate", action="store_true", help="Also time model.generate on the same rows (tabular domains): the sampler it replaced.")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     files = {"demo": "params.yaml", "real": "params.real.yaml", "gpu": "params.gpu.yaml"}
@@ -103,7 +138,7 @@ def main() -> None:
             continue
         for domain in args.domains:
             try:
-                r = measure(profile, files[profile], domain, args.max_rows, args.sample_rows, args.peak_tflops)
+                r = measure(profile, files[profile], domain, args.max_rows, args.sample_rows, args.peak_tflops, args.vs_generate)
             except Exception as error:  # one domain failing must not hide the others' figures
                 print(f"{profile:<8}{domain:<17} failed: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
                 continue
@@ -111,6 +146,7 @@ def main() -> None:
             print(
                 f"{profile:<8}{domain:<17}{r['train_rows']:>11,}{r['params']:>11,}{r['device']:>8}{r['tokens_per_s']:>13,.0f}"
                 f"{r['rows_per_s']:>9,.0f} {r['unit'][0]}{mfu:>7}"
+                + (f"   generate: {r['generate_rows_per_s']:,.0f}/s ({r['rows_per_s'] / r['generate_rows_per_s']:.1f}x)" if r["generate_rows_per_s"] else "")
             )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,59 @@ def test_repo_params_files_validate() -> None:
 
     params = load_params(REPO_ROOT / "params.yaml")
     assert set(params.domains) == {"records", "transactions", "course_material"}
+
+
+def _options() -> list:
+    """(command, option) for every option of every command and subcommand."""
+    import typer.core
+    import typer.main
+
+    found, todo = [], [("", typer.main.get_command(app))]
+    while todo:
+        name, command = todo.pop()
+        todo += [(f"{name} {inner}".strip(), sub) for inner, sub in getattr(command, "commands", {}).items()]
+        found += [(name, param) for param in command.params if isinstance(param, typer.core.TyperOption)]
+    return found
+
+
+def test_help_is_rich_and_defaults_come_from_show_default() -> None:
+    result = runner.invoke(app, ["validate", "--help"], terminal_width=160)
+    assert result.exit_code == 0
+    assert "╭─ Options" in result.output  # Typer's rich help panels
+    assert "data/clean/<domain>.parquet" in result.output and "reports/validation/<domain>.json" in result.output
+    # No option types its default into its help text any more (it went stale, and rich markup ate the brackets).
+    typed = [f"{command} {param.name}" for command, param in _options() if "[default:" in (param.help or "")]
+    assert typed == []
+    shown = {(command, param.name): param.show_default for command, param in _options()}
+    assert shown[("validate", "data")] == "data/clean/<domain>.parquet"
+
+
+def test_quiet_keeps_warnings_and_errors_only(tmp_path: Path, good_params: dict) -> None:
+    path = write_params(tmp_path, good_params)
+    args = ["ingest", "--domain", "toy", "--params", str(path), "--out", str(tmp_path / "o.parquet"), "--report", str(tmp_path / "r.json")]
+    loud, quiet = runner.invoke(app, args), runner.invoke(app, ["--quiet", *args])
+    assert loud.exit_code == quiet.exit_code == 0
+    assert "ingest toy: 1 rows from 1 file(s)" in loud.output
+    assert "ingest toy" not in quiet.output
+
+
+def test_verbose_logs_where_an_error_came_from(tmp_path: Path, good_params: dict) -> None:
+    path = write_params(tmp_path, good_params)
+    args = ["clean", "--domain", "nope", "--params", str(path)]
+    plain, verbose = runner.invoke(app, args), runner.invoke(app, ["--verbose", *args])
+    assert plain.exit_code == verbose.exit_code == 2
+    assert "Traceback" not in plain.output
+    assert "Traceback" in verbose.output and "unknown domain 'nope'" in verbose.output
+    assert runner.invoke(app, ["--verbose", "--quiet", *args]).exit_code == 2
+
+
+def test_log_file_gets_every_line_with_time_level_and_logger(tmp_path: Path, good_params: dict) -> None:
+    path, log_file = write_params(tmp_path, good_params), tmp_path / "logs" / "assay.log"
+    args = ["--log-file", str(log_file), "--quiet", "ingest", "--domain", "toy", "--params", str(path), "--out", str(tmp_path / "o.parquet")]
+    result = runner.invoke(app, [*args, "--report", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert "ingest toy" not in result.output  # --quiet is for the console only
+    logged = log_file.read_text()
+    assert f"DEBUG    assay.contracts: wrote {tmp_path / 'r.json'} (IngestReport)" in logged  # the file gets debug lines too
+    line = next(line for line in logged.splitlines() if "rows from 1 file(s)" in line)
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO +assay\.ingest: ingest toy: 1 rows from 1 file\(s\)", line), line

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from assay.quality.datadocs import ASSETS, BASE_ASSETS, CHART_ASSETS, remote_references, write_data_docs
+from assay.quality.datadocs import ASSETS, BASE_ASSETS, CHART_ASSETS, remote_references, write_assets, write_data_docs
 
 from .browser import chromium, load_page
 
@@ -34,17 +34,18 @@ def _frame() -> pd.DataFrame:
 
 def _expectations(with_chart: bool) -> list[dict[str, Any]]:
     expectations = [
-        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 10}, "meta": {"severity": "critical"}},
-        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "encounter_id"}, "meta": {"severity": "critical"}},
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 10}, "severity": "critical"},
+        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "encounter_id"}, "severity": "critical"},
         {
             "type": "expect_column_values_to_be_in_set",
             "kwargs": {"column": "race", "value_set": ["Caucasian", "AfricanAmerican", "Hispanic", "Asian", "Other"]},
-            "meta": {"severity": "warning", "notes": "race codes as in the source"},
+            "severity": "warning",
+            "notes": "race codes as in the source",
         },
         {
             "type": "expect_column_values_to_be_between",
             "kwargs": {"column": "time_in_hospital", "min_value": 1, "max_value": 14},
-            "meta": {"severity": "critical"},
+            "severity": "critical",
         },
     ]
     if with_chart:  # GX draws this one as a Vega-Lite chart
@@ -52,7 +53,7 @@ def _expectations(with_chart: bool) -> list[dict[str, Any]]:
             {
                 "type": "expect_column_kl_divergence_to_be_less_than",
                 "kwargs": {"column": "time_in_hospital", "partition_object": {"bins": [0, 5, 10, 15], "weights": [0.4, 0.4, 0.2]}, "threshold": 0.5},
-                "meta": {"severity": "warning"},
+                "severity": "warning",
             }
         )
     return expectations
@@ -89,12 +90,18 @@ def _pages(index: Path) -> dict[str, str]:
     return {name: (index.parent / name).read_text(encoding="utf-8") for name in ("index.html", "suite.html")}
 
 
+def _static(index: Path) -> Path:
+    """The shared assets folder: ``static`` beside the domains' docs folders."""
+    return index.parent.parent / "static"
+
+
 def test_writes_both_pages_and_the_assets_they_use(docs: Path) -> None:
     assert docs.name == "index.html" and docs.is_file()
     assert (docs.parent / "suite.html").is_file()
-    for asset in BASE_ASSETS + CHART_ASSETS:  # the fixture has a chart, so Vega comes along
-        assert (docs.parent / "static" / asset).is_file(), asset
-    assert sorted(p.name for p in (docs.parent / "static" / "licenses").iterdir()) == sorted(p.name for p in (ASSETS / "licenses").iterdir())
+    for asset in BASE_ASSETS + CHART_ASSETS:
+        assert (_static(docs) / asset).is_file(), asset
+    assert sorted(p.name for p in (_static(docs) / "licenses").iterdir()) == sorted(p.name for p in (ASSETS / "licenses").iterdir())
+    assert not (docs.parent / "static").exists()  # no copy per domain
     pages = _pages(docs)
     assert "Expectation Validation Result" in pages["index.html"]
     assert "Expectation Suite" in pages["suite.html"]
@@ -112,16 +119,18 @@ def test_pages_load_nothing_remote(docs: Path) -> None:
         for url in re.findall(r"url\(([^)]*)\)", page):
             assert not re.match(r"""\s*["']?(?:https?:)?//""", url), url
         assert not re.search(r"@import", page)
-    for css in (docs.parent / "static" / "css").glob("*.css"):
+    for css in (_static(docs) / "css").glob("*.css"):
         assert remote_references(css.read_text(encoding="utf-8")) == [], css.name
         assert "@import" not in css.read_text(encoding="utf-8")
 
 
 def test_every_referenced_static_file_exists(docs: Path) -> None:
     for name, page in _pages(docs).items():
-        for ref in re.findall(r"""(?:src|href)="(static/[^"]+)\"""", page):
+        refs = re.findall(r"""(?:src|href)="(\.\./static/[^"]+)\"""", page)
+        assert len(refs) >= 8, name
+        for ref in refs:
             assert (docs.parent / ref).is_file(), f"{name} references missing {ref}"
-    for css in (docs.parent / "static" / "css").glob("*.css"):
+    for css in (_static(docs) / "css").glob("*.css"):
         for ref in re.findall(r"url\(([^)]*)\)", css.read_text(encoding="utf-8")):
             ref = ref.strip("\"'")
             if not ref.startswith("data:"):
@@ -147,14 +156,31 @@ def test_rewrite_replaces_the_folder_and_vega_only_comes_with_charts(tmp_path: P
     result, suite = _validate("no_chart", with_chart=False)
     out = tmp_path / "docs"
     (out / "static" / "js").mkdir(parents=True)
-    (out / "static" / "js" / "vega.min.js").write_text("stale")
+    (out / "static" / "js" / "vega.min.js").write_text("stale")  # a per-domain copy from before the shared folder
     (out / "leftover.html").write_text("stale")
     index = write_data_docs(result, suite, out, "Validation of no_chart")
     assert index == out / "index.html"
-    assert not (out / "leftover.html").exists()
-    assert not any((out / "static" / asset).exists() for asset in CHART_ASSETS)
-    assert "vega" not in index.read_text(encoding="utf-8").lower()
+    assert not (out / "leftover.html").exists() and not (out / "static").exists()
+    assert "vega" not in index.read_text(encoding="utf-8").lower()  # only pages with a chart load it
     assert not list(tmp_path.glob(".docs.*")), "no staging folder is left behind"
+
+
+def test_domains_share_one_copy_of_the_assets(validation: tuple[dict[str, Any], dict[str, Any]], tmp_path: Path) -> None:
+    """Issue 18, item 9: the Data Docs copied 1.6 MB of assets per domain."""
+    result, suite = validation
+    docs = tmp_path / "reports" / "validation" / "docs"
+    static = write_assets(docs / "static")
+    stamp = {asset: (static / asset).stat().st_mtime_ns for asset in BASE_ASSETS}
+    for domain in ("records", "transactions", "course_material"):
+        write_data_docs(result, suite, docs / domain, f"Validation of {domain}")
+    assert sorted(path.name for path in docs.iterdir()) == ["course_material", "records", "static", "transactions"]
+    assert {asset: (static / asset).stat().st_mtime_ns for asset in BASE_ASSETS} == stamp  # found in place, not copied again
+    per_domain = sum(path.stat().st_size for path in (docs / "records").rglob("*") if path.is_file())
+    shared = sum(path.stat().st_size for path in static.rglob("*") if path.is_file())
+    assert shared > 1_400_000 and per_domain < 300_000  # the 1.6 MB once; each domain only its two pages
+    # A folder of the assets elsewhere (a custom --docs place) is written beside it when missing.
+    other = write_data_docs(result, suite, tmp_path / "elsewhere" / "x", "Validation of x")
+    assert (tmp_path / "elsewhere" / "static" / BASE_ASSETS[0]).is_file() and 'href="../static/css/bootstrap.min.css"' in other.read_text()
 
 
 def test_remote_references_finds_loads_and_ignores_links_and_data_urls() -> None:
@@ -214,3 +240,21 @@ def test_pages_render_offline_in_chromium(docs: Path, page: str, tmp_path: Path)
         assert XSS in visit.values["text"]  # shown as text, not run
         assert visit.values["charts"] >= 1  # the KL-divergence chart was drawn by the vendored Vega
         assert visit.values["icons"] is True  # the pass/fail icons' font loaded from static/webfonts
+
+
+def test_status_follows_the_gate_and_pages_show_severity_and_notes(tmp_path: Path) -> None:
+    """A failed warning: GX's status is the gate's ("Succeeded"), and says what failed; every
+    expectation shows its severity and notes (GX's own fields) on both pages."""
+    import polars as pl
+
+    from assay.quality.validate import validate_frame, with_stable_ids
+
+    suite = with_stable_ids({"name": "records", "expectations": _expectations(with_chart=False)})
+    report = validate_frame(pl.from_pandas(_frame()), suite)
+    assert report["failed_critical"] == 0 and report["failed_warning"] == 1  # the race set: "Martian" and the XSS value
+    pages = _pages(write_data_docs(report["gx_result"], suite, tmp_path / "docs", "Validation of records"))
+    status = re.sub(r"<[^>]+>|\s+", " ", pages["index.html"].split("Status:", 1)[1].split("</div>", 1)[0])
+    assert " Succeeded (1 warning expectation(s) failed)" in status, status
+    for name, page in pages.items():
+        assert page.count("Severity: critical") == 3 and page.count("Severity: warning") == 1, name
+        assert "race codes as in the source" in page, name

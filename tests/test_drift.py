@@ -143,3 +143,81 @@ def test_identical_samples_have_no_drift() -> None:
     entries = drift.compare(frame, frame, {"n": "numeric", "c": "categorical", "d": "numeric"}, DriftThresholds(), "train-test")
     assert all(entry["score"] == 0.0 and not entry["breached"] for entry in entries)
     assert all(entry[stat] in (0.0, None) for entry in entries for stat in drift.STATS)
+
+
+# --- calibration against random splits of the same data (issue 18, item 2) -------------------
+
+
+def test_count_row_statistics_equal_the_exact_ones() -> None:
+    rng = np.random.default_rng(3)
+    words = s(list(rng.choice(["a", "b", "c", "rare1", "rare2", None], 400, p=[0.5, 0.3, 0.19, 0.004, 0.004, 0.002])))
+    other = s(list(rng.choice(["a", "b", "c", "rare3", None], 100, p=[0.3, 0.3, 0.38, 0.01, 0.01])))
+    labels, expected, actual = drift.category_counts(words, other)
+    # The count rows hold every category; the merging into (other) happens inside.
+    both = pl.concat([words, other]).cast(pl.String).fill_null(drift.MISSING).unique().sort().to_list()
+    ref_row = np.array([[words.cast(pl.String).fill_null(drift.MISSING).to_list().count(v) for v in both]], dtype=float)
+    oth_row = np.array([[other.cast(pl.String).fill_null(drift.MISSING).to_list().count(v) for v in both]], dtype=float)
+    tvd_row, psi_row = drift.tvd_psi_from_counts(ref_row, oth_row)
+    assert tvd_row[0] == pytest.approx(drift.tvd(words, other)) and psi_row[0] == pytest.approx(drift.categorical_psi(words, other))
+    assert drift.OTHER in labels and expected.sum() == 400 and actual.sum() == 100
+
+    numbers, more = s(list(rng.integers(0, 30, 300))), s(list(rng.integers(5, 40, 80)))
+    steps = np.unique(np.concatenate([numbers.to_numpy(), more.to_numpy()]))
+    ref_counts = np.array([[int((numbers == v).sum()) for v in steps]], dtype=float)
+    oth_counts = np.array([[int((more == v).sum()) for v in steps]], dtype=float)
+    assert drift.ks_from_count_rows(ref_counts, oth_counts)[0] == pytest.approx(drift.ks_statistic(numbers, more))
+    fixed = drift.quantile_bin_counts(numbers, more)
+    assert drift.psi_from_count_rows(fixed[0][None, :].astype(float), fixed[1][None, :].astype(float))[0] == pytest.approx(drift.numeric_psi(numbers, more))
+    # An empty side has no statistic.
+    assert np.isnan(drift.ks_from_count_rows(ref_counts, np.zeros_like(oth_counts))[0])
+
+
+def _grouped(groups: int, rows_per_group: int, seed: int = 0) -> tuple[pl.DataFrame, np.ndarray]:
+    """A table of ``groups`` patients with one value each (a code among 300, Zipf-like) repeated on every row."""
+    rng = np.random.default_rng(seed)
+    weights = 1 / np.arange(1, 301)
+    codes = rng.choice([f"d{i}" for i in range(300)], groups, p=weights / weights.sum())
+    group_of_row = np.repeat(np.arange(groups), rows_per_group)
+    age = rng.integers(20, 90, groups)
+    return pl.DataFrame({"diag": codes[group_of_row], "age": age[group_of_row]}), group_of_row
+
+
+def test_a_random_split_of_a_many_valued_column_is_over_its_threshold_but_not_unusual() -> None:
+    """Issue 18: diag_1 breached TVD 0.1 on nearly every random split; calibrated, no badge."""
+    frame, group_of_row = _grouped(600, 2)
+    observed = drift.random_splits(600, [0.8, 0.1, 0.1], 1, seed=99)[0]
+    calibration = drift.calibrate(frame, {"diag": "categorical", "age": "numeric"}, group_of_row, observed, [0.8, 0.1, 0.1], [(0, 1, "train-dev")], 200, seed=1)
+    parts = {index: frame.filter(pl.Series(observed[group_of_row] == index)) for index in (0, 1)}
+    entries = drift.compare(parts[0], parts[1], {"diag": "categorical", "age": "numeric"}, DriftThresholds(), "train-dev", calibration=calibration["train-dev"])
+    diag = next(entry for entry in entries if entry["column"] == "diag")
+    assert "tvd" in diag["over_threshold"] and diag["tvd"] > 0.1  # the fixed threshold alone would flag it
+    assert diag["null"]["tvd"]["p95"] > 0.1  # ... but random splits of the same data go further
+    assert diag["unusual"] is False and diag["breach"] is False and diag["breached"] == []
+    assert 0 < diag["p_values"]["tvd"] <= 1 and diag["p_adjusted"] >= diag["p_value"]
+    assert all(not entry["breach"] for entry in entries)
+
+
+def test_a_split_that_is_not_random_is_unusual_and_a_breach() -> None:
+    frame, group_of_row = _grouped(600, 2)
+    age = frame["age"].to_numpy()[::2]
+    observed = np.where(age > 75, 1, 0).astype(np.int8)  # the old patients all went to dev
+    calibration = drift.calibrate(frame, {"diag": "categorical", "age": "numeric"}, group_of_row, observed, [0.8, 0.1, 0.1], [(0, 1, "train-dev")], 200, seed=1)
+    age_entry = calibration["train-dev"]["age"]
+    assert age_entry["p_adjusted"] == pytest.approx(1 / 201, abs=1e-6) and age_entry["p_values"]["ks"] == pytest.approx(1 / 201, abs=1e-6)
+    assert age_entry["z_score"] > 10
+    parts = {index: frame.filter(pl.Series(observed[group_of_row] == index)) for index in (0, 1)}
+    entries = drift.compare(parts[0], parts[1], {"age": "numeric"}, DriftThresholds(), "train-dev", calibration=calibration["train-dev"])
+    assert entries[0]["unusual"] is True and entries[0]["breached"] == ["ks", "psi"]
+    # diag does not depend on age: its comparison stays ordinary.
+    assert calibration["train-dev"]["diag"]["p_adjusted"] > 0.05
+
+
+def test_the_null_moves_groups_together_and_is_deterministic() -> None:
+    """Rows of one patient move together in a random split, so the null is wider than a row-level one."""
+    frame, group_of_row = _grouped(100, 20)
+    observed = drift.random_splits(100, [0.8, 0.1, 0.1], 1, seed=5)[0]
+    args = ({"diag": "categorical"}, group_of_row, observed, [0.8, 0.1, 0.1], [(0, 1, "train-dev")], 200)
+    grouped = drift.calibrate(frame, *args, seed=1)
+    assert grouped == drift.calibrate(frame, *args, seed=1)
+    rows = drift.calibrate(frame, {"diag": "categorical"}, np.arange(frame.height), observed[group_of_row], [0.8, 0.1, 0.1], [(0, 1, "train-dev")], 200, seed=1)
+    assert grouped["train-dev"]["diag"]["null"]["tvd"]["p95"] > 1.5 * rows["train-dev"]["diag"]["null"]["tvd"]["p95"]

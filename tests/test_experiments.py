@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from assay.contracts import read_report_data
+
 from .conftest import REPO_ROOT, copy_repo, run_dvc
 
 
@@ -35,5 +37,5 @@ def test_dvc_exp_run_with_a_changed_param_finishes(tmp_path: Path) -> None:
     shown = json.loads(run_dvc(repo, "exp", "show", "--json").stdout)
     experiments = [exp for commit in shown for exp in (commit.get("experiments") or [])]
     assert experiments, "dvc exp show lists no experiment"
-    split = json.loads((repo / "reports/split/records.json").read_text())
+    split = read_report_data(repo / "reports/split/records.json")
     assert split["seed"] == 7

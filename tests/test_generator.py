@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from assay.config import GeneratorSpec
+from assay.contracts import read_report_data
 from assay.data.clean import clean_frame
 from assay.errors import AssayError
 from assay.generator.model import pick_device
@@ -160,7 +161,7 @@ def test_conditional_sampling_cli(demo_params, records_splits, tmp_path: Path) -
     assert result.exit_code == 0, result.output
     frame = pl.read_parquet(out)
     assert frame.height == 50 and frame["readmitted"].unique().to_list() == ["<30"]
-    report = json.loads((tmp_path / "r.json").read_text())
+    report = read_report_data(tmp_path / "r.json")
     assert report["conditions"] == {"readmitted": "<30"} and report["rows_drawn"] >= 50
     bad = CliRunner().invoke(app, [*args, "--where", "patient_nbr=abc"])
     assert bad.exit_code == 2 and "modelled columns" in bad.output

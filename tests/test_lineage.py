@@ -6,6 +6,7 @@ generator (about a minute), then tamper with that copy and restore it after each
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
@@ -13,19 +14,18 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from assay.contracts import GateCheck, UtilityReport
+from assay.contracts import GateCheck, UtilityReport, read_report_data
 from assay.lineage.trace import STATES, node_label, seeds_by_key, summarise_utility, worst
 
 from .conftest import REPO_ROOT, copy_repo, run_dvc
 
-SCHEMAS = REPO_ROOT / "assay" / "lineage" / "assets" / "openlineage"
 SMALL_EVALUATE = {"max_rows": 2000, "max_distance_rows": 500, "max_reference_rows": 2000}
 TINY = {"model": {"n_layer": 1, "n_head": 2, "n_embd": 32}, "train": {"budget": None, "max_epochs": 1, "tokens_per_batch": 16384, "patience": 1}}
 
@@ -48,6 +48,28 @@ def test_seeds_are_found_at_any_depth() -> None:
         "train@r": {"domains.r.generator": {"train": {"seed": 1}, "sample": {"seed": 7}}},
     }
     assert seeds_by_key(params) == {"domains.r.generator.sample.seed": 7, "domains.r.generator.train.seed": 1, "domains.r.split.seed": 42}
+
+
+def test_openlineage_url_comes_from_the_flag_then_the_environment_then_params(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.errors import AssayError
+    from assay.lineage.openlineage import openlineage_url
+
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    for domain in params["domains"].values():  # sources made absolute, so that the copy validates
+        domain["raw_dir"] = str(REPO_ROOT / domain["raw_dir"])
+        for source in domain["sources"]:
+            source["path"] = str(REPO_ROOT / source["path"])
+    params["openlineage"] = {"url": "http://params:5000"}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    monkeypatch.delenv("OPENLINEAGE_URL", raising=False)
+    assert openlineage_url(None, path) == "http://params:5000"
+    monkeypatch.setenv("OPENLINEAGE_URL", "http://env:5000")
+    assert openlineage_url(None, path) == "http://env:5000"
+    assert openlineage_url("http://flag:5000", path) == "http://flag:5000"
+    monkeypatch.delenv("OPENLINEAGE_URL")
+    with pytest.raises(AssayError, match=r"--transport http needs a URL: --url, OPENLINEAGE_URL, or openlineage.url in"):
+        openlineage_url(None, tmp_path / "none.yaml")
 
 
 def test_utility_summary_names_the_failed_gate_checks() -> None:
@@ -88,52 +110,6 @@ def test_node_label_names_path_stage_md5_and_state() -> None:
     label = node_label(node)
     assert label.startswith("✗ data/clean/r.parquet  (clean@r)  md5 " + "a" * 32)
     assert "2.0 KiB, 10 rows" in label and label.endswith("modified")
-
-
-def _registry() -> Any:
-    from referencing import Registry, Resource
-
-    schemas = [json.loads(path.read_text()) for path in SCHEMAS.glob("*.json")]
-    return Registry().with_resources([(schema["$id"], Resource.from_contents(schema)) for schema in schemas])
-
-
-def _openlineage_errors(event: dict[str, Any]) -> list[str]:
-    """Errors of a RunEvent against the schema its schemaURL names, and of each facet against its own."""
-    from jsonschema import Draft202012Validator
-
-    registry = _registry()
-    errors = [error.message for error in Draft202012Validator({"$ref": event["schemaURL"]}, registry=registry).iter_errors(event)]
-    facets: list[dict[str, Any]] = [*event["run"].get("facets", {}).values(), *event["job"].get("facets", {}).values()]
-    for dataset in [*event.get("inputs", []), *event.get("outputs", [])]:
-        facets.extend(dataset.get("facets", {}).values())
-        facets.extend(dataset.get("outputFacets", {}).values())
-    for facet in facets:
-        errors.extend(error.message for error in Draft202012Validator({"$ref": facet["_schemaURL"]}, registry=registry).iter_errors(facet))
-    return errors
-
-
-def test_openlineage_schema_rejects_a_broken_event() -> None:
-    event = {
-        "eventType": "COMPLETE",
-        "eventTime": "2026-01-01T00:00:00Z",
-        "producer": "urn:assay:test",
-        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
-        "run": {"runId": str(uuid.uuid4())},
-        "job": {"namespace": "assay", "name": "clean@records"},
-        "inputs": [],
-        "outputs": [{"namespace": "assay", "name": "data/clean/records.parquet", "facets": {}}],
-    }
-    assert _openlineage_errors(event) == []
-    del event["run"]["runId"]
-    event["eventType"] = "DONE"
-    event["outputs"][0]["facets"]["version"] = {
-        "_producer": "urn:assay:test",
-        "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet",
-    }
-    errors = " ".join(_openlineage_errors(event))
-    assert "'runId' is a required property" in errors
-    assert "'DONE' is not one of" in errors
-    assert "'datasetVersion' is a required property" in errors
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,7 +172,7 @@ def _byte_flipped_mtime_kept(path: Path) -> Iterator[None]:
 
 
 def _ingest_sha256(repo: Path) -> str:
-    return json.loads((repo / "reports/ingest/records.json").read_text())["sources"][0]["sha256"]
+    return read_report_data(repo / "reports/ingest/records.json")["sources"][0]["sha256"]
 
 
 def _walk(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -317,6 +293,8 @@ def test_lineage_record_holds_the_chain_with_lock_md5s_params_and_run(lineage_re
     assert nodes["data/raw/records"]["files"][0]["sha256"] == _ingest_sha256(lineage_repo)
     run = record["run"]
     assert len(run["git"]["commit"]) == 40 and isinstance(run["git"]["dirty"], bool) and run["time"] == run["git"]["commit_time"]
+    # What the pipeline wrote is not an uncommitted change (issue 18, item 8).
+    assert not any(path == "dvc.lock" or path.startswith(("reports/", "models/", "data/")) for path in run["git"]["uncommitted"])
     assert run["packages"]["dvc"] and run["device"]["device"] in ("cpu", "cuda") and run["seeds"]["domains.records.split.seed"] == 42
     assert record["targets"]["model"] == "models/records/generator" and record["targets"]["synthetic"] == "data/synthetic/records.parquet"
 
@@ -341,7 +319,7 @@ def test_model_card_front_matter_is_yaml_naming_sources_suite_and_model(lineage_
     assert meta["assay"]["suite"]["path"] == "expectations/records.json" and len(meta["assay"]["suite"]["sha256"]) == 64
     assert meta["assay"]["validation"] == "passed"
     # The card names the fingerprint of the key that made the pseudonyms, as the cleaning report does.
-    key = json.loads((lineage_repo / "reports/clean/records.json").read_text())["pseudonym_key"]
+    key = read_report_data(lineage_repo / "reports/clean/records.json")["pseudonym_key"]
     assert meta["assay"]["pseudonym_key"] == key and len(key["fingerprint"]) == 16 and key["fingerprint"] in body
     assert ("the public demo key" in body) == key["demo_key"]
     assert json.loads((lineage_repo / "reports/lineage/records.json").read_text())["pseudonym_key"] == key
@@ -352,44 +330,119 @@ def test_model_card_front_matter_is_yaml_naming_sources_suite_and_model(lineage_
     record = json.loads((lineage_repo / "reports/lineage/records.json").read_text())
     if record["targets"].get("utility"):  # the evaluate stage exists: its results are on the card
         assert "Release gate:" in body and "| Metric | Generator | Naive baseline |" in body
-        assert any(metric["name"].startswith("Synthetic data:") for metric in meta["model-index"][0]["results"][0]["metrics"])
+        utility = read_report_data(lineage_repo / "reports/utility/records.json")
+        indexed = {metric["type"] for result in meta["model-index"][0]["results"] for metric in result["metrics"]}
+        assert indexed == {"loss"} | {key for key, value in utility["generator"].items() if value is not None}
+        assert meta["assay"]["release_gate"]["passed"] == utility["release_gate_passed"]
     else:
         assert "Not evaluated yet" in body
 
 
 @pytest.mark.slow
-def test_openlineage_export_writes_one_valid_run_event_per_stage_run(lineage_repo: Path, tmp_path: Path) -> None:
-    result = _assay(lineage_repo, "lineage", "export", "--format", "openlineage", "--out", str(tmp_path), "--domain", "records")
+def test_model_card_loads_with_huggingface_hub_and_its_usage_example_runs(lineage_repo: Path, tmp_path: Path) -> None:
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(lineage_repo / "models/records/README.md", ignore_metadata_errors=False)
+    assert card.data.license_link == "README.md#licence" and card.data.pipeline_tag is None
+    splits = {result.metric_type: result.dataset_split for result in card.data.eval_results}
+    assert splits["loss"] == "dev" and splits.get("tstr_auc", "test") == "test"
+    # The "How to use" example, run as written in the repository: it loads the generator and samples with the condition.
+    snippet = card.text.split("## How to use", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    script = tmp_path / "usage.py"
+    script.write_text(snippet + "\nassert sampled.rows.height == 1000, sampled.rows.height\nprint(sorted(set(rows.columns)))\n")
+    run = subprocess.run([sys.executable, str(script)], cwd=lineage_repo, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(lineage_repo)})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "readmitted" in run.stdout
+
+
+JOBS = ["schema", "ingest", "clean", "validate", "split", "train", "synthesize", "evaluate", "lineage"]
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    """A lineage server on 127.0.0.1 that keeps what it is sent (class attribute ``received``)."""
+
+    received: list[tuple[str, dict[str, Any]]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (the http.server hook)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append((self.path, json.loads(body)))
+        self.send_response(201)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.slow
+def test_openlineage_http_transport_posts_every_event_built_with_the_client(lineage_repo: Path) -> None:
+    import threading
+
+    from openlineage.client.event_v2 import RunEvent
+    from openlineage.client.generated import data_quality_assertions_dataset, source_code_location_job
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Collector.received = []
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = _assay(lineage_repo, "lineage", "export", "--transport", "http", "--url", url, "--domain", "records")
+    finally:
+        server.shutdown()
     assert result.returncode == 0, result.stderr
-    files = sorted(tmp_path.glob("*.json"))
-    events = [json.loads(path.read_text()) for path in files]
-    jobs = [
-        "ingest@records",
-        "clean@records",
-        "validate@records",
-        "split@records",
-        "train@records",
-        "synthesize@records",
-        "evaluate@records",
-        "lineage@records",
-    ]
-    if not (lineage_repo / "reports/utility/records.json").exists():
-        jobs.remove("evaluate@records")
+    paths = {path for path, _ in _Collector.received}
+    events = [event for _, event in _Collector.received]
+    assert paths == {"/api/v1/lineage"}
+    # Every stage run of the domain, in dependency order (evaluate only once the chain has one).
+    jobs = [f"{job}@records" for job in JOBS if job != "evaluate" or (lineage_repo / "reports/utility/records.json").exists()]
     assert [event["job"]["name"] for event in events] == jobs
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=lineage_repo, capture_output=True, text=True, check=True).stdout.strip()
     for event in events:
-        assert _openlineage_errors(event) == [], event["job"]["name"]
-        assert event["eventType"] == "COMPLETE" and uuid.UUID(event["run"]["runId"])
-        datetime.fromisoformat(event["eventTime"])
-    clean = events[1]
-    assert clean["inputs"][0]["name"] == "data/interim/records.parquet"
-    versions = {dataset["name"]: dataset["facets"]["version"]["datasetVersion"] for event in events for dataset in event["outputs"]}
-    assert versions["data/interim/records.parquet"] == clean["inputs"][0]["facets"]["version"]["datasetVersion"]
+        assert event["eventType"] == "COMPLETE" and uuid.UUID(event["run"]["runId"]) and event["schemaURL"] == RunEvent._get_schema()
+        location = event["job"]["facets"]["sourceCodeLocation"]
+        assert location["_schemaURL"] == source_code_location_job.SourceCodeLocationJobFacet._get_schema()
+        assert location["version"] == head and location["path"] == f"assay/stages/{event['job']['name'].split('@')[0]}.py"
+        for dataset in [*event["inputs"], *event["outputs"]]:  # the naming spec's local files
+            assert dataset["namespace"] == "file" and Path(dataset["name"]).is_absolute(), dataset["name"]
+    validate = events[jobs.index("validate@records")]
+    checked = next(dataset for dataset in validate["inputs"] if dataset["name"].endswith("data/clean/records.parquet"))
+    facet = checked["inputFacets"]["dataQualityAssertions"]
+    suite = json.loads((lineage_repo / "expectations/records.json").read_text())
+    assert facet["_schemaURL"] == data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet._get_schema()
+    assert len(facet["assertions"]) == len(suite["expectations"])
+    assert {assertion["severity"] for assertion in facet["assertions"]} == {"error", "warn"} and all(a["success"] for a in facet["assertions"])
+    clean = events[jobs.index("clean@records")]
     assert clean["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] > 0
-    assert any(field["name"] == "encounter_id" for field in clean["outputs"][0]["facets"]["schema"]["fields"])
-    # The same lock gives the same run ids: exporting twice does not create new runs in Marquez.
-    again = _assay(lineage_repo, "lineage", "export", "--out", str(tmp_path / "again"), "--domain", "records")
-    assert again.returncode == 0
-    assert [json.loads(p.read_text())["run"]["runId"] for p in sorted((tmp_path / "again").glob("*.json"))] == [e["run"]["runId"] for e in events]
+    versions = {dataset["name"]: dataset["facets"]["version"]["datasetVersion"] for event in events for dataset in event["outputs"]}
+    interim = next(dataset for dataset in clean["inputs"] if dataset["name"].endswith("data/interim/records.parquet"))
+    assert versions[interim["name"]] == interim["facets"]["version"]["datasetVersion"]
+
+
+@pytest.mark.slow
+def test_openlineage_file_transport_is_deterministic_and_event_time_is_when_the_run_was_recorded(lineage_repo: Path, tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "events.jsonl"
+    assert _assay(lineage_repo, "lineage", "export", "--out", str(out), "--domain", "records").returncode == 0
+    first = out.read_bytes()
+    events = [json.loads(line) for line in first.decode().splitlines()]
+    # Not committed yet: the time DVC last wrote dvc.lock, whatever the outputs' modification times say.
+    lock_time = datetime.fromtimestamp((lineage_repo / "dvc.lock").stat().st_mtime, tz=UTC)
+    assert {datetime.fromisoformat(event["eventTime"]) for event in events} == {lock_time}
+    os.utime(lineage_repo / "data/clean/records.parquet", (0, 0))  # as a checkout would: an old file date
+    assert _assay(lineage_repo, "lineage", "export", "--out", str(out), "--domain", "records").returncode == 0
+    assert out.read_bytes() == first  # same lock, same runs, same times: not new runs in Marquez
+
+    # Committed: the time of the commit that recorded the runs, also in a fresh clone.
+    repo = Path(shutil.copytree(lineage_repo, tmp_path / "repo", symlinks=True))
+    env = {**os.environ, "GIT_COMMITTER_DATE": "2026-03-04T05:06:07+01:00", "GIT_AUTHOR_DATE": "2026-03-04T05:06:07+01:00"}
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True, capture_output=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "run"], cwd=repo, check=True, capture_output=True, env=env)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True, capture_output=True)
+    result = _assay(clone, "lineage", "export", "--transport", "console", "--domain", "records")
+    assert result.returncode == 0, result.stderr
+    times = {json.loads(line)["eventTime"] for line in result.stdout.splitlines() if line.startswith("{")}
+    assert times == {"2026-03-04T04:06:07Z"}
 
 
 @pytest.mark.slow
@@ -460,3 +513,51 @@ def test_trace_json_says_how_it_checked_and_how_much_it_read(lineage_repo: Path)
     raw_size = (lineage_repo / "data/raw/records/diabetic_data.csv").stat().st_size
     weights = (lineage_repo / "models/records/generator/model.safetensors").stat().st_size
     assert by_content["bytes_hashed"] >= raw_size + weights and fast["bytes_hashed"] is None
+
+
+@pytest.mark.slow
+def test_dvc_metrics_are_figures_only_and_an_identical_rerun_changes_none(lineage_repo: Path, tmp_path: Path) -> None:
+    """`dvc metrics show` over the whole chain of a domain holds only figures (no GX internals, timings,
+    text), few enough to read; after re-running validate and synthesize on the same inputs,
+    `dvc metrics diff` has nothing to say (GX's fingerprints and the timings were what changed)."""
+    import shutil
+
+    from .test_metrics import assert_figures_only, leaves
+
+    shown = json.loads(run_dvc(lineage_repo, "metrics", "show", "--json").stdout)
+    files = {path: entry["data"] for path, entry in shown[""]["data"].items()}
+    assert {path for path in files if "records" in path} == {
+        f"reports/{stage}/records.json" for stage in ("ingest", "clean", "validation", "split", "synthesize", "utility")
+    } | {"reports/train/records/metrics.json"}
+    figures = {f"{path}:{key}": value for path, data in files.items() if "records" in path for key, value in leaves(data).items()}
+    assert_figures_only(figures, "dvc metrics show")
+    assert 60 < len(figures) <= 200, len(figures)  # the utility report's two sources are most of them
+
+    repo = Path(shutil.copytree(lineage_repo, tmp_path / "repo", symlinks=True))
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True, capture_output=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "run"], cwd=repo, check=True, capture_output=True)
+    run_dvc(repo, "repro", "--force", "--single-item", "validate@records", "synthesize@records")
+    diff = json.loads(run_dvc(repo, "metrics", "diff", "--json").stdout or "{}")
+    assert diff == {}, diff
+
+
+def test_uncommitted_sources_leave_out_what_the_pipeline_writes() -> None:
+    """Issue 18, item 8: the page said "with uncommitted changes" on every run, because dvc.lock and reports differ."""
+    from assay.lineage.trace import uncommitted_sources
+
+    porcelain = "\0".join(
+        [
+            " M dvc.lock",
+            " M reports/split/records.json",
+            " M assay/data/drift.py",
+            "R  params.new.yaml",
+            "params.yaml",
+            "?? notes/",
+            "?? reports/utility/records/x.json",
+            "",
+        ]
+    )
+    generated = ["reports/split/records.json", "reports/utility/records", "data/clean/records.parquet", "dvc.lock"]
+    assert uncommitted_sources(porcelain, generated) == ["assay/data/drift.py", "notes", "params.new.yaml"]
+    assert uncommitted_sources(" M dvc.lock\0 M reports/split/records.json\0", generated) == []
+    assert uncommitted_sources("", generated) == []

@@ -176,3 +176,12 @@ def test_free_text_columns_exclude_identifiers_lists_and_patterns() -> None:
 def assert_rows_conserved(result) -> None:
     r = result.report
     assert r["rows_in"] == r["rows_clean"] + r["rows_quarantined"] + r["rows_deduplicated"]
+
+
+def test_a_line_with_fields_added_on_both_sides_of_the_identifier_masks_it(tmp_path: Path) -> None:
+    """Issue 18, item 7: a broken line is shown with its identifier fields masked; the id may sit
+    anywhere between its position from the start and from the end."""
+    result = ingest_and_clean(tmp_path, ["100,a,1", "x,987654329,y,b,2", "101,b,2"])  # a field added before and one after
+    raw = result.quarantine.filter(pl.col("_rule") == "ingest")["_raw"].to_list()
+    assert raw == ["<customer>,<customer>,<customer>,b,2"] and "987654329" not in every_text(result.quarantine)
+    assert result.restricted["_raw"].to_list() == ["x,987654329,y,b,2"]

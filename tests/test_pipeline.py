@@ -10,6 +10,8 @@ import polars as pl
 import pytest
 import yaml
 
+from assay.contracts import read_report_data
+
 from .conftest import copy_repo, run_dvc
 
 pytestmark = pytest.mark.slow
@@ -27,7 +29,7 @@ def repro_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_repro_writes_declared_outputs_and_accounts_for_every_row(repro_repo: Path, domain: str) -> None:
     report = json.loads((repro_repo / f"reports/clean/{domain}.json").read_text())
-    ingest = json.loads((repro_repo / f"reports/ingest/{domain}.json").read_text())
+    ingest = read_report_data(repro_repo / f"reports/ingest/{domain}.json")
     clean = pl.read_parquet(repro_repo / f"data/clean/{domain}.parquet")
     quarantine = pl.read_parquet(repro_repo / f"data/quarantine/{domain}.parquet")
     assert report["rows_in"] == ingest["rows"] == report["rows_clean"] + report["rows_quarantined"] + report["rows_deduplicated"]
@@ -111,3 +113,26 @@ def test_validation_gate_stops_the_pipeline(tmp_path: Path) -> None:
     assert not (repo / "data/splits/records").exists()
     assert not (repo / "models/records/generator").exists()
     assert (split_metrics.read_bytes() if split_metrics.exists() else None) == before
+
+
+def test_a_cleaning_rule_change_leaves_ingest_up_to_date(tmp_path: Path) -> None:
+    """Ingest depends on the columns it reads (the schema stage's file), not on the rules beside them."""
+    repo = copy_repo(tmp_path / "repo")
+    run_dvc(repo, "repro", "ingest@records")
+    interim = repo / "data/interim/records.parquet"
+    written = interim.stat().st_mtime_ns
+    params_path = repo / "params.yaml"
+    params = yaml.safe_load(params_path.read_text())
+    params["domains"]["records"]["columns"]["age"]["allowed"].remove("[0-10)")  # a steward's edit to a cleaning rule
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+    status = json.loads(run_dvc(repo, "status", "--json", "schema@records", "ingest@records", "clean@records").stdout)
+    assert set(status) == {"schema@records", "clean@records"}, status
+    repro = run_dvc(repo, "repro", "clean@records").stdout
+    assert "Stage 'ingest@records' didn't change, skipping" in repro
+    assert interim.stat().st_mtime_ns == written
+
+    # What ingest does read, the identifiers (masked in broken lines), re-runs it.
+    params["domains"]["records"]["columns"]["encounter_id"]["identifier"] = False
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    assert "Running stage 'ingest@records'" in run_dvc(repo, "repro", "ingest@records").stdout

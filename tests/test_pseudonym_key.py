@@ -3,7 +3,6 @@ dataset records the key's fingerprint (never the key)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from assay.cli import app
+from assay.contracts import read_report_data
 from assay.data.clean import DEMO_PSEUDONYM_KEY, PSEUDONYM_KEY_ENV, PseudonymKey, pseudonym_key
 from assay.errors import AssayError
 from assay.ingest.sources import ingest_domain
@@ -86,8 +86,8 @@ def test_cleaning_report_records_the_fingerprint_of_the_key_used(tmp_path, monke
         monkeypatch.setenv(PSEUDONYM_KEY_ENV, key)
         out = tmp_path / key
         run_clean("records", REPO_ROOT / "params.yaml", tmp_path / "interim.parquet", out / "c.parquet", out / "q.parquet", out / "qr.parquet", out / "r.json")
-        recorded = json.loads((out / "r.json").read_text())["pseudonym_key"]
+        recorded = read_report_data(out / "r.json")["pseudonym_key"]
         assert recorded == {"fingerprint": PseudonymKey(key.encode(), False).fingerprint, "demo_key": False}
-        assert key not in (out / "r.json").read_text()
+        assert key not in (out / "r.json").read_text() and key not in (out / "r.details.json").read_text()
         fingerprints.append(recorded["fingerprint"])
     assert fingerprints[0] != fingerprints[1]

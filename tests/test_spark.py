@@ -192,7 +192,7 @@ def test_spark_validation_names_the_lines_of_failed_expectations(spark: Any, tmp
     suite = {
         "name": "toy",
         "expectations": [
-            {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "code", "regex": "^[A-Z][0-9]$"}, "meta": {"severity": "critical"}},
+            {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "code", "regex": "^[A-Z][0-9]$"}, "severity": "critical"},
             {
                 "type": "expect_column_values_to_be_in_set",
                 "kwargs": {
@@ -200,9 +200,9 @@ def test_spark_validation_names_the_lines_of_failed_expectations(spark: Any, tmp
                     "value_set": ["A1", "B2"],
                     "row_condition": {"type": "pass_through", "pass_through_filter": '~code.str.startswith("C")'},
                 },
-                "meta": {"severity": "warning"},
+                "severity": "warning",
             },
-            {"type": "expect_column_values_to_be_of_type", "kwargs": {"column": "_source_row", "type_": "int64"}, "meta": {"severity": "critical"}},
+            {"type": "expect_column_values_to_be_of_type", "kwargs": {"column": "_source_row", "type_": "int64"}, "severity": "critical"},
         ],
     }
     on_pandas = validate_frame(frame, suite)

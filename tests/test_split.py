@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from assay.cli import app
 from assay.config import DomainSpec, SplitSpec, load_params
-from assay.contracts import ValidationReport, write_report
+from assay.contracts import ValidationReport, read_report_data, write_report
 from assay.data.split import SPLITS, assign_groups, group_key, one_row_per_group, row_groups, seeds_within_tolerance, split_frame, unit_interval
 from assay.errors import AssayError
 from assay.io import write_parquet
@@ -298,8 +298,12 @@ def test_drift_report_lists_columns_worst_first_and_leaves_out_ids_and_groups() 
     assert report["drift_columns"] == [{"column": "y", "kind": "categorical"}, {"column": "age", "kind": "numeric"}, {"column": "ward", "kind": "categorical"}]
     assert set(skipped(report)) == {"encounter_id", "patient", "_i", *PROVENANCE}
     assert len(report["drift"]) == 6
-    scores = [entry["score"] for entry in report["drift"]]
-    assert scores == sorted(scores, reverse=True)
+    # Most unusual first: by the z-score against random splits of the same data (none is a breach here).
+    assert not any(entry["breach"] for entry in report["drift"])
+    zs = [entry["z_score"] for entry in report["drift"]]
+    assert zs == sorted(zs, reverse=True)
+    assert all(0 < entry["p_value"] <= entry["p_adjusted"] <= 1 and entry["null"] and entry["unusual"] is False for entry in report["drift"])
+    assert report["unusual"] == 0 and report["drift_null"]["random_splits"] == 200 and report["drift_null"]["alpha"] == 0.05
     assert report["drift_worst"] == {key: report["drift"][0][key] for key in ("column", "pair", "score")}
     assert {entry["pair"] for entry in report["drift"]} == {"train-dev", "train-test"}
     numeric = [entry for entry in report["drift"] if entry["column"] == "age"][0]
@@ -460,7 +464,7 @@ def test_run_writes_three_splits_and_a_report(tmp_path: Path, records_data: Path
     frame = pl.read_parquet(records_data)
     splits = {name: pl.read_parquet(tmp_path / "splits" / f"{name}.parquet") for name in SPLITS}
     assert_guarantees(frame, splits, SplitSpec(group_by="patient_nbr"))
-    on_disk = json.loads((tmp_path / "splits.json").read_text(encoding="utf-8"))
+    on_disk = read_report_data(tmp_path / "splits.json")
     assert on_disk["rows"] == report["rows"] == {name: part.height for name, part in splits.items()}
     assert on_disk["status"] in ("ok", "warn") and on_disk["target_column"] == "readmitted"
     for key in ("rows", "groups", "ratios", "target", "drift", "breaches", "status"):
@@ -477,11 +481,12 @@ def test_same_input_and_params_give_byte_identical_files(tmp_path: Path, records
 
 
 def test_breach_with_on_breach_error_writes_everything_then_stops(tmp_path: Path, records_data: Path) -> None:
-    tiny = {"ks": 1e-9, "psi": 1e-9, "tvd": 1e-9, "on_breach": "error"}
+    # alpha 1: every comparison counts as unusual, so the (tiny) thresholds alone decide.
+    tiny = {"ks": 1e-9, "psi": 1e-9, "tvd": 1e-9, "alpha": 1.0, "on_breach": "error"}
     with pytest.raises(AssayError) as err:
         run(tmp_path, params_file(tmp_path, {"drift": tiny}), records_data, gate(tmp_path))
     assert err.value.exit_code == 1
-    report = json.loads((tmp_path / "splits.json").read_text(encoding="utf-8"))
+    report = read_report_data(tmp_path / "splits.json")
     assert report["status"] == "error" and report["breaches"] == len(report["drift"]) > 0
     assert all((tmp_path / "splits" / f"{name}.parquet").is_file() for name in SPLITS)
     lines = str(err.value).splitlines()
@@ -492,7 +497,7 @@ def test_breach_with_on_breach_error_writes_everything_then_stops(tmp_path: Path
 
 
 def test_breach_with_on_breach_warn_only_logs(tmp_path: Path, records_data: Path, caplog: pytest.LogCaptureFixture) -> None:
-    tiny = {"ks": 1e-9, "psi": 1e-9, "tvd": 1e-9, "on_breach": "warn"}
+    tiny = {"ks": 1e-9, "psi": 1e-9, "tvd": 1e-9, "alpha": 1.0, "on_breach": "warn"}
     with caplog.at_level(logging.INFO, logger="assay.split"):
         report = run(tmp_path, params_file(tmp_path, {"drift": tiny}), records_data, gate(tmp_path))
     assert report["status"] == "warn"
@@ -544,6 +549,17 @@ def test_demo_data_guarantees(demo, name: str, tmp_path: Path) -> None:
     frame, domain = demo[name]
     report = check_everything(frame, domain, tmp_path, grown_from=2 / 3)
     assert report["rows_in"] == frame.height
+
+
+def test_demo_records_many_valued_columns_over_threshold_are_no_breach(demo) -> None:
+    """Issue 18: a random split gives diag_1/2/3 a TVD over 0.1 nearly always; calibrated, that is no badge."""
+    frame, domain = demo["records"]
+    report = split_frame(frame, domain.split, identifiers(domain)).report
+    diagnoses = [entry for entry in report["drift"] if entry["column"] in ("diag_1", "diag_2", "diag_3")]
+    assert any("tvd" in entry["over_threshold"] for entry in diagnoses)
+    for entry in diagnoses:
+        assert entry["null"]["tvd"]["p95"] > entry["tvd"] * 0.8 and entry["unusual"] is False and not entry["breach"]
+    assert report["breaches"] == 0 and report["status"] == "ok"
 
 
 def test_demo_transactions_time_split(demo) -> None:

@@ -81,15 +81,15 @@ def test_scaffold_drafts_the_expected_expectations() -> None:
 
     visit = by_column(suite, "visit")
     assert visit["expect_column_values_to_match_regex"]["kwargs"]["regex"] == HEX16
-    assert visit["expect_column_values_to_be_unique"]["meta"]["severity"] == "critical"
-    assert visit["expect_column_values_to_not_be_null"]["meta"]["severity"] == "critical"
+    assert visit["expect_column_values_to_be_unique"]["severity"] == "critical"
+    assert visit["expect_column_values_to_not_be_null"]["severity"] == "critical"
     assert "expect_column_values_to_be_in_set" not in visit and "expect_column_value_lengths_to_be_between" not in visit
 
     sex = by_column(suite, "sex")
     assert sex["expect_column_values_to_be_in_set"]["kwargs"]["value_set"] == ["F", "M"]
-    assert sex["expect_column_values_to_be_in_set"]["meta"]["severity"] == "warning"
+    assert sex["expect_column_values_to_be_in_set"]["severity"] == "warning"
     assert sex["expect_column_values_to_be_of_type"]["kwargs"]["type_"] == "str"
-    assert sex["expect_column_values_to_not_be_null"]["meta"]["severity"] == "warning"
+    assert sex["expect_column_values_to_not_be_null"]["severity"] == "warning"
 
     stay = by_column(suite, "stay")
     assert stay["expect_column_values_to_be_of_type"]["kwargs"]["type_"] == "int64"
@@ -99,7 +99,7 @@ def test_scaffold_drafts_the_expected_expectations() -> None:
     weight = by_column(suite, "weight")  # one null and one NaN in six: 66% present, rounded down
     present = weight["expect_column_proportion_of_non_null_values_to_be_between"]
     assert present["kwargs"]["min_value"] == math.floor(4 / 6 * 100) / 100 == 0.66
-    assert present["meta"]["severity"] == "warning"
+    assert present["severity"] == "warning"
     assert weight["expect_column_values_to_be_between"]["kwargs"]["min_value"] == 60.0
     assert weight["expect_column_values_to_be_between"]["kwargs"]["max_value"] == 91.25
 
@@ -124,9 +124,9 @@ def test_every_drafted_expectation_has_severity_and_a_review_note() -> None:
     suite = scaffold_suite(small_frame(), "visits", key_columns=["visit"])
     assert "expectation_type" not in json.dumps(suite)
     for expectation in suite["expectations"]:
-        assert expectation["meta"]["severity"] in {"critical", "warning"}
-        assert expectation["severity"] == expectation["meta"]["severity"]
-        assert expectation["meta"]["notes"].startswith("drafted from data on 6 rows; review: ")
+        assert expectation["severity"] in {"critical", "warning"}
+        assert not {"severity", "notes"} & set(expectation.get("meta") or {})  # GX's own fields only
+        assert expectation["notes"].startswith("drafted from data on 6 rows; review: ")
         assert expectation["id"]
     # Deterministic: the same data gives the same file.
     assert scaffold_suite(small_frame(), "visits", key_columns=["visit"]) == suite
@@ -243,7 +243,7 @@ def test_params_rules_become_critical_expectations_that_a_bad_row_fails() -> Non
     }
     frame = small_frame()
     suite = scaffold_suite(frame, "visits", rules=rules)
-    critical = {(e["type"], e["kwargs"].get("column")) for e in suite["expectations"] if e["meta"]["severity"] == "critical"}
+    critical = {(e["type"], e["kwargs"].get("column")) for e in suite["expectations"] if e["severity"] == "critical"}
     assert {
         ("expect_column_values_to_not_be_null", "sex"),
         ("expect_column_values_to_be_in_set", "sex"),
@@ -252,12 +252,12 @@ def test_params_rules_become_critical_expectations_that_a_bad_row_fails() -> Non
         ("expect_column_values_to_match_regex", "visit"),
         ("expect_column_values_to_be_between", "admitted"),
     } <= critical
-    from_params = [e for e in suite["expectations"] if "params domains.<d>.columns." in e["meta"]["notes"]]
-    assert len(from_params) == 6 and all(e["meta"]["severity"] == "critical" for e in from_params)  # each says which rule it comes from
+    from_params = [e for e in suite["expectations"] if "params domains.<d>.columns." in e["notes"]]
+    assert len(from_params) == 6 and all(e["severity"] == "critical" for e in from_params)  # each says which rule it comes from
     assert gx_failures(frame, suite) == []  # clean data holds the rules cleaning enforced
     bad = frame.with_columns(pl.Series("stay", [1, 3, 3, 99, 1, 3]), pl.Series("sex", ["F", "M", "X", "F", "M", "F"]))
     failed = set(gx_failures(bad, suite))
-    severity = {f"{e['type']} {e['kwargs'].get('column')}": e["meta"]["severity"] for e in suite["expectations"]}
+    severity = {f"{e['type']} {e['kwargs'].get('column')}": e["severity"] for e in suite["expectations"]}
     assert {"expect_column_values_to_be_between stay", "expect_column_values_to_be_in_set sex"} <= failed
     assert severity["expect_column_values_to_be_in_set sex"] == "critical"  # so the gate's critical row check is not vacuous
 
@@ -270,8 +270,8 @@ def test_value_sets_larger_than_twenty_from_params_and_from_categorical_data() -
     frame = pl.DataFrame({"code": codes * 25, "kind": (allowed * 30)[:750], "free": [f"text {i}" for i in range(750)]})
     suite = scaffold_suite(frame, "sets", rules={"kind": ColumnSpec(allowed=allowed)})
     sets = {e["kwargs"]["column"]: e for e in suite["expectations"] if e["type"] == "expect_column_values_to_be_in_set"}
-    assert sets["kind"]["kwargs"]["value_set"] == allowed and sets["kind"]["meta"]["severity"] == "critical"
-    assert sorted(sets["code"]["kwargs"]["value_set"]) == codes and sets["code"]["meta"]["severity"] == "warning"  # 30 values, each 25 times
+    assert sets["kind"]["kwargs"]["value_set"] == allowed and sets["kind"]["severity"] == "critical"
+    assert sorted(sets["code"]["kwargs"]["value_set"]) == codes and sets["code"]["severity"] == "warning"  # 30 values, each 25 times
     assert "free" not in sets  # every value once: text, not a category
     assert [e for e in suite["expectations"] if e["type"] == "expect_column_values_to_be_in_set" and e["kwargs"]["column"] == "kind"] == [sets["kind"]]
 

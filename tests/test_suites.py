@@ -60,8 +60,8 @@ class GxRunner:
                     "type": config.type,
                     "column": config.kwargs.get("column"),
                     "condition": condition_text(config.kwargs.get("row_condition")),
-                    "severity": config.meta["severity"],
-                    "notes": config.meta["notes"],
+                    "severity": config.severity.value,
+                    "notes": config.notes,
                     "result": {k: v for k, v in item.result.items() if k in ("observed_value", "unexpected_count", "partial_unexpected_list")},
                     "error": (item.exception_info or {}).get("exception_message"),
                 }
@@ -132,12 +132,12 @@ def test_suite_is_gx1_json_with_severity_and_notes(gx_runner: GxRunner, domain: 
     assert all(ids) and len(set(ids)) == len(ids)
     for expectation in data["expectations"]:
         where = f"{domain}: {expectation['type']} {expectation['kwargs'].get('column', '')}"
-        assert set(expectation) >= {"type", "kwargs", "meta", "id"}, where
-        assert expectation["meta"].get("severity") in SEVERITIES, where
-        notes = expectation["meta"].get("notes")
+        assert set(expectation) >= {"type", "kwargs", "severity", "notes", "id"}, where
+        # GX's own severity and notes; meta keeps neither (the old, parallel place for them).
+        assert expectation["severity"] in SEVERITIES, where
+        assert not {"severity", "notes"} & set(expectation.get("meta") or {}), where
+        notes = expectation["notes"]
         assert isinstance(notes, str) and len(notes.strip()) > 10, where
-        # GX 1.x has its own severity field (default critical); it must agree with meta.
-        assert expectation.get("severity", expectation["meta"]["severity"]) == expectation["meta"]["severity"], where
 
 
 @pytest.mark.parametrize("domain", DOMAINS)
@@ -148,7 +148,7 @@ def test_suite_covers_every_clean_column(domain: str) -> None:
     assert column_sets[0] == demo_clean(domain).columns
     typed = {e["kwargs"]["column"] for e in data["expectations"] if e["type"] == "expect_column_values_to_be_of_type"}
     assert typed == set(column_sets[0])
-    severities = [e["meta"]["severity"] for e in data["expectations"]]
+    severities = [e["severity"] for e in data["expectations"]]
     assert severities.count("critical") and severities.count("warning")
 
 

@@ -53,15 +53,17 @@ for the same input and params; each split keeps the input's row order.
 
 **Drift** between train and dev and between train and test: see :mod:`assay.data.drift`. Left out
 of it: provenance, the group and fallback columns, direct identifiers (``identifier: true``),
-id-like and free text, and columns named in ``split.drift.ignore``. A statistic above its threshold in ``split.drift`` is a breach; the
-report lists entries worst first. ``on_breach: warn`` logs; ``error`` writes every output and
+id-like and free text, and columns named in ``split.drift.ignore``. Each statistic is calibrated
+against random splits of the same data (the split with other seeds: see the drift module); a
+statistic above its threshold in ``split.drift`` is a breach when its comparison is also unusual
+for a random split (``split.drift.alpha``, family-wise over the report). The report lists
+entries most unusual first. ``on_breach: warn`` logs; ``error`` writes every output and
 the report, then stops the pipeline (exit 1) with one line per breached column.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -74,7 +76,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from assay.config import SplitSpec
-from assay.contracts import ValidationReport
+from assay.contracts import ValidationReport, read_report_data
 from assay.data import drift
 from assay.errors import AssayError
 
@@ -85,6 +87,7 @@ PAIRS = (("train", "dev"), ("train", "test"))
 _GROUP = "_split_group"
 _SPLIT = "_split"
 _FALLBACK = "_split_fallback"
+_GROUP_INDEX = "_split_group_index"
 _SEED_SEARCH_HASHES = 5_000_000  # bound on the seed search: groups x seeds tried
 _SEEDS_TRIED = 100_000
 _SEEDS_SUGGESTED = 3
@@ -271,7 +274,9 @@ def split_frame(frame: pl.DataFrame, spec: SplitSpec, identifiers: Iterable[str]
     ``identifiers`` are the direct-identifier columns, left out of the drift comparison.
     """
     groups = assign_groups(frame, spec)
-    rows_split = frame.with_columns(group_key(spec)).join(groups.select(_GROUP, _SPLIT), on=_GROUP, how="left", maintain_order="left")[_SPLIT]
+    indexed = groups.select(_GROUP, _SPLIT).with_row_index(_GROUP_INDEX)
+    keyed = frame.with_columns(group_key(spec)).select(_GROUP).join(indexed, on=_GROUP, how="left", maintain_order="left")
+    rows_split = keyed[_SPLIT]
     splits = {name: frame.filter(rows_split == index) for index, name in enumerate(SPLITS)}
     if sum(part.height for part in splits.values()) != frame.height:
         raise RuntimeError(f"row accounting broke: {frame.height} in != {' + '.join(str(p.height) for p in splits.values())} over the splits")
@@ -313,13 +318,26 @@ def split_frame(frame: pl.DataFrame, spec: SplitSpec, identifiers: Iterable[str]
     columns, skipped = drift.drift_columns(frame, _exclusions(spec, identifiers, frame))
     entries: list[dict[str, Any]] = []
     pairs_skipped: dict[str, str] = {}
+    pairs: list[tuple[int, int, str]] = []
     for reference, other in PAIRS:
         pair = f"{reference}-{other}"
         empty = [name for name in (reference, other) if splits[name].height == 0]
         if empty:
             pairs_skipped[pair] = f"{' and '.join(empty)} has no rows"
             continue
-        entries.extend(drift.compare(splits[reference], splits[other], columns, spec.drift, pair, target=spec.stratify_by))
+        pairs.append((SPLITS.index(reference), SPLITS.index(other), pair))
+    calibration = drift.calibrate(
+        frame,
+        columns,
+        keyed[_GROUP_INDEX].to_numpy(),
+        groups[_SPLIT].to_numpy(),
+        [spec.ratios[name] for name in SPLITS],
+        pairs,
+        spec.drift.null_splits,
+        spec.seed,
+    )
+    for reference, other, pair in pairs:
+        entries.extend(drift.compare(splits[SPLITS[reference]], splits[SPLITS[other]], columns, spec.drift, pair, spec.stratify_by, calibration.get(pair)))
     ranked = drift.worst_first(entries)
     breaches = sum(1 for entry in ranked if entry["breached"])
     ratio_missed = report["ratio_gap_pp"] is not None and report["ratio_gap_pp"] > report["ratio_tolerance_pp"]
@@ -334,6 +352,13 @@ def split_frame(frame: pl.DataFrame, spec: SplitSpec, identifiers: Iterable[str]
             "drift_thresholds": spec.drift.model_dump(),
             "drift_worst": {key: ranked[0][key] for key in ("column", "pair", "score")} if ranked else {},
             "breaches": breaches,
+            "unusual": sum(1 for entry in ranked if entry.get("unusual")),
+            "drift_null": {
+                "random_splits": spec.drift.null_splits,
+                "alpha": spec.drift.alpha,
+                "level": drift.NULL_LEVEL,
+                "method": "random group splits with the configured ratios; p-values adjusted by max-T over every comparison (Westfall and Young)",
+            },
             "status": status,
         }
     )
@@ -371,9 +396,9 @@ def check_validation_gate(validation: Path, domain_name: str) -> None:
     if not validation.is_file():
         raise AssayError(f"{validation}: validation report not found; the split stage runs only on data that passed validation: {again}", exit_code=1)
     try:
-        result = json.loads(validation.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AssayError(f"{validation}: not a readable validation report ({exc}); {again}", exit_code=1) from None
+        result = read_report_data(validation)
+    except AssayError as exc:  # not JSON, or not an object
+        raise AssayError(f"{validation}: not a readable validation report ({str(exc).removeprefix(f'{validation}: ')}); {again}", exit_code=1) from None
     try:
         report = ValidationReport.model_validate(result)
     except ValidationError as exc:

@@ -39,8 +39,10 @@ from assay.generator.trainer import (
     TrainingData,
     best_checkpoint,
     epoch_curves_callback,
+    epoch_log_callback,
     privacy_summary,
     quiet_tied_weight_warning,
+    quiet_trainer,
     training_arguments,
 )
 from assay.io import write_json
@@ -154,9 +156,11 @@ class Generator(ABC):
                 EarlyStoppingCallback(early_stopping_patience=patience),
                 *([deadline] if deadline else []),
                 epoch_curves_callback(live),
+                epoch_log_callback(self.domain),
                 *callbacks,
             ],
         )
+        quiet_trainer(trainer)
 
         # 3. train
         started = time.perf_counter()

@@ -10,7 +10,7 @@ import json
 import logging
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from assay.generator.budget import TrainingPlan
 from assay.generator.distributed import DiscardedLive, is_main_process, rows_per_process
 from assay.generator.model import Device
 from assay.generator.privacy_checks import NOT_CHOSEN, PrivacyLog
+from assay.progress import bar as progress_bar
 
 log = logging.getLogger("assay.train")
 
@@ -89,6 +90,57 @@ def epoch_curves_callback(live: Any):
     return EpochCurves()
 
 
+def epoch_log_callback(domain: str):
+    """In place of the Trainer's tqdm bars and printed loss dicts: one log line per epoch (train and
+    dev loss) and, on a terminal, a bar over the optimiser steps (:mod:`assay.progress`)."""
+    from transformers import TrainerCallback
+
+    class EpochLog(TrainerCallback):
+        def __init__(self) -> None:
+            self.train_loss: float | None = None
+            self.bar = ExitStack()
+            self.advance: Any = None
+
+        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+            self.advance = self.bar.enter_context(progress_bar(f"train {domain}", total=state.max_steps))
+            self.advance(state.global_step)  # a resumed run starts where it stopped
+
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            self.advance(1)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+            if logs and "loss" in logs:
+                self.train_loss = float(logs["loss"])
+
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):  # noqa: ANN001
+            dev = (metrics or {}).get("eval_loss")
+            log.info(
+                "train %s: epoch %d of %d: train loss %s, dev loss %s",
+                domain,
+                round(state.epoch or 0),
+                args.num_train_epochs,
+                "—" if self.train_loss is None else f"{self.train_loss:.4f}",
+                "—" if dev is None else f"{dev:.4f}",
+            )
+
+        def on_train_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            self.bar.close()
+
+    return EpochLog()
+
+
+def quiet_trainer(trainer: Any) -> Any:
+    """``trainer`` without its own reporting, which :func:`epoch_log_callback` replaces: the callback that
+    prints every log dict to stdout (the Trainer adds it when tqdm is off) and transformers' tqdm bars
+    (writing and loading checkpoint shards)."""
+    from transformers.trainer_callback import PrinterCallback
+    from transformers.utils import logging as transformers_logging
+
+    trainer.remove_callback(PrinterCallback)
+    transformers_logging.disable_progress_bar()
+    return trainer
+
+
 class _TiedWeightsMissing(logging.Filter):
     """Drops the Trainer's "missing keys ... ['lm_head.weight']" on loading the best checkpoint:
     the output layer shares the input embeddings' weights (tie_word_embeddings), so the
@@ -144,7 +196,7 @@ def training_arguments(spec: GeneratorSpec, device: Device, plan: TrainingPlan, 
         data_seed=spec.train.seed,
         dataloader_num_workers=0,
         report_to=[],
-        disable_tqdm=False,
+        disable_tqdm=True,  # epoch_log_callback reports progress instead
         save_only_model=False,
     )
 

@@ -32,17 +32,20 @@ from typing import Any
 
 from assay.code_deps import PACKAGE_DIR, closure
 from assay.config import GeneratorSpec
-from assay.contracts import TrainMetrics, write_report
+from assay.contracts import TrainingPrivacy, TrainMetrics, write_report
 from assay.generator.base import Generator
 from assay.generator.distributed import is_main_process
 from assay.generator.model import GENERATOR_DIR, METRICS_FILE, Device
 from assay.generator.trainer import Checkpoints, TrainingData, open_live
 from assay.generator.variants import generator_for
 from assay.io import atomic_dir, sha256_file
+from assay.layout import TRAINING_PRIVACY_FILE
 
 log = logging.getLogger("assay.train")
 
-SUMMARY_KEYS = ("best_dev_loss", "best_epoch", "epochs_run", "train_seconds", "train_tokens_per_second", "parameters", "device", "bf16")
+# DVCLive's summary is a DVC metric: figures to compare between runs only (timings and the device
+# stay in the model folder's metrics.json, the privacy checks in privacy.json beside the summary).
+SUMMARY_KEYS = ("best_dev_loss", "best_epoch", "epochs_run", "parameters")
 
 
 def run_fingerprint(train_path: Path, dev_path: Path, spec: GeneratorSpec) -> str:
@@ -80,9 +83,10 @@ def train_generator(
         return metrics  # the other processes of a data-parallel run trained; the main one saves
     for key in SUMMARY_KEYS:
         live.summary[key] = metrics[key]
-    # The stewards' report draws the privacy-utility path from here (reports/train/<domain>/metrics.json).
     privacy = metrics["privacy"]
-    live.summary["privacy"] = {key: privacy[key] for key in ("enabled", "chosen_epoch", "why", "checks") if key in privacy}
+    live.summary["privacy"] = {key: privacy[key] for key in ("enabled", "chosen_epoch") if privacy.get(key) is not None}
+    # The stewards' report draws the privacy-utility path from here (reports/train/<domain>/privacy.json).
+    write_report(TrainingPrivacy, privacy, Path(live.dir) / TRAINING_PRIVACY_FILE)
     with atomic_dir(model_dir / GENERATOR_DIR) as staging:
         generator.save(staging)
     write_report(TrainMetrics, metrics, model_dir / METRICS_FILE)

@@ -18,7 +18,7 @@ import polars as pl
 
 from assay.columns import INGEST_COLUMNS, INGEST_ERROR, RAW_RESTRICTED, SOURCE_FILE
 from assay.config import DomainSpec, Source
-from assay.contracts import IngestSource, SourceInfo
+from assay.contracts import IngestSchema, IngestSource, SourceInfo
 from assay.errors import AssayError
 from assay.ingest.cnxml import read_cnxml_book
 from assay.ingest.markdown import read_markdown_course
@@ -68,9 +68,10 @@ class DomainIngest:
     :meth:`finish` turns spooled rows into interim rows, and :meth:`report` is the ingest report.
     """
 
-    def __init__(self, name: str, domain: DomainSpec, root: Path = Path("."), batch_lines: int = BATCH_LINES) -> None:
+    def __init__(self, name: str, domain: DomainSpec, root: Path = Path("."), batch_lines: int = BATCH_LINES, schema: IngestSchema | None = None) -> None:
         self.name, self.domain, self.root, self.batch_lines = name, domain, root, batch_lines
-        self.expected = list(domain.columns)
+        self.schema = schema or IngestSchema.of(name, domain)  # the columns to read: the ``schema`` stage's file
+        self.expected = list(self.schema.columns)
         self.files: list[tuple[Path, SourceInfo, Source]] = []
         self.raw_texts: dict[str, RawText] = {}
         self.rows = 0
@@ -98,7 +99,7 @@ class DomainIngest:
                     skip_rows=source.csv.skip_rows,
                     comment=source.csv.comment,
                     max_field_chars=domain.max_field_chars,
-                    identifiers=[name for name, column in domain.columns.items() if column.identifier],
+                    identifiers=self.schema.identifiers,
                     batch_lines=self.batch_lines,
                 )
                 yield from reader.batches()
@@ -136,9 +137,14 @@ class DomainIngest:
         return {"domain": self.name, "rows": self.rows, "rows_with_errors": self.errors, "sources": entries}
 
 
-def write_interim(name: str, domain: DomainSpec, out: Path, root: Path = Path("."), batch_lines: int = BATCH_LINES) -> dict[str, Any]:
-    """Read every source of a domain in batches into ``out`` (atomically); return the ingest report."""
-    ingest = DomainIngest(name, domain, root, batch_lines)
+def write_interim(
+    name: str, domain: DomainSpec, out: Path, root: Path = Path("."), batch_lines: int = BATCH_LINES, schema: IngestSchema | None = None
+) -> dict[str, Any]:
+    """Read every source of a domain in batches into ``out`` (atomically); return the ingest report.
+
+    ``schema`` is the columns to read (the ``schema`` stage's file); by default, the domain's own.
+    """
+    ingest = DomainIngest(name, domain, root, batch_lines, schema)
     writer = ParquetBatchWriter(out, finish=ingest.finish)
     try:
         for batch in ingest.batches():
@@ -150,9 +156,11 @@ def write_interim(name: str, domain: DomainSpec, out: Path, root: Path = Path(".
     return ingest.report()
 
 
-def ingest_domain(name: str, domain: DomainSpec, root: Path = Path("."), batch_lines: int = BATCH_LINES) -> tuple[pl.DataFrame, dict[str, Any]]:
+def ingest_domain(
+    name: str, domain: DomainSpec, root: Path = Path("."), batch_lines: int = BATCH_LINES, schema: IngestSchema | None = None
+) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Read every source of a domain into memory; return the interim frame and the ingest report."""
-    ingest = DomainIngest(name, domain, root, batch_lines)
+    ingest = DomainIngest(name, domain, root, batch_lines, schema)
     pending = pl.concat(list(ingest.batches()), how="vertical")
     ingest.prepare(lambda: [pending])
     return ingest.finish(pending), ingest.report()

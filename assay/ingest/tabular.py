@@ -813,19 +813,21 @@ def _mask_identifiers(fields: list[str], header: list[str], identifiers: list[st
     """Mask identifier fields in a broken line; (fields, False) when some cannot be located.
 
     With the header's field count, each identifier is at its own position. A ragged line has
-    fields added or lost somewhere: an identifier before that point is at its position from
-    the start, one after it at its position from the end, so both candidates are masked, and
-    so is any field equal to an identifier value seen in a good line of the file.
+    fields added or lost somewhere: an identifier before every such place is at its position
+    from the start, one after all of them at its position from the end, and one between them
+    anywhere in between; so every field from one candidate to the other is masked (two fields
+    when a single field was added or lost), and so is any field equal to an identifier value
+    seen in a good line of the file.
     """
     masked = list(fields)
     width, count = len(header), len(fields)
     located = True
     for name in identifiers:
         position = header.index(name)
-        candidates = {position} if count == width else {position, position - width + count}
-        candidates = {c for c in candidates if 0 <= c < count}
-        if not candidates:
+        shifted = position - width + count
+        if not any(0 <= c < count for c in (position, shifted)):
             located = False
+        candidates = {c for c in range(min(position, shifted), max(position, shifted) + 1) if 0 <= c < count}
         for candidate in candidates:
             masked[candidate] = f"<{name}>"
     if count != width:

@@ -50,6 +50,8 @@ The lineage file holds no wall-clock time, so it is byte-identical when nothing 
 ``run.time`` is the commit time of ``HEAD``. ``run.git`` is ``HEAD`` and the dirty flag when the
 stage ran; during ``dvc repro`` the tree is normally dirty (dvc.lock is committed afterwards),
 which is why every stage also records the md5 of each code file it ran with, from ``dvc.lock``.
+``run.git.uncommitted`` names the changed paths that no stage writes (the outputs and dvc.lock
+left out), so an empty list means the code, params and suites were those of the commit.
 
 The OpenLineage export (``assay lineage export``) is in :mod:`assay.lineage.openlineage`.
 """
@@ -60,11 +62,23 @@ import json
 import logging
 import platform
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assay.contracts import CleanReport, IngestReport, LineageRecord, TrainMetrics, UtilityReport, ValidationReport, as_contract, read_report
+from assay.contracts import (
+    CleanReport,
+    IngestReport,
+    LineageRecord,
+    TrainMetrics,
+    UtilityReport,
+    ValidationReport,
+    as_contract,
+    is_details_path,
+    read_report,
+    read_report_data,
+)
 from assay.errors import AssayError
 from assay.generator.model import METRICS_FILE
 from assay.io import sha256_file
@@ -275,11 +289,11 @@ def row_count(path: Path) -> int | dict[str, int] | None:
 
 
 def read_json_or_empty(path: Path) -> dict[str, Any]:
+    """A report as a dict, its details merged in (:func:`assay.contracts.read_report_data`); {} when unreadable."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_report_data(path) or {}
+    except (OSError, AssayError):
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def summarise_utility(report: UtilityReport) -> dict[str, Any]:
@@ -295,9 +309,10 @@ def summarise_utility(report: UtilityReport) -> dict[str, Any]:
 def _facts(path: Path) -> dict[str, Any]:
     """What a report says about the chain: a suite's hash and validation result, a utility gate.
 
-    Reports are told apart by the keys only they have, then read through their contract.
+    Reports are told apart by the keys only they have, then read through their contract (figures
+    and details together: the details file alone says nothing of its own).
     """
-    if not (path.is_file() and path.suffix == ".json"):
+    if not (path.is_file() and path.suffix == ".json") or is_details_path(path):
         return {}
     report = read_json_or_empty(path)
     facts: dict[str, Any] = {}
@@ -768,12 +783,39 @@ def git_output(root: Path, *args: str) -> str | None:
     return result.stdout.strip()
 
 
-def run_info(root: Path) -> dict[str, Any]:
-    """Git commit, dirty flag and commit time, and package versions (no wall clock: see the module docstring)."""
+def uncommitted_sources(porcelain: str, generated: Iterable[str]) -> list[str]:
+    """The paths of ``git status --porcelain -z`` output, less those a pipeline stage writes.
+
+    ``generated`` holds the outputs of every stage in ``dvc.yaml`` (a folder covers what is under
+    it) and ``dvc.lock``: during ``dvc repro`` they differ from the commit by design, so they are
+    not what "uncommitted changes" should warn about. A rename counts by its new path.
+    """
+    outputs = [path.rstrip("/") for path in generated]
+    entries = [entry for entry in porcelain.split("\0") if entry]
+    paths: list[str] = []
+    index = 0
+    while index < len(entries):
+        entry = entries[index]
+        status, path = entry[:2], entry[3:]
+        if "R" in status or "C" in status:
+            index += 1  # -z puts a rename's old path in the next entry
+        index += 1
+        path = path.rstrip("/")
+        if not any(path == output or path.startswith(output + "/") or output.startswith(path + "/") for output in outputs):
+            paths.append(path)
+    return sorted(paths)
+
+
+def run_info(root: Path, generated: Iterable[str] = ()) -> dict[str, Any]:
+    """Git commit, dirty flag and commit time, and package versions (no wall clock: see the module docstring).
+
+    ``git.uncommitted`` lists the changed or untracked paths that no stage writes (``generated``:
+    see :func:`uncommitted_sources`); ``git.dirty`` is whether anything at all differed.
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     commit = git_output(root, "rev-parse", "HEAD")
-    porcelain = git_output(root, "status", "--porcelain") if commit else None
+    listing = git_output(root, "status", "--porcelain=v1", "-z", "--untracked-files=normal") if commit else None
     packages: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
@@ -782,7 +824,12 @@ def run_info(root: Path) -> dict[str, Any]:
             packages[name] = None
     commit_time = git_output(root, "log", "-1", "--format=%cI") if commit else None
     return {
-        "git": {"commit": commit, "dirty": bool(porcelain) if porcelain is not None else None, "commit_time": commit_time},
+        "git": {
+            "commit": commit,
+            "dirty": bool(listing) if listing is not None else None,
+            "uncommitted": uncommitted_sources(listing, [*generated, "dvc.lock"]) if listing is not None else None,
+            "commit_time": commit_time,
+        },
         "time": commit_time,
         "time_source": "commit time of HEAD when the lineage stage ran",
         "python": platform.python_version(),
@@ -819,6 +866,12 @@ def _artifact(tracer: Tracer, item: Output, stage: Stage | None, role: str) -> d
     if facts:
         node.update(facts)
     return node
+
+
+def generated_outputs(repo: Repo) -> list[str]:
+    """Every output path of every stage of the pipeline, relative to the project root."""
+    root = Path(repo.root_dir)
+    return sorted({Path(out.fs_path).relative_to(root).as_posix() for stage in repo.index.stages for out in stage.outs})
 
 
 def build_lineage(repo: Repo, domain: str, targets: dict[str, str]) -> dict[str, Any]:
@@ -898,7 +951,7 @@ def build_lineage(repo: Repo, domain: str, targets: dict[str, str]) -> dict[str,
             "remote": default_remote(root),
             "restore": restore_command(model_folder, LAYOUT.lineage_record(domain).as_posix()),
         },
-        "run": run_info(root) | {"device": device, "seeds": seeds},
+        "run": run_info(root, generated_outputs(repo)) | {"device": device, "seeds": seeds},
     }
     return record
 
@@ -984,5 +1037,6 @@ def load_lineage_section(domain: str, inputs: Any) -> dict[str, Any] | None:
         "bytes_hashed": bytes_hashed,
         "git_commit": git.get("commit"),
         "git_dirty": git.get("dirty"),
+        "git_uncommitted": git.get("uncommitted"),  # None in records written before it was kept
         "not_produced": lineage.not_produced,
     }

@@ -10,11 +10,11 @@ independently drawn labels (so it is a verbatim copy of train text: the privacy 
 
 **Validity.** The synthetic frame is validated with the domain's expectation suite by the code of
 ``assay check`` (:func:`assay.quality.validate.validate_frame`). Synthetic rows get provenance of their
-own (``_source_file`` is the synthetic file, ``_source_row`` the row number), so the suite's
-provenance expectations hold and failures point at rows. Expectations that read the *format* of
-a column that synthesis fills with fresh ids (``generator.synthetic_ids`` without ``prefix_when``:
-a regex on it, or a row condition on it) are reported as not applicable: synthetic ids are
-deliberately not pseudonyms. ``row_pass_share`` is the share of rows that fail no row-level
+own (``_source_file`` is the synthetic file, ``_source_row`` the row number), so failures point at
+rows. Expectations about the provenance columns alone, and those that read the *format* of a
+column holding fresh ids (``generator.synthetic_ids`` without ``prefix_when``: a regex on it, or a
+row condition on it), are reported as not applicable, by the rules ``assay check`` applies too
+(:mod:`assay.quality.applicability`): synthetic ids are deliberately not pseudonyms. ``row_pass_share`` is the share of rows that fail no row-level
 expectation (a GX map expectation without ``mostly``: one with ``mostly`` tolerates unexpected
 rows by design), of any severity; ``row_pass_share_critical`` counts critical ones only. The
 real test split, validated the same way, gives the reference.
@@ -58,9 +58,9 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from assay.columns import PROVENANCE
 from assay.config import DomainSpec, EvaluateSpec
 from assay.data import drift
 from assay.data.split import one_row_per_group, row_groups
@@ -78,14 +77,15 @@ from assay.generator.dependencies import DEFAULT_MIN_SHARE, broken_shares, find_
 from assay.generator.sampling import assemble
 from assay.io import round_figure
 from assay.metrics import fidelity, privacy
-from assay.metrics.registry import GATE_BY_THRESHOLD
+from assay.metrics.registry import GATE_BY_THRESHOLD, SAMPLE_OF, SAMPLES
+from assay.quality.applicability import not_applicable, with_provenance
 from assay.quality.validate import validate_frame
 
 log = logging.getLogger("assay.evaluate")
 
 SOURCES = ("generator", "baseline")
 TEXT_LENGTH = "{}_chars"
-REGEX_EXPECTATIONS = ("match_regex", "match_like_pattern")
+SHOWN_KWARGS = ("min_value", "max_value", "regex", "mostly")  # what tells two expectations of one type apart, beside the row condition
 WORST_PAIRS = 10
 OPENMP_THREADS = 1
 
@@ -127,35 +127,6 @@ def naive_baseline(train: pl.DataFrame, domain: DomainSpec, rows: int, seed: int
 # validity
 
 
-def with_provenance(frame: pl.DataFrame, source_file: str) -> pl.DataFrame:
-    """``frame`` with ``_source_file`` (``source_file``) and ``_source_row`` (1, 2, ...) if it has none."""
-    if all(name in frame.columns for name in PROVENANCE):
-        return frame
-    return frame.with_columns(pl.lit(source_file).alias(PROVENANCE[0]), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(PROVENANCE[1]))
-
-
-def not_applicable(suite: dict[str, Any], domain: DomainSpec) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The suite without expectations on the format of fresh synthetic ids, and those left out (with why)."""
-    plain_ids = {name: spec.format for name, spec in domain.generator.synthetic_ids.items() if spec.prefix_when is None}
-    kept, skipped = [], []
-    for expectation in suite["expectations"]:
-        kwargs = expectation.get("kwargs") or {}
-        column = kwargs.get("column")
-        condition = json.dumps(kwargs.get("row_condition") or "")
-        reason = None
-        if column in plain_ids and any(marker in expectation["type"] for marker in REGEX_EXPECTATIONS):
-            reason = f"checks the format of {column}, which synthetic data fills with fresh ids ({plain_ids[column]})"
-        else:
-            mentioned = [name for name in plain_ids if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", condition)]
-            if mentioned:
-                reason = f"its row condition reads {mentioned[0]}, which synthetic data fills with fresh ids ({plain_ids[mentioned[0]]})"
-        if reason:
-            skipped.append({"type": expectation["type"], "column": column, "severity": (expectation.get("meta") or {}).get("severity"), "reason": reason})
-        else:
-            kept.append(expectation)
-    return {**suite, "expectations": kept}, skipped
-
-
 def validity(frame: pl.DataFrame, suite: dict[str, Any], source_file: str) -> dict[str, Any]:
     """Validate with the suite; per expectation results and the shares of rows passing every row-level one."""
 
@@ -172,10 +143,13 @@ def validity(frame: pl.DataFrame, suite: dict[str, Any], source_file: str) -> di
             failing |= keys
             if item["severity"] == "critical":
                 failing_critical |= keys
+        kwargs = item.get("kwargs") or {}
         expectations.append(
             {
                 "type": item["type"],
                 "column": item["column"],
+                "row_condition": kwargs.get("row_condition"),
+                "expects": ", ".join(f"{key}={json.dumps(value, default=str)}" for key, value in kwargs.items() if key in SHOWN_KWARGS),
                 "severity": item["severity"],
                 "row_level": rows is not None,
                 "success": item["success"],
@@ -256,18 +230,68 @@ def dev_threshold(truth: np.ndarray, scores: np.ndarray) -> float | None:
     return float(thresholds[int(np.argmax(f1))])
 
 
-def _scores(task: Task, truth: np.ndarray, model: Any, features: Any, threshold: float | None) -> dict[str, float | None]:
+def bootstrap_weights(rows: int, draws: int, seed: int) -> Iterator[np.ndarray]:
+    """``draws`` bootstrap resamples of ``rows`` rows as counts per row, in chunks: (draws, rows) arrays.
+
+    Chunk ``i`` has its own seeded stream, so two figures measured on the same rows with the same
+    seed see the same resamples (a ratio of two AUCs gets a paired interval)."""
+    for index, start in enumerate(range(0, draws, BOOTSTRAP_CHUNK)):
+        count = min(BOOTSTRAP_CHUNK, draws - start)
+        picks = np.random.default_rng([seed, 0xB007, index]).integers(0, rows, size=(count, rows))
+        flat = (picks + np.arange(count)[:, None] * rows).ravel()
+        yield np.bincount(flat, minlength=count * rows).reshape(count, rows).astype(np.float64)
+
+
+def weighted_auc(positive: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """ROC AUC of ``scores`` for ``positive`` under each row of ``weights`` (counts per row), ties
+    counting half; NaN where a resample lacks a class. Rows with equal scores are grouped once."""
+    from scipy.sparse import csr_matrix
+
+    _, inverse = np.unique(scores, return_inverse=True)
+    onehot = csr_matrix((np.ones(scores.size), (np.arange(scores.size), inverse.ravel())))
+    hits = np.asarray(onehot.T @ (weights * positive).T).T
+    misses = np.asarray(onehot.T @ (weights * ~positive).T).T
+    below = np.cumsum(misses, axis=1) - misses
+    pairs = hits.sum(axis=1) * misses.sum(axis=1)
+    return (hits * (below + 0.5 * misses)).sum(axis=1) / np.where(pairs > 0, pairs, np.nan)
+
+
+def bootstrap_auc(truth: np.ndarray, scores: dict[Any, np.ndarray], draws: int, seed: int) -> np.ndarray:
+    """The ROC AUC over ``draws`` bootstrap resamples of the test rows: ``scores`` maps each class
+    to its scores (one entry, ``True``, for a binary task); several classes are macro-averaged
+    one-vs-rest over those present in a resample."""
+    out = []
+    for weights in bootstrap_weights(truth.size, draws, seed):
+        per_class = np.stack([weighted_auc(truth == label, score, weights) for label, score in scores.items()])
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a resample without any class pair: NaN, left out of the interval
+            out.append(np.nanmean(per_class, axis=0))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def interval(draws: np.ndarray | None) -> list[float | None] | None:
+    """The 95% percentile interval of bootstrap draws, or None without finite draws."""
+    if draws is None or not np.isfinite(draws).any():
+        return None
+    low, high = np.nanpercentile(draws[np.isfinite(draws)], [2.5, 97.5])
+    return [round_figure(float(low)), round_figure(float(high))]
+
+
+def _scores(task: Task, truth: np.ndarray, model: Any, features: Any, threshold: float | None, draws: int = 0, seed: int = 0) -> dict[str, Any]:
     """Threshold-free figures first (ROC AUC, average precision), then F1 at 0.5 and at the dev threshold.
 
     Multiclass tasks (text, or a tabular target with neither ``positive`` nor ``negative``) get
     macro averages one-vs-rest over the test classes, F1 of the most probable class, and no dev
-    threshold.
+    threshold. With ``draws``, ``roc_auc_interval`` is the 95% bootstrap interval of the ROC AUC
+    over the test rows, and ``_auc_draws`` the draws themselves (for paired ratios; not reported).
     """
     from sklearn.metrics import accuracy_score, average_precision_score, f1_score, roc_auc_score
 
     predicted = model.predict(features)
+    by_class: dict[Any, np.ndarray] = {}
     if task.binary:
         positive = _positive_scores(task, model, features)
+        by_class = {True: positive}
         both = 0 < truth.sum() < truth.size
         auc = roc_auc_score(truth, positive) if both else None
         precision = average_precision_score(truth, positive) if both else None
@@ -282,15 +306,18 @@ def _scores(task: Task, truth: np.ndarray, model: Any, features: Any, threshold:
             actual = truth == label
             if 0 < actual.sum() < truth.size:
                 score = proba[:, classes.index(label)] if label in classes else np.zeros(truth.size)
+                by_class[label] = score
                 aucs.append(roc_auc_score(actual, score))
                 precisions.append(average_precision_score(actual, score))
         auc = float(np.mean(aucs)) if aucs else None
         precision = float(np.mean(precisions)) if precisions else None
         f1 = f1_score(truth, predicted, average="macro", labels=sorted(set(truth)), zero_division=0)
         f1_dev = None
+    auc_draws = bootstrap_auc(truth, by_class, draws, seed) if draws and auc is not None else None
     return {
         "rows": int(truth.size),
         "roc_auc": round_figure(None if auc is None else float(auc)),
+        **({"roc_auc_interval": interval(auc_draws), "_auc_draws": auc_draws} if draws else {}),
         "average_precision": round_figure(None if precision is None else float(precision)),
         "f1_at_0_5": round_figure(float(f1)),
         "f1_at_dev_threshold": round_figure(None if f1_dev is None else float(f1_dev)),
@@ -300,11 +327,18 @@ def _scores(task: Task, truth: np.ndarray, model: Any, features: Any, threshold:
 
 
 SCORES = ("roc_auc", "average_precision", "f1_at_0_5", "f1_at_dev_threshold", "accuracy")
+BOOTSTRAP_DRAWS = 1000  # resamples of the test split behind each utility ROC AUC's interval
+BOOTSTRAP_CHUNK = 100
+RANKS_WELL = 0.75  # an AUC at which a model clearly ranks the classes apart
+ACCURACY_MARGIN = 0.1  # how far below the majority-class accuracy counts as a contradiction
 
 
-def fit_and_score(task: Task, model_name: str, train: pl.DataFrame, test: pl.DataFrame, seed: int, dev: pl.DataFrame | None = None) -> dict[str, Any]:
+def fit_and_score(
+    task: Task, model_name: str, train: pl.DataFrame, test: pl.DataFrame, seed: int, dev: pl.DataFrame | None = None, draws: int = 0
+) -> dict[str, Any]:
     """Train ``model_name`` (unweighted, as a user would) on ``train`` and score it on ``test``; the
-    F1 threshold is chosen on ``dev`` when given. ``error`` instead when it cannot be trained."""
+    F1 threshold is chosen on ``dev`` when given; ``draws`` bootstrap resamples of test give the
+    ROC AUC an interval. ``error`` instead when it cannot be trained."""
     labels = task.labels(train)
     if np.unique(labels).size < 2:
         single = labels[0] if labels.size else "no rows"
@@ -316,7 +350,7 @@ def fit_and_score(task: Task, model_name: str, train: pl.DataFrame, test: pl.Dat
         model = fidelity.make_model(model_name, task.design, train.height, seed)  # type: ignore[arg-type]
     model.fit(task.features(train), labels)
     threshold = dev_threshold(task.labels(dev), _positive_scores(task, model, task.features(dev))) if task.binary and dev is not None and dev.height else None
-    return _scores(task, task.labels(test), model, task.features(test), threshold)
+    return _scores(task, task.labels(test), model, task.features(test), threshold, draws, seed)
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -342,31 +376,76 @@ def utility(
     values, counts = np.unique(truth, return_counts=True)
     majority = values[np.argmax(counts)] if values.size else None
     models = []
+    majority_accuracy = round_figure(float(counts.max() / counts.sum())) if counts.size else None
+    consistency: list[dict[str, Any]] = []
     for name in spec.models:
-        trtr = fit_and_score(task, name, real, test, spec.seed, dev)
+        trtr = fit_and_score(task, name, real, test, spec.seed, dev, draws=BOOTSTRAP_DRAWS)
+        trtr_draws = trtr.pop("_auc_draws", None)
         alone = fit_and_score(task, name, small, test, spec.seed, dev)
         entry: dict[str, Any] = {"model": name, "trtr": trtr, "augment_real_only": alone}
+        consistency += auc_accuracy_disagreement(name, "real train", trtr, majority_accuracy, int(counts.min()) if counts.size else 0)
         for source, frame in samples.items():
-            tstr = fit_and_score(task, name, frame, test, spec.seed, dev)
+            tstr = fit_and_score(task, name, frame, test, spec.seed, dev, draws=BOOTSTRAP_DRAWS)
+            tstr_draws = tstr.pop("_auc_draws", None)
             augmented = fit_and_score(task, name, pl.concat([small, frame]), test, spec.seed, dev)
+            ratio = {metric: _ratio(tstr[metric], trtr[metric]) for metric in SCORES}
+            if tstr_draws is not None and trtr_draws is not None:
+                with np.errstate(all="ignore"):
+                    ratio["roc_auc_interval"] = interval(tstr_draws / trtr_draws)  # paired: the same resamples of test
             entry[source] = {
                 "tstr": tstr,
-                "ratio": {metric: _ratio(tstr[metric], trtr[metric]) for metric in SCORES},
+                "ratio": ratio,
                 "augmented": augmented,
                 "lift": {metric: _difference(augmented[metric], alone[metric]) for metric in SCORES},
             }
+            consistency += auc_accuracy_disagreement(name, source, tstr, majority_accuracy, int(counts.min()) if counts.size else 0)
         models.append(entry)
     return {
         "task": task.describe(),
         "test_rows": test.height,
         "positive_share_test": round_figure(float(truth.mean())) if task.binary and truth.size else None,
-        "majority": {
-            "class": None if majority is None else str(majority),
-            "accuracy": round_figure(float(counts.max() / counts.sum())) if counts.size else None,
-        },
+        "majority": {"class": None if majority is None else str(majority), "accuracy": majority_accuracy},
         "train_rows": {"real": real.height, "augment_real_only": small.height, **{source: frame.height for source, frame in samples.items()}},
+        "rarest_class_rows": int(counts.min()) if counts.size else 0,
         "models": models,
+        "consistency": consistency,
     }
+
+
+def auc_accuracy_disagreement(model: str, trained_on: str, scores: dict[str, Any], majority_accuracy: float | None, rarest: int) -> list[dict[str, Any]]:
+    """A note when a model's ROC AUC and accuracy tell opposite stories on the test split.
+
+    A model that ranks the test rows well (AUC >= ``RANKS_WELL``) but whose predictions are right
+    less often than always answering the majority class (by ``ACCURACY_MARGIN``), or one that
+    ranks worse than chance yet beats the majority class, has figures that cannot both be right
+    about it: a threshold or class balance problem, or, on a small test split, noise.
+    """
+    auc, accuracy = scores.get("roc_auc"), scores.get("accuracy")
+    if auc is None or accuracy is None or majority_accuracy is None:
+        return []
+    if auc >= RANKS_WELL and accuracy < majority_accuracy - ACCURACY_MARGIN:
+        story = (
+            f"ranks the test rows well (ROC AUC {auc:.3f}) but is right less often ({accuracy:.3f}) "
+            f"than always answering the majority class ({majority_accuracy:.3f})"
+        )
+    elif auc < 0.5 and accuracy > majority_accuracy + ACCURACY_MARGIN:
+        story = (
+            f"ranks the test rows worse than chance (ROC AUC {auc:.3f}) yet is right more often ({accuracy:.3f}) "
+            f"than the majority class ({majority_accuracy:.3f})"
+        )
+    else:
+        return []
+    size = f"{scores.get('rows', 0):,} test rows, {rarest:,} of the rarest class"
+    return [
+        {
+            "model": model,
+            "trained_on": trained_on,
+            "roc_auc": auc,
+            "accuracy": accuracy,
+            "majority_accuracy": majority_accuracy,
+            "message": f"{model} trained on {trained_on} {story}: the two figures disagree ({size})",
+        }
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,8 +538,13 @@ def dependency_figures(train: pl.DataFrame, frames: dict[str, pl.DataFrame], col
     ]
 
 
-def gate_checks(spec: EvaluateSpec, metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    """One entry per configured threshold: the generator's value, pass or fail, and a one-line message."""
+def gate_checks(spec: EvaluateSpec, metrics: dict[str, Any], sizes: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """One entry per configured threshold: the generator's value, pass or fail, and a one-line message.
+
+    ``sizes`` (the report's ``sample_sizes``) judges whether each figure rests on enough rows
+    (:data:`assay.metrics.registry.SAMPLES`): a check whose sample is under its minimum is not
+    judged (``judged: false``) and does not pass; its message starts "not enough rows to judge".
+    """
     checks = []
     gate = spec.release_gate
     for key in type(gate).model_fields:  # in the order params.yaml documents them
@@ -481,8 +565,42 @@ def gate_checks(spec: EvaluateSpec, metrics: dict[str, Any]) -> list[dict[str, A
         sign = ">=" if bound == "min" else "<="
         shown = "not measured" if value is None else f"{value:.4g}"
         message = f"{metric} = {shown}, needs {sign} {threshold:g} ({words})"
-        checks.append({"check": key, "metric": metric, "value": value, "threshold": threshold, "bound": bound, "passed": bool(value_ok), "message": message})
+        sample_name = SAMPLE_OF.get(metric)
+        rows = (sizes or {}).get(sample_name) if sample_name else None
+        judged = rows is None or rows >= SAMPLES[sample_name].min_rows  # type: ignore[index]
+        if not judged:
+            sample = SAMPLES[sample_name]  # type: ignore[index]
+            message = f"not enough rows to judge: {message}, measured on {rows:,} {sample.words}; it needs at least {sample.min_rows:,} ({sample.why})"
+        check = {
+            "check": key,
+            "metric": metric,
+            "value": value,
+            "threshold": threshold,
+            "bound": bound,
+            "passed": bool(value_ok) and judged,
+            "message": message,
+        }
+        checks.append({**check, "judged": judged, "rows": rows})
     return checks
+
+
+def sample_sizes(
+    spec: EvaluateSpec, train: pl.DataFrame, test: pl.DataFrame, synthetic: pl.DataFrame, useful: dict[str, Any], private: dict[str, Any], text: str | None
+) -> dict[str, int]:
+    """The size of each sample a figure rests on (keys of :data:`assay.metrics.registry.SAMPLES`, plus ``test``)."""
+    sizes = {
+        "test": test.height,
+        "test_class": useful["rarest_class_rows"],
+        "synthetic": synthetic.height,
+        "compared": synthetic.height,
+        "pairs": min(synthetic.height, spec.max_rows),
+        "detection": min(train.height, synthetic.height, spec.max_rows),
+    }
+    if text is None:
+        sizes |= {"distance": min(synthetic.height, spec.max_distance_rows), "members": private["sizes"]["members_and_non_members"], "copies": synthetic.height}
+    else:
+        sizes["units"] = synthetic[text].drop_nulls().len()
+    return sizes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -533,7 +651,8 @@ def fidelity_figures(
 
     real_features = features(real_rows)
     detection = {source: fidelity.detection_auc(real_features, features(frame), factory, spec.detection_folds, spec.seed) for source, frame in capped.items()}
-    return {"columns": columns, "pairs": pairs, "detection": detection}
+    distributions = {"columns": fidelity.column_distributions(real, views, kinds), "associations": fidelity.association_map(pairs)}
+    return {"columns": columns, "pairs": pairs, "detection": detection, "distributions": distributions}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -544,7 +663,7 @@ def _validity_rows(results: dict[str, dict[str, Any]], skipped: list[dict[str, A
     rows = []
     first = next(iter(results.values()))["expectations"]
     for index, item in enumerate(first):
-        row = {key: item[key] for key in ("type", "column", "severity", "row_level")}
+        row = {key: item[key] for key in ("type", "column", "row_condition", "expects", "severity", "row_level")}
         for source, result in results.items():
             other = result["expectations"][index]
             row[source] = {key: other[key] for key in ("success", "unexpected_count", "unexpected_percent", "error")}
@@ -583,6 +702,14 @@ def _source_metrics(source: str, checked: dict[str, Any], fid: dict[str, Any], p
         "augmentation_auc_lift": mine["lift"]["roc_auc"],
         **private[source],
     }
+
+
+def _intervals(primary: dict[str, Any], sources: tuple[str, ...]) -> dict[str, Any]:
+    """95% bootstrap intervals (over the real test rows) of the primary model's utility figures, by report key."""
+    out: dict[str, Any] = {"trtr_auc": primary["trtr"].get("roc_auc_interval")}
+    for source in sources:
+        out[source] = {"tstr_auc": primary[source]["tstr"].get("roc_auc_interval"), "tstr_trtr_auc": primary[source]["ratio"].get("roc_auc_interval")}
+    return out
 
 
 def _column_plot(fid: dict[str, Any]) -> list[dict[str, Any]]:
@@ -648,7 +775,7 @@ def evaluate_frames(
         frames = {"generator": synthetic, "baseline": naive_baseline(train, domain, synthetic.height, spec.seed), **others}
         holdout = pl.concat([dev, test], how="diagonal_relaxed")
 
-        usable_suite, skipped = not_applicable(suite, domain)
+        usable_suite, skipped = not_applicable(suite, synthetic, domain.generator.synthetic_ids)
         checked = {source: validity(frame, usable_suite, f"{synthetic_file}#{source}") for source, frame in frames.items()}
         checked_test = validity(test, usable_suite, "test")
         phase("validity")
@@ -677,7 +804,8 @@ def evaluate_frames(
 
         primary = useful["models"][0]
         metrics = {source: _source_metrics(source, checked[source], fid, primary, private) for source in frames}
-        checks = gate_checks(spec, metrics["generator"])
+        sizes = sample_sizes(spec, train, test, synthetic, useful, private, text)
+        checks = gate_checks(spec, metrics["generator"], sizes)
         columns_plot = _column_plot(fid)
         by_generator = sorted(fid["pairs"], key=lambda p: (2.0 if p["similarity_generator"] is None else p["similarity_generator"], p["a"], p["b"]))
         report = {
@@ -699,6 +827,10 @@ def evaluate_frames(
             "release_gate_enabled": spec.release_gate.enabled,
             "release_gate_passed": all(check["passed"] for check in checks),
             "release_gate_failed": sum(not check["passed"] for check in checks),
+            "release_gate_not_judged": sum(not check["judged"] for check in checks),
+            "sample_sizes": sizes,
+            "intervals": _intervals(primary, SOURCES),
+            "consistency": useful["consistency"],
             # Lists (which `dvc metrics show` leaves out) hold the detail.
             "gate_checks": checks,
             "columns": columns_plot,
@@ -715,6 +847,8 @@ def evaluate_frames(
             "privacy": [private],
             "dependencies": held,
             "settings": [spec.model_dump(mode="json")],
+            # For the page's overlays and heat map; the stage writes it to its own file (layout.DISTRIBUTIONS_FILE).
+            "distributions": fid["distributions"],
         }
         log.info("evaluate %s: %s", domain_name, ", ".join(f"{label} {seconds:.1f} s" for label, seconds in timings.items()))
         return report, columns_plot

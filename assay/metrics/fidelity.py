@@ -185,6 +185,92 @@ def pairwise_similarities(real: pl.DataFrame, synthetic: dict[str, pl.DataFrame]
 
 
 # ---------------------------------------------------------------------------------------------
+# what the stewards' page draws: each column's distribution per source, and the association map
+
+OVERLAY_BINS = 20
+OVERLAY_CATEGORIES = 12
+MAP_COLUMNS = 24  # columns in the association heat map: those most associated with another in real data
+MAP_DIGITS = 3
+OTHER_LABEL = "(other)"
+
+
+def _shares(counts: np.ndarray, total: int) -> list[float]:
+    return [round(float(count) / total, MAP_DIGITS + 1) if total else 0.0 for count in counts]
+
+
+def column_distributions(real: pl.DataFrame, synthetic: dict[str, pl.DataFrame], kinds: Mapping[str, Kind]) -> list[dict[str, Any]]:
+    """Each column's distribution in real data (``real``) and in each synthetic source, on one set of bins.
+
+    Numbers, dates and date-times: ``OVERLAY_BINS`` equal-width bins over the real range (``low``,
+    ``high``; dates as ISO text, ``temporal``), with the share of each source's values outside that
+    range (``outside``, counted in the end bins). Categories: the ``OVERLAY_CATEGORIES`` most common
+    real values, then ``(other)``. Every entry also gives each source's share of missing values.
+    """
+    sources = {"real": real, **synthetic}
+    out = []
+    for name, kind in kinds.items():
+        entry: dict[str, Any] = {"column": name, "kind": kind, "shares": {}, "missing": {}}
+        if kind == "numeric":
+            reference = _physical(real[name])
+            reference = reference[~np.isnan(reference)]
+            low, high = (float(reference.min()), float(reference.max())) if reference.size else (0.0, 0.0)
+            edges = np.linspace(low, high, OVERLAY_BINS + 1) if high > low else np.array([low, low + 1.0])
+            temporal = real[name].dtype.is_temporal()
+            entry |= {"low": _bound_text(real[name], low), "high": _bound_text(real[name], high), "temporal": temporal, "outside": {}}
+            for source, frame in sources.items():
+                values = _physical(frame[name])
+                present = values[~np.isnan(values)]
+                counts, _ = np.histogram(np.clip(present, edges[0], edges[-1]), bins=edges)
+                entry["shares"][source] = _shares(counts, present.size)
+                entry["outside"][source] = round(float(((present < low) | (present > high)).mean()), MAP_DIGITS + 1) if present.size else 0.0
+                entry["missing"][source] = round(1 - present.size / max(frame.height, 1), MAP_DIGITS + 1)
+        else:
+            counts = real[name].cast(pl.String).drop_nulls().value_counts(name="n").sort(["n", name], descending=[True, False])
+            top = counts[name].head(OVERLAY_CATEGORIES).to_list()
+            entry["categories"] = [*top, OTHER_LABEL]
+            for source, frame in sources.items():
+                text = frame[name].cast(pl.String)
+                present = text.drop_nulls()
+                found = dict(present.value_counts(name="n").iter_rows())
+                shown = np.array([found.get(value, 0) for value in top] + [present.len() - sum(found.get(value, 0) for value in top)])
+                entry["shares"][source] = _shares(shown, present.len())
+                entry["missing"][source] = round(1 - present.len() / max(frame.height, 1), MAP_DIGITS + 1)
+        out.append(entry)
+    return out
+
+
+def _bound_text(series: pl.Series, value: float) -> float | str:
+    """A bin bound as the page shows it: dates and date-times as ISO text, numbers as they are."""
+    if not series.dtype.is_temporal():
+        return round(value, 6)
+    restored = pl.Series([int(value)], dtype=pl.Int64).cast(series.dtype)
+    return str(restored[0])
+
+
+def association_map(pairs: list[dict[str, Any]], sources: tuple[str, ...] = ("generator", "baseline")) -> dict[str, Any]:
+    """The pairwise associations (:func:`pairwise_similarities`) as a heat map's cells.
+
+    Up to ``MAP_COLUMNS`` columns, those with the strongest real association to another column,
+    in their original order; ``cells`` are ``[i, j, real, <source>...]`` for i < j (Spearman's rho
+    for two numbers, Cramer's V otherwise), rounded to ``MAP_DIGITS``.
+    """
+    columns = list(dict.fromkeys([name for pair in pairs for name in (pair["a"], pair["b"])]))
+    strongest = {name: 0.0 for name in columns}
+    for pair in pairs:
+        for name in (pair["a"], pair["b"]):
+            strongest[name] = max(strongest[name], abs(pair["real"] or 0.0))
+    chosen = set(sorted(columns, key=lambda name: (-strongest[name], columns.index(name)))[:MAP_COLUMNS])
+    kept = [name for name in columns if name in chosen]
+    index = {name: i for i, name in enumerate(kept)}
+    cells = []
+    for pair in pairs:
+        if pair["a"] in index and pair["b"] in index:
+            values = [pair["real"], *(pair.get(source) for source in sources)]
+            cells.append([index[pair["a"]], index[pair["b"]], *(None if value is None else round(value, MAP_DIGITS) for value in values)])
+    return {"columns": kept, "left_out": len(columns) - len(kept), "sources": ["real", *sources], "cells": cells}
+
+
+# ---------------------------------------------------------------------------------------------
 # model features
 
 

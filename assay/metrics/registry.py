@@ -13,8 +13,39 @@ from dataclasses import dataclass
 from typing import Literal
 
 Better = Literal["higher", "lower", "half"]  # "half": nearer 0.5 is better (an AUC of a classifier that should fail)
-Style = Literal["share", "fixed", "signed"]
+Style = Literal["share", "fixed", "signed", "significant"]  # significant: 4 significant digits (small distances)
 Applies = Literal["any", "tabular", "text"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What a figure is measured on, and the fewest rows of it on which the figure can judge a
+    release check: below that, the check says "not enough rows to judge" and does not pass."""
+
+    words: str
+    min_rows: int
+    why: str
+
+
+# The sample each figure rests on (``Metric.sample``); ``evaluate`` writes each one's size to the
+# report's ``sample_sizes``. The minima: a figure whose sampling noise alone is as large as the
+# distance between a gate threshold and the values it separates cannot pass or fail a check.
+SAMPLES: dict[str, Sample] = {
+    "test_class": Sample(
+        "rows of the rarest class in the real test split",
+        30,
+        "an AUC compares the rows of one class with the others: with n rows of the rarer class one row moves it by up to 1/n, "
+        "and its standard error is about 0.07 at n = 30, as wide as the gap between a threshold and the figures it separates",
+    ),
+    "synthetic": Sample("synthetic rows validated", 100, "under 100 rows one failing row moves a share by more than a point"),
+    "compared": Sample("synthetic rows compared with real train, column by column", 100, "a KS or TV distance on fewer rows moves by 0.1 between samples"),
+    "pairs": Sample("synthetic rows whose column pairs are compared", 100, "a correlation on fewer rows moves by 0.1 between samples"),
+    "detection": Sample("rows per side in the detection test", 100, "5-fold cross-validation on fewer rows leaves folds of a few rows"),
+    "distance": Sample("synthetic rows measured for distances", 100, "a 5th percentile of fewer than 100 distances rests on fewer than 5 of them"),
+    "members": Sample("train members and holdout non-members (each)", 100, "the attack's AUC on fewer rows per side has a standard error over 0.04"),
+    "copies": Sample("synthetic rows checked for copies", 1000, "a rate of 0.001 cannot be told from 0 on fewer than 1,000 rows"),
+    "units": Sample("synthetic text units", 100, "under 100 units one unit moves the share by more than a point"),
+}
 
 
 @dataclass(frozen=True)
@@ -46,10 +77,19 @@ class Metric:
     # benchmarks/gate_margins.py (the largest over the domains), rounded up, at least 0.001. A new
     # measurement only widens a tolerance: it is the widest run-to-run spread measured so far.
     tolerance: float | None = None
+    sample: str | None = None  # a key of SAMPLES: what the figure is measured on
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("validity_row_pass_share", "Validity", "Rows passing every row-level expectation", "higher", "share", ("holdout", "validity_row_pass_share")),
+    Metric(
+        "validity_row_pass_share",
+        "Validity",
+        "Rows passing every row-level expectation",
+        "higher",
+        "share",
+        ("holdout", "validity_row_pass_share"),
+        sample="synthetic",
+    ),
     Metric(
         "validity_row_pass_share_critical",
         "Validity",
@@ -58,9 +98,10 @@ METRICS: tuple[Metric, ...] = (
         "share",
         gate=Gate("min_critical_row_pass_share", "share of rows passing every critical row-level expectation"),
         tolerance=0.026,
+        sample="synthetic",
     ),
-    Metric("column_similarity", "Fidelity", "Column similarity (mean of KS / TV complements)"),
-    Metric("pair_similarity", "Fidelity", "Pairwise association similarity (mean)"),
+    Metric("column_similarity", "Fidelity", "Column similarity (mean of KS / TV complements)", sample="compared"),
+    Metric("pair_similarity", "Fidelity", "Pairwise association similarity (mean)", sample="pairs"),
     Metric(
         "detection_auc",
         "Fidelity",
@@ -68,6 +109,7 @@ METRICS: tuple[Metric, ...] = (
         "half",
         gate=Gate("max_detection_auc", "ROC AUC of a classifier telling real from synthetic rows"),
         tolerance=0.19,
+        sample="detection",
     ),
     Metric(
         "tstr_auc",
@@ -76,6 +118,7 @@ METRICS: tuple[Metric, ...] = (
         reference=("trtr_auc",),
         gate=Gate("min_tstr_auc", "train-on-synthetic ROC AUC on the real test split"),
         tolerance=0.057,
+        sample="test_class",
     ),
     Metric(
         "tstr_trtr_auc",
@@ -83,12 +126,27 @@ METRICS: tuple[Metric, ...] = (
         "TSTR / TRTR ROC AUC",
         gate=Gate("min_tstr_trtr_auc", "train-on-synthetic / train-on-real ROC AUC"),
         tolerance=0.069,
+        sample="test_class",
     ),
-    Metric("tstr_trtr_average_precision", "Utility", "TSTR / TRTR average precision"),
-    Metric("tstr_f1_at_0_5", "Utility", "Train-on-synthetic F1 at threshold 0.5 (unweighted classifier)", reference=("trtr_f1_at_0_5",)),
-    Metric("tstr_f1_at_dev_threshold", "Utility", "Train-on-synthetic F1 at the threshold chosen on real dev", reference=("trtr_f1_at_dev_threshold",)),
-    Metric("augmentation_auc_lift", "Utility", "ROC AUC lift from adding synthetic rows to a sample of train", style="signed"),
-    Metric("dcr_p5", "Privacy", "Distance to closest train row, 5th percentile", reference=("holdout", "dcr_p5"), applies="tabular"),
+    Metric("tstr_trtr_average_precision", "Utility", "TSTR / TRTR average precision", sample="test_class"),
+    Metric("tstr_f1_at_0_5", "Utility", "Train-on-synthetic F1 at threshold 0.5 (unweighted classifier)", reference=("trtr_f1_at_0_5",), sample="test_class"),
+    Metric(
+        "tstr_f1_at_dev_threshold",
+        "Utility",
+        "Train-on-synthetic F1 at the threshold chosen on real dev",
+        reference=("trtr_f1_at_dev_threshold",),
+        sample="test_class",
+    ),
+    Metric("augmentation_auc_lift", "Utility", "ROC AUC lift from adding synthetic rows to a sample of train", style="signed", sample="test_class"),
+    Metric(
+        "dcr_p5",
+        "Privacy",
+        "Distance to closest train row, 5th percentile",
+        style="significant",
+        reference=("holdout", "dcr_p5"),
+        applies="tabular",
+        sample="distance",
+    ),
     Metric(
         "dcr_p5_ratio",
         "Privacy",
@@ -96,10 +154,19 @@ METRICS: tuple[Metric, ...] = (
         gate=Gate("min_dcr_p5_ratio", "5th-percentile distance to closest train row, synthetic / holdout"),
         applies="tabular",
         tolerance=0.56,
+        sample="distance",
     ),
-    Metric("dcr_median", "Privacy", "Distance to closest train row, median", reference=("holdout", "dcr_median"), applies="tabular"),
-    Metric("closer_to_train_share", "Privacy", "Nearer to train than to holdout (ideal 0.5)", "half", "share", applies="tabular"),
-    Metric("exact_copy_rate", "Privacy", "Exact copies of train rows", "lower", "share", ("holdout", "exact_copy_rate"), applies="tabular"),
+    Metric(
+        "dcr_median",
+        "Privacy",
+        "Distance to closest train row, median",
+        style="significant",
+        reference=("holdout", "dcr_median"),
+        applies="tabular",
+        sample="distance",
+    ),
+    Metric("closer_to_train_share", "Privacy", "Nearer to train than to holdout (ideal 0.5)", "half", "share", applies="tabular", sample="members"),
+    Metric("exact_copy_rate", "Privacy", "Exact copies of train rows", "lower", "share", ("holdout", "exact_copy_rate"), applies="tabular", sample="copies"),
     Metric(
         "exact_copy_excess",
         "Privacy",
@@ -107,6 +174,7 @@ METRICS: tuple[Metric, ...] = (
         gate=Gate("max_exact_copy_excess", "share of train copies, synthetic minus holdout"),
         applies="tabular",
         tolerance=0.001,
+        sample="copies",
     ),
     Metric(
         "mia_auc",
@@ -116,8 +184,18 @@ METRICS: tuple[Metric, ...] = (
         gate=Gate("max_mia_auc", "membership-inference attack ROC AUC"),
         applies="tabular",
         tolerance=0.085,
+        sample="members",
     ),
-    Metric("verbatim_span_share", "Privacy", "Units with a verbatim span of train text", "lower", "share", ("holdout", "verbatim_span_share"), applies="text"),
+    Metric(
+        "verbatim_span_share",
+        "Privacy",
+        "Units with a verbatim span of train text",
+        "lower",
+        "share",
+        ("holdout", "verbatim_span_share"),
+        applies="text",
+        sample="units",
+    ),
     Metric(
         "verbatim_excess",
         "Privacy",
@@ -125,6 +203,7 @@ METRICS: tuple[Metric, ...] = (
         gate=Gate("max_verbatim_excess", "share of units with a verbatim train span, synthetic minus holdout"),
         applies="text",
         tolerance=0.001,
+        sample="units",
     ),
 )
 
@@ -132,6 +211,7 @@ GATED: tuple[tuple[Metric, Gate], ...] = tuple((metric, metric.gate) for metric 
 GATE_BY_THRESHOLD: dict[str, tuple[Metric, Gate]] = {gate.threshold: (metric, gate) for metric, gate in GATED}
 REPORTED: tuple[Metric, ...] = tuple(metric for metric in METRICS if metric.label is not None)
 RUN_TO_RUN_TOLERANCE: dict[str, float] = {metric.key: metric.tolerance for metric in METRICS if metric.tolerance is not None}
+SAMPLE_OF: dict[str, str] = {metric.key: metric.sample for metric in METRICS if metric.sample is not None}
 
 
 def inapplicable_thresholds(kind: Literal["tabular", "text"]) -> tuple[str, ...]:

@@ -5,18 +5,25 @@
 (``ExpectationSuitePageRenderer``: the suite). GX's stock pages load Bootstrap, jQuery,
 bootstrap-table, Font Awesome and Vega from CDNs and a logo from S3; here a few of GX's templates
 are overridden (``assay/quality/templates/``: page head, script imports, navbar) so that every
-asset comes from ``static/`` beside the pages, copied from ``assay/quality/assets/`` (versions,
-licences and the two small edits to upstream files are in its README). The remote logo becomes
-a text title; GX's newsletter footer, favicon and walkthrough-modal script are gone; GX's
-dark-mode CSS overrides are dropped because the dark Bootstrap build they assume is not vendored.
-Vega is copied only for pages that draw a chart. After rendering, :func:`remote_references`
-must find nothing, or the write fails.
+asset comes from one ``static/`` folder that every domain's pages share (``reports/validation/docs/static``,
+beside the domains' folders; the ``docs_assets`` stage writes it with :func:`write_assets`),
+copied from ``assay/quality/assets/`` (versions, licences and the two small edits to upstream
+files are in its README). One copy for all domains, instead of 1.6 MB of the same files per
+domain. The remote logo becomes a text title; GX's newsletter footer, favicon and
+walkthrough-modal script are gone; GX's dark-mode CSS overrides are dropped because the dark
+Bootstrap build they assume is not vendored. Only pages that draw a chart load Vega. After
+rendering, :func:`remote_references` must find nothing, or the write fails.
 
 Escaping: GX's Jinja environment does not autoescape ``.j2`` templates. GX escapes the
 parameters of its string templates, but bare strings in content blocks, such as the cells of
 the "Unexpected Value" table, reach the page raw, so a data value ``<script>...`` would run.
 :class:`_OfflinePageView` escapes exactly those bare values (GX's renderers never put markup in
 a bare string); everything GX already escapes is left alone.
+
+Severity and notes: every expectation's notes (GX's own ``notes`` field) are shown on both pages,
+led by its severity (GX's own ``severity`` field, which GX does not display); the validation page's
+status is the gate's verdict (:mod:`assay.quality.validate` sets the result's ``success`` to it)
+with the count of failed expectations by severity beside it.
 
 Determinism: GX names collapsible blocks with random UUIDs; here they are numbered in page order,
 so the same result and suite give the same bytes (the result's own ``meta``, such as run times,
@@ -163,6 +170,27 @@ def _has_chart(document: Any) -> bool:
     return False
 
 
+SEVERITY_MEANS = {"critical": "a failure stops the pipeline", "warning": "a failure is reported; the data may go on"}
+
+
+def _with_severity_note(expectation: dict[str, Any]) -> dict[str, Any]:
+    """``expectation`` whose notes start with its severity: GX shows the notes beside each
+    expectation (the comment icon) but not the severity."""
+    severity = expectation.get("severity") or "critical"
+    notes = expectation.get("notes") or []
+    lead = f"**Severity: {severity}** ({SEVERITY_MEANS.get(severity, 'as GX defines it')})."
+    return {**expectation, "notes": [lead, *([notes] if isinstance(notes, str) else notes)]}
+
+
+def _failed_by_severity(validation_results: Any) -> dict[str, int]:
+    failed: dict[str, int] = {}
+    for result in validation_results.results:
+        if not result.success:
+            severity = str(result.expectation_config.severity.value if result.expectation_config else "critical")
+            failed[severity] = failed.get(severity, 0) + 1
+    return failed
+
+
 def _validation_document(validation_result: dict[str, Any]) -> Any:
     from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
     from great_expectations.render.renderer import ValidationResultsPageRenderer
@@ -170,14 +198,46 @@ def _validation_document(validation_result: dict[str, Any]) -> Any:
     class _Renderer(ValidationResultsPageRenderer):
         @classmethod
         def _render_validation_header(cls, validation_results: Any) -> Any:
-            # GX links the suite name to its site layout (../../../../expectations/<suite>.html).
             header = super()._render_validation_header(validation_results)
-            header.subheader.string_template["styling"]["params"]["expectation_suite_name"]["attributes"]["href"] = "suite.html"
+            template = header.subheader.string_template
+            # GX links the suite name to its site layout (../../../../expectations/<suite>.html).
+            template["styling"]["params"]["expectation_suite_name"]["attributes"]["href"] = "suite.html"
+            # The status is the gate's (no failed critical expectation); say what failed besides.
+            failed = _failed_by_severity(validation_results)
+            if failed:
+                counts = ", ".join(f"{count} {severity}" for severity, count in sorted(failed.items()))
+                template["params"]["success"] += f" ({counts} expectation(s) failed)"
             return header
 
     schema = ExpectationSuiteValidationResultSchema()
     known = {key: value for key, value in validation_result.items() if key in schema.fields}
-    return _Renderer().render(schema.load(known))
+    known["results"] = [{**item, "expectation_config": _with_severity_note(item["expectation_config"])} for item in known.get("results", [])]
+    renderer = _Renderer()
+    # GX's results table shows an expectation's notes only on the suite page; this table adds them
+    # (and so the severity) under each result. GX loads its table class by name; set it directly.
+    renderer._column_section_renderer._table_renderer = _table_with_notes()
+    return renderer.render(schema.load(known))
+
+
+def _table_with_notes() -> type:
+    from great_expectations.render.renderer.content_block import ValidationResultsTableContentBlockRenderer
+
+    class _TableWithNotes(ValidationResultsTableContentBlockRenderer):
+        @classmethod
+        def _get_content_block_fn(cls, expectation_type: str, expectation_config: Any = None) -> Any:
+            row_fn = super()._get_content_block_fn(expectation_type=expectation_type, expectation_config=expectation_config)
+
+            def row_with_notes(configuration: Any = None, result: Any = None, runtime_configuration: Any = None, **kwargs: Any) -> Any:
+                rows = row_fn(configuration=configuration, result=result, runtime_configuration=runtime_configuration, **kwargs)
+                notes = cls._render_expectation_notes(result.expectation_config) if result is not None and result.expectation_config else None
+                if notes and rows:
+                    cell = rows[0][1]  # status, expectation, observed value
+                    rows[0][1] = [*cell, notes] if isinstance(cell, list) else [cell, notes]
+                return rows
+
+            return row_with_notes
+
+    return _TableWithNotes
 
 
 def _suite_document(suite: dict[str, Any]) -> Any:
@@ -185,11 +245,16 @@ def _suite_document(suite: dict[str, Any]) -> Any:
     from great_expectations.render.renderer import ExpectationSuitePageRenderer
 
     keys = ("name", "id", "expectations", "suite_parameters", "meta", "notes")
-    return ExpectationSuitePageRenderer().render(ExpectationSuite(**{key: suite[key] for key in keys if key in suite}))
+    fields = {key: suite[key] for key in keys if key in suite}
+    fields["expectations"] = [_with_severity_note(expectation) for expectation in suite["expectations"]]
+    return ExpectationSuitePageRenderer().render(ExpectationSuite(**fields))
 
 
-def render_pages(validation_result: dict[str, Any], suite: dict[str, Any], title: str, home_href: str | None = None) -> tuple[dict[str, str], bool]:
-    """Render ``{file name: html}`` for both pages; also say whether any page draws a Vega chart."""
+def render_pages(
+    validation_result: dict[str, Any], suite: dict[str, Any], title: str, home_href: str | None = None, static: str = f"{STATIC}/"
+) -> tuple[dict[str, str], bool]:
+    """Render ``{file name: html}`` for both pages, loading assets from ``static`` (a relative URL
+    ending in ``/``); also say whether any page draws a Vega chart."""
     view_class = _view_class()
     documents = {"index.html": _validation_document(validation_result), "suite.html": _suite_document(suite)}
     pages: dict[str, str] = {}
@@ -204,7 +269,7 @@ def render_pages(validation_result: dict[str, Any], suite: dict[str, Any], title
             page_nav_label=label,
             nav_links=[(href, text) for href, text in PAGES],
             home_href=home_href,
-            static=f"{STATIC}/",
+            static=static,
             charts=charts,
         )
         remote = remote_references(pages[name])
@@ -213,38 +278,60 @@ def render_pages(validation_result: dict[str, Any], suite: dict[str, Any], title
     return pages, any_chart
 
 
-def write_data_docs(validation_result: dict[str, Any], suite: dict[str, Any], out_dir: Path, title: str, home_href: str | None = None) -> Path:
+def write_assets(static_dir: Path) -> Path:
+    """Copy every vendored asset and the licences into ``static_dir``, replacing the folder whole."""
+    static_dir = Path(static_dir)
+    static_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{static_dir.name}.", suffix=".tmp", dir=static_dir.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the assets are for everyone who reads reports/
+    try:
+        for asset in BASE_ASSETS + CHART_ASSETS:
+            target = staging / asset
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ASSETS / asset, target)
+        shutil.copytree(ASSETS / "licenses", staging / "licenses")
+        _swap_in(staging, static_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("datadocs: wrote %d shared assets to %s", len(BASE_ASSETS) + len(CHART_ASSETS), static_dir)
+    return static_dir
+
+
+def assets_in_place(static_dir: Path) -> bool:
+    """Whether ``static_dir`` holds every vendored asset, each the size of the vendored file."""
+    found = [Path(static_dir) / asset for asset in BASE_ASSETS + CHART_ASSETS]
+    return all(path.is_file() and path.stat().st_size == (ASSETS / asset).stat().st_size for path, asset in zip(found, BASE_ASSETS + CHART_ASSETS, strict=True))
+
+
+def write_data_docs(
+    validation_result: dict[str, Any], suite: dict[str, Any], out_dir: Path, title: str, home_href: str | None = None, static_dir: Path | None = None
+) -> Path:
     """Write offline Data Docs for one validation into ``out_dir``; return ``out_dir/index.html``.
 
     ``validation_result`` is GX's ``ExpectationSuiteValidationResult.to_json_dict()``, ``suite`` the
-    suite as JSON. ``out_dir`` is replaced as a whole: ``index.html`` (validation results),
-    ``suite.html`` (the suite), ``static/`` (vendored assets and their licences). ``home_href``,
-    if given, is a link (relative to ``out_dir``) to show as "Stewards' report".
+    suite as JSON. ``out_dir`` is replaced as a whole: ``index.html`` (validation results) and
+    ``suite.html`` (the suite). The pages load their assets from ``static_dir`` (default: ``static``
+    beside ``out_dir``, shared by every domain), which is written when it lacks them (run by hand;
+    in the pipeline the ``docs_assets`` stage has written it). ``home_href``, if given, is a link
+    (relative to ``out_dir``) to show as "Stewards' report".
     """
     out_dir = Path(out_dir)
-    pages, charts = render_pages(validation_result, suite, title, home_href)
+    static_dir = Path(static_dir) if static_dir is not None else out_dir.parent / STATIC
+    prefix = Path(os.path.relpath(static_dir.resolve(), out_dir.resolve())).as_posix() + "/"
+    pages, charts = render_pages(validation_result, suite, title, home_href, static=prefix)
+    if not assets_in_place(static_dir):
+        write_assets(static_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the docs folder is for everyone who reads reports/
     try:
         for name, text in pages.items():
             (staging / name).write_text(text, encoding="utf-8")
-        for asset in BASE_ASSETS + (CHART_ASSETS if charts else ()):
-            target = staging / STATIC / asset
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(ASSETS / asset, target)
-        shutil.copytree(ASSETS / "licenses", staging / STATIC / "licenses")
         _swap_in(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     index = out_dir / "index.html"
-    log.info(
-        "datadocs: wrote %s and %s (%d assets%s)",
-        index,
-        out_dir / "suite.html",
-        len(BASE_ASSETS) + (len(CHART_ASSETS) if charts else 0),
-        ", with Vega" if charts else "",
-    )
+    log.info("datadocs: wrote %s and %s (assets from %s%s)", index, out_dir / "suite.html", static_dir, ", with Vega" if charts else "")
     return index
 
 

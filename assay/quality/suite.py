@@ -19,8 +19,8 @@ names the rule. The observed profile adds:
   the 16-hex format of pseudonymised identifiers (critical); uniqueness of the domain's
   ``clean.unique_key`` (critical).
 
-Every expectation carries ``meta.severity`` (also set as GX's own ``severity``) and a
-``meta.notes`` line starting "drafted from data on <n> rows; review". A draft passes on the data
+Every expectation carries GX's own ``severity`` and ``notes`` fields, the notes a line starting
+"drafted from data on <n> rows; review". A draft passes on the data
 it was drafted from; a steward checks the bounds, sets, severities and notes before it replaces
 ``expectations/<domain>.json``.
 """
@@ -99,7 +99,7 @@ def _rule_bound(value: Any, dtype: pl.DataType) -> Any:
 
 
 class _Draft:
-    """Collects expectations with the meta every Assay suite needs."""
+    """Collects expectations with the severity and notes every Assay suite needs."""
 
     def __init__(self, rows: int) -> None:
         self.gx = _gx()
@@ -109,7 +109,7 @@ class _Draft:
 
     def add(self, kind: str, severity: str, note: str, **kwargs: Any) -> None:
         cls = getattr(self.gx.expectations, kind)
-        self.expectations.append(cls(**kwargs, severity=severity, meta={"severity": severity, "notes": f"{self.prefix}: {note}"}))
+        self.expectations.append(cls(**kwargs, severity=severity, notes=f"{self.prefix}: {note}"))
 
     def rules(self, name: str, spec: ColumnSpec, dtype: pl.DataType) -> None:
         """The column's params rules as critical expectations: cleaning enforces them, so clean data must hold them."""
@@ -255,7 +255,7 @@ def run_scaffold(domain_name: str, params_path: Path, data: Path, out: Path, for
     suite = scaffold_suite(frame, domain_name, key_columns=domain.clean.unique_key, rules=domain.columns)
     suite["meta"]["drafted_from"] = str(data)
     write_json(suite, out)
-    severities = [expectation["meta"]["severity"] for expectation in suite["expectations"]]
+    severities = [expectation["severity"] for expectation in suite["expectations"]]
     log.info(
         "suite scaffold %s: drafted %d expectations (%d critical, %d warning) from %s rows of %s into %s; review before use",
         domain_name,

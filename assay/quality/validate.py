@@ -6,9 +6,11 @@ to the network). The stage writes ``reports/validation/<domain>.json``: the GX r
 expectation, its severity, unexpected count and percent, and up to 20 unexpected values with the
 ``_source_file``/``_source_row`` they came from; and offline Data Docs.
 
-The gate: any failed expectation whose ``meta.severity`` is ``critical`` makes the stage exit 1
-with one line per failure, so ``dvc repro`` stops before anything trains on bad data. Warnings
-are reported and never block. ``assay check`` uses the same code on any Parquet or CSV file.
+The gate: any failed expectation whose ``severity`` (GX's own field) is ``critical`` makes the
+stage exit 1 with one line per failure, so ``dvc repro`` stops before anything trains on bad data.
+Warnings are reported and never block; GX's overall ``success`` is set to the gate's verdict, so
+its Data Docs agree. A suite that still keeps the severity or notes in ``meta`` (Assay's old
+place for them) is refused. ``assay check`` uses the same code on any Parquet or CSV file.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ from typing import Any
 import polars as pl
 
 from assay.columns import PROVENANCE
+from assay.config import load_params
 from assay.errors import AssayError
+from assay.progress import output_console, quiet_library_logger
+from assay.quality.applicability import not_applicable, with_provenance
 
 log = logging.getLogger("assay.validate")
 
@@ -39,6 +44,8 @@ def _gx():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
 
+    # GX sets this logger to INFO on import, and it announces a temporary folder for every ephemeral context.
+    quiet_library_logger("great_expectations.data_context.types.base")
     return gx
 
 
@@ -67,9 +74,12 @@ def load_suite(path: Path) -> dict[str, Any]:
         if expectation.get("id") and expectation["id"] in seen_ids:
             raise AssayError(f"{where} ({kind}): id {expectation['id']} is used twice; results are matched to expectations by id")
         seen_ids.add(expectation.get("id"))
-        severity = (expectation.get("meta") or {}).get("severity")
+        moved = [key for key in ("severity", "notes") if key in (expectation.get("meta") or {})]
+        if moved:
+            raise AssayError(f"{where} ({kind}): meta.{moved[0]} is no longer read; use GX's own '{moved[0]}' field beside 'kwargs'")
+        severity = expectation.get("severity")
         if severity not in SEVERITIES:
-            raise AssayError(f"{where} ({kind}): meta.severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+            raise AssayError(f"{where} ({kind}): severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
     return suite
 
 
@@ -140,7 +150,11 @@ def _validated(batch: Any, suite: Any, result_format: dict[str, Any]) -> dict[st
     """GX's result of ``suite`` on ``batch``, as JSON."""
     # A JSON round trip turns numpy scalars into plain numbers: GX's own Data Docs renderer
     # fails on numpy 2 scalars, and the report is JSON anyway.
-    gx_result = json.loads(json.dumps(batch.validate(suite, result_format=result_format).to_json_dict(), default=_jsonable))
+    result = batch.validate(suite, result_format=result_format)
+    # GX's own success fails on any failed expectation; the gate fails only on a critical one. The
+    # result says what the gate decided, so Data Docs do not show "Failed" for data that may go on.
+    result.success = result.get_max_severity_failure() != "critical"
+    gx_result = json.loads(json.dumps(result.to_json_dict(), default=_jsonable))
     # The load time is the only field that changes between identical runs; dropping it keeps
     # the report and Data Docs byte-identical, so DVC sees no change when nothing changed.
     gx_result.get("meta", {}).get("batch_markers", {}).pop("ge_load_time", None)
@@ -203,7 +217,6 @@ def validate_batch(
     for expectation in suite["expectations"]:
         item = by_id.get(expectation["id"], {})
         result = item.get("result") or {}
-        meta = expectation.get("meta") or {}
         column = expectation["kwargs"].get("column")
         expectations.append(
             {
@@ -211,8 +224,8 @@ def validate_batch(
                 "type": expectation["type"],
                 "column": column or expectation["kwargs"].get("column_list") or expectation["kwargs"].get("column_A"),
                 "kwargs": expectation["kwargs"],
-                "severity": meta.get("severity"),
-                "notes": meta.get("notes", ""),
+                "severity": (item.get("expectation_config") or expectation).get("severity"),
+                "notes": expectation.get("notes") or "",
                 "success": bool(item.get("success")),
                 "error": _exception_message(item),
                 "element_count": result.get("element_count"),
@@ -231,7 +244,7 @@ def validate_batch(
         "passed": len(expectations) - len(failed),
         "failed_critical": failed_critical,
         "failed_warning": len(failed) - failed_critical,
-        "success": failed_critical == 0,
+        "success": gx_result["success"],
         "expectations": expectations,
         "gx_result": gx_result,
     }
@@ -284,24 +297,54 @@ def read_data(path: Path) -> pl.DataFrame:
     return frame
 
 
-def run_check(file: Path, suite_path: Path) -> int:
-    """Entry point for ``assay check``: print a summary table; 1 if a critical expectation failed."""
-    from rich.console import Console
+def _synthetic_ids(suite: dict[str, Any], domain: str | None, params_path: Path) -> tuple[dict[str, Any], str | None]:
+    """The fresh-id columns of ``domain`` (default: the domain the suite is named after, when params define it), and that domain."""
+    if domain is None:
+        if not params_path.is_file():
+            return {}, None
+        params = load_params(params_path)
+        if suite.get("name") not in params.domains:
+            return {}, None
+        domain = suite["name"]
+        spec = params.domains[domain]
+    else:
+        spec = load_params(params_path).domain(domain)
+    return spec.generator.synthetic_ids, domain
+
+
+def run_check(file: Path, suite_path: Path, domain: str | None = None, params_path: Path = Path("params.yaml")) -> int:
+    """Entry point for ``assay check``: print a summary table; 1 if a critical expectation failed.
+
+    Expectations that cannot apply to the file (provenance it does not carry, formats of fresh
+    synthetic ids) are left out by the rules of the evaluate stage (:mod:`assay.quality.applicability`)
+    and listed with why.
+    """
     from rich.table import Table
 
     suite = load_suite(suite_path)
-    summary = validate_frame(read_data(file), suite)
+    data = read_data(file)
+    synthetic_ids, domain = _synthetic_ids(suite, domain, params_path)
+    usable, skipped = not_applicable(suite, data, synthetic_ids)
+    summary = validate_frame(with_provenance(data, str(file)), usable)
     table = Table(title=f"{file} against {suite_path} ({summary['rows']:,} rows)")
     for name in ("result", "severity", "expectation", "column", "unexpected %", "example"):
-        table.add_column(name)
+        # Names are never cut short: on a narrow terminal they fold onto a second line.
+        table.add_column(name, overflow="fold")
     for e in summary["expectations"]:
         example = "" if not e["examples"] else repr(e["examples"][0]["value"])[:40]
         percent = "" if e["unexpected_percent"] is None else f"{e['unexpected_percent']:.2f}"
         status = "[green]pass[/]" if e["success"] else ("[red]FAIL[/]" if e["severity"] == "critical" else "[yellow]fail[/]")
         table.add_row(status, e["severity"], e["type"], str(e["column"] or ""), percent, example if not e["success"] else "")
-    console = Console()
+    console = output_console()
     console.print(table)
+    if skipped:
+        whose = f" (fresh ids of domain {domain}, from {params_path})" if domain else ""
+        console.print(f"Not applicable to this data, as in the evaluate stage{whose}:", highlight=False)
+        for item in skipped:
+            column = f" on {item['column']}" if item["column"] else ""
+            console.print(f"  {item['severity']}: {item['type']}{column}: {item['reason']}", highlight=False, markup=False)
     console.print(
         f"{summary['passed']}/{summary['evaluated']} passed; {summary['failed_critical']} critical and {summary['failed_warning']} warning failure(s)"
+        + (f"; {len(skipped)} not applicable" if skipped else "")
     )
     return 0 if summary["success"] else 1

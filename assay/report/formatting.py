@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -21,20 +20,33 @@ def preview(value: Any, limit: int = PREVIEW) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def mask_raw(raw: str | None) -> str:
-    """The first 80 characters of a raw line with digits masked (see the module docstring)."""
+RAW_PREVIEW = 240  # characters of a broken line shown (the quarantine keeps up to 1,000)
+
+
+def raw_preview(raw: str | None) -> str:
+    """A broken line as the quarantine keeps it (identifier fields and personal data already
+    masked by the clean stage), its first ``RAW_PREVIEW`` characters."""
     if not raw:
         return ""
-    cut = raw[:PREVIEW]
-    return re.sub(r"\d", "#", cut) + ("…" if len(raw) > PREVIEW else "")
+    return raw if len(raw) <= RAW_PREVIEW else raw[:RAW_PREVIEW] + "…"
+
+
+def axis_start(values: list[float], step: float = 0.05) -> float:
+    """Where an axis of values near 1 should start: a round ``step`` below the smallest, never above 0.9.
+
+    Similarities of 0.93 and 1.00 drawn from 0 look the same; drawn from 0.9 they do not.
+    """
+    low = min(values, default=0.0)
+    return max(0.0, min(0.9, round(math.floor(low / step - 1e-9) * step, 10)))
 
 
 def bar_chart(
-    items: list[tuple[str, float, str]], value_format: Callable[[float], str], width: int = 640, marker: float | None = None
+    items: list[tuple[str, float, str]], value_format: Callable[[float], str], width: int = 640, marker: float | None = None, start: float = 0.0
 ) -> dict[str, Any] | None:
     """Geometry of a horizontal bar chart: ``items`` are (label, value, css class); the template draws it.
 
-    ``marker`` draws a dashed vertical line at that value (a threshold).
+    ``marker`` draws a dashed vertical line at that value (a threshold); ``start`` is the value
+    where the bars begin (0 unless the values all sit near the top of their range).
     """
     items = [(label, value, kind) for label, value, kind in items if value is not None and math.isfinite(value)]
     if not items:
@@ -44,10 +56,11 @@ def bar_chart(
     value_width = 70
     plot = width - label_width - value_width
     top = max([value for _, value, _ in items] + ([marker] if marker else [])) or 1.0
+    span = (top - start) or 1.0
     bars = []
     for index, (label, value, kind) in enumerate(items):
         y = pad + index * (bar + gap)
-        length = max(value / top * plot, 1.0 if value > 0 else 0.0)
+        length = max((value - start) / span * plot, 1.0 if value > start else 0.0)
         bars.append(
             {
                 "label": preview(label, 42),
@@ -61,8 +74,33 @@ def bar_chart(
             }
         )
     height = pad * 2 + len(items) * (bar + gap) - gap
-    marker_x = round(label_width + marker / top * plot, 1) if marker else None
-    return {"width": width, "height": height, "bar": bar, "label_x": label_width - 8, "bars": bars, "marker_x": marker_x}
+    marker_x = round(label_width + (marker - start) / span * plot, 1) if marker else None
+    return {"width": width, "height": height, "bar": bar, "label_x": label_width - 8, "bars": bars, "marker_x": marker_x, "start": start}
+
+
+def banded_chart(
+    items: list[tuple[str, float, float | None, float | None, float | None, str]], value_format: Callable[[float], str], width: int = 640
+) -> dict[str, Any] | None:
+    """Geometry of a horizontal bar chart whose bars each sit on a band (the range a reference
+    gives, such as random splits of the same data) with a tick (their own threshold).
+
+    ``items`` are (label, value, band low, band high, tick, css class); missing parts are None.
+    """
+    items = [item for item in items if item[1] is not None and math.isfinite(item[1])]
+    if not items:
+        return None
+    chart = bar_chart([(label, value, kind) for label, value, _, _, _, kind in items], value_format, width)
+    assert chart is not None
+    top = max(value for item in items for value in (item[1], item[3], item[4]) if value is not None and math.isfinite(value)) or 1.0
+    plot = width - (chart["label_x"] + 8) - 70
+    for bar, (_, value, low, high, tick, _) in zip(chart["bars"], items, strict=True):
+        length = max(value / top * plot, 1.0 if value > 0 else 0.0)
+        bar["width"] = round(length, 1)
+        bar["value_x"] = round(bar["x"] + max(length, (high or 0) / top * plot) + 6, 1)
+        bar["band_x"] = round(bar["x"] + (low or 0) / top * plot, 1) if high is not None else None
+        bar["band_width"] = round(max((high - (low or 0)) / top * plot, 1.0), 1) if high is not None else None
+        bar["tick_x"] = round(bar["x"] + tick / top * plot, 1) if tick is not None else None
+    return chart
 
 
 def fmt_int(value: Any) -> str:
@@ -103,6 +141,13 @@ def fmt_bytes(value: Any) -> str:
 def fmt_fixed(value: Any, digits: int = 3) -> str:
     """A statistic with a fixed number of decimals."""
     return "—" if not isinstance(value, int | float) else f"{value:.{digits}f}"
+
+
+def fmt_significant(value: Any, digits: int = 4) -> str:
+    """A small figure with ``digits`` significant digits (a distance of 0.000134 is not 0.000)."""
+    if not isinstance(value, int | float):
+        return "—"
+    return f"{value:.{digits}g}" if value else "0"
 
 
 def fmt_number(value: Any) -> str:

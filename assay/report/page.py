@@ -13,11 +13,14 @@ every value is HTML-escaped by Jinja's autoescape (a quarantined ``<script>`` sh
 Output is deterministic (no clock, no random ids; everything comes from the inputs), so DVC sees
 no change when nothing changed.
 
-Raw lines: quarantine keeps ``_raw``, the source line as read, which for lines that could not be
-parsed may hold direct identifiers (patient or customer numbers) that clean data pseudonymises.
-The page shows ``_raw`` only for rows quarantined by the ``ingest`` rule (whose columns are
-empty), cut to its first 80 characters with every digit replaced by ``#``: enough to see the
-shape of the broken line (delimiters, quotes, stray text), never a usable identifier.
+Raw lines: quarantine keeps ``_raw``, the source line of a row that could not be parsed, with
+its identifier fields masked (``<patient_nbr>``; a ragged line masks every place the identifier
+may be, and a line where it cannot be found is withheld) and personal data masked, by the ingest
+and clean stages (``assay.ingest.tabular``, ``assay.data.personal_data``); the full lines live
+only in the restricted quarantine, which the page never reads. The page shows ``_raw`` only for
+rows quarantined by the ``ingest`` rule (whose columns are empty), as the quarantine holds it,
+cut to its first 240 characters: the rest of the line stays readable, so a steward can see what
+broke it (a stray comma in a description, a missing field, an undecodable byte).
 """
 
 from __future__ import annotations
@@ -33,10 +36,24 @@ from typing import Any
 
 from assay.config import DomainSpec, Params
 from assay.contracts import CleanReport, DriftEntry, ExpectationResult, IngestReport, SplitReport, ValidationReport, read_report
+from assay.data.quarantine import export_command
 from assay.errors import AssayError
 from assay.layout import Layout
 from assay.lineage.trace import load_lineage_section
-from assay.report.formatting import bar_chart, fmt_bytes, fmt_fixed, fmt_int, fmt_number, fmt_pct, fmt_share, mask_raw, preview
+from assay.report.formatting import (
+    banded_chart,
+    bar_chart,
+    fmt_bytes,
+    fmt_fixed,
+    fmt_int,
+    fmt_number,
+    fmt_pct,
+    fmt_share,
+    fmt_significant,
+    preview,
+    raw_preview,
+)
+from assay.report.profile import load_profile_section
 from assay.report.utility import load_utility_section
 from assay.report.versions import load_versions_section
 
@@ -194,7 +211,7 @@ def _quarantine_examples(path: Path, spec: DomainSpec) -> dict[str, list[dict[st
                 **_where(row.get("_source_file"), row.get("_source_row")),
                 "reason": preview(row.get("_reason"), 200),
                 "cells": [(name, preview(row.get(name))) for name in columns],
-                "raw": mask_raw(row.get("_raw")) if rule == "ingest" else "",
+                "raw": raw_preview(row.get("_raw")) if rule == "ingest" else "",
             }
         )
     return examples
@@ -209,7 +226,13 @@ def load_cleaning(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
     examples = _quarantine_examples(quarantine_path, spec)
     counts = report.rules
     rules = [
-        {"name": name, "count": count, "description": describe_rule(name, spec), "examples": (examples or {}).get(name, [])}
+        {
+            "name": name,
+            "count": count,
+            "description": describe_rule(name, spec),
+            "examples": (examples or {}).get(name, []),
+            "command": export_command(domain, name) if count else "",
+        }
         for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     ]
     flag_reasons = {rule.name: rule.reason for rule in spec.clean.rules if rule.action == "flag"}
@@ -222,6 +245,7 @@ def load_cleaning(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
         "rules": rules,
         "chart": chart,
         "quarantine_path": quarantine_path.as_posix(),
+        "export_all": export_command(domain) if report.rows_quarantined else "",
         "quarantine_found": examples is not None,
         "duplicates": report.duplicate_examples[:DUPLICATE_EXAMPLES],
         "flags": [{"name": name, "count": count, "reason": flag_reasons.get(name, "")} for name, count in sorted(report.flags.items())],
@@ -294,10 +318,21 @@ def load_validation(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
 
 def _drift_row(entry: DriftEntry, thresholds: dict[str, Any]) -> dict[str, Any]:
     stats = [
-        {"name": name, "value": getattr(entry, name), "threshold": thresholds.get(name), "breached": name in entry.breached}
+        {
+            "name": name,
+            "value": getattr(entry, name),
+            "threshold": thresholds.get(name),
+            "over": name in (entry.over_threshold or entry.breached),
+            "breached": name in entry.breached,
+            "null_p95": (entry.null.get(name) or {}).get("p95"),
+            "p_value": entry.p_values.get(name),
+        }
         for name in ("ks", "psi", "tvd")
         if getattr(entry, name) is not None
     ]
+    # The chart draws the statistic that random splits reach least often (ties: the larger share of its threshold).
+    calibrated = [stat for stat in stats if stat["p_value"] is not None]
+    driver = min(calibrated, key=lambda stat: (stat["p_value"], -(stat["value"] / (stat["threshold"] or 1)))) if calibrated else None
     return {
         "column": entry.column,
         "kind": entry.kind,
@@ -305,6 +340,9 @@ def _drift_row(entry: DriftEntry, thresholds: dict[str, Any]) -> dict[str, Any]:
         "stats": stats,
         "score": entry.score,
         "breached": bool(entry.breached),
+        "unusual": entry.unusual,
+        "p_adjusted": entry.p_adjusted,
+        "driver": driver,
     }
 
 
@@ -317,11 +355,30 @@ def load_splits(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
     names = [name for name in SPLIT_ORDER if name in rows] + sorted(name for name in rows if name not in SPLIT_ORDER)
     thresholds = report.drift_thresholds
     drift_rows = [_drift_row(entry, thresholds) for entry in report.drift]
-    chart_items = [
-        (f"{row['column']} ({row['pair'].replace(' ↔ ', '-')})", row["score"], "breach" if row["breached"] else "drift")
-        for row in drift_rows[:DRIFT_BARS]
-        if row["score"] is not None
-    ]
+    calibrated = any(row["driver"] for row in drift_rows)
+    if calibrated:
+        chart = banded_chart(
+            [
+                (
+                    f"{row['column']} · {row['driver']['name']} ({row['pair'].replace(' ↔ ', '-')})",
+                    row["driver"]["value"],
+                    0.0,
+                    row["driver"]["null_p95"],
+                    row["driver"]["threshold"],
+                    "breach" if row["breached"] else "drift",
+                )
+                for row in drift_rows[:DRIFT_BARS]
+                if row["driver"]
+            ],
+            lambda value: f"{value:.3f}",
+        )
+    else:  # a report from before calibration: the score chart, 1× = the threshold
+        chart_items = [
+            (f"{row['column']} ({row['pair'].replace(' ↔ ', '-')})", row["score"], "breach" if row["breached"] else "drift")
+            for row in drift_rows[:DRIFT_BARS]
+            if row["score"] is not None
+        ]
+        chart = bar_chart(chart_items, lambda score: f"{score:.2f}×", marker=1.0)
     return {
         "splits": [
             {"name": name, "rows": rows.get(name), "share": ratios.get(name), "configured": configured.get(name), "groups": groups.get(name)} for name in names
@@ -343,8 +400,12 @@ def load_splits(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
         "thresholds": {name: thresholds[name] for name in ("ks", "psi", "tvd") if name in thresholds},
         "drift": drift_rows,
         "breaches": report.breaches,
+        "unusual": report.unusual,
+        "calibrated": calibrated,
+        "null": report.drift_null,
+        "over_threshold": sum(1 for row in drift_rows if any(stat["over"] for stat in row["stats"])),
         "skipped": report.drift_skipped,
-        "chart": bar_chart(chart_items, lambda score: f"{score:.2f}×", marker=1.0),
+        "chart": chart,
         "source": inputs.layout.split_report(domain).as_posix(),
     }
 
@@ -355,6 +416,7 @@ def load_splits(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
 SECTIONS: list[Section] = [
     Section("ingest", "Ingest", load_ingest, "ingest.html.j2", "ingest"),
     Section("cleaning", "Cleaning", load_cleaning, "cleaning.html.j2", "clean"),
+    Section("profile", "Column profiles", load_profile_section, "profile.html.j2", "clean"),
     Section("validation", "Validation", load_validation, "validation.html.j2", "validate"),
     Section("splits", "Splits", load_splits, "splits.html.j2", "split"),
     Section("utility", "Synthetic data", load_utility_section, "utility.html.j2", "evaluate"),
@@ -367,6 +429,7 @@ def _summary(domain: str, loaded: dict[str, dict[str, Any] | None]) -> dict[str,
     cleaning = loaded.get("cleaning") or {}
     validation = loaded.get("validation")
     splits = loaded.get("splits")
+    utility = loaded.get("utility")
     if validation is None:
         status = "not-run"
     elif validation["failed_critical"]:
@@ -385,6 +448,7 @@ def _summary(domain: str, loaded: dict[str, dict[str, Any] | None]) -> dict[str,
         "validation": validation,
         "validation_status": status,
         "splits": splits,
+        "gate": utility["gate_status"] if utility else None,
     }
 
 
@@ -392,7 +456,7 @@ def _environment() -> Any:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(num=fmt_int, pct=fmt_pct, share=fmt_share, size=fmt_bytes, number=fmt_number, fixed=fmt_fixed)
+    env.filters.update(num=fmt_int, pct=fmt_pct, share=fmt_share, size=fmt_bytes, number=fmt_number, fixed=fmt_fixed, significant=fmt_significant)
     return env
 
 

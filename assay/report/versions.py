@@ -17,12 +17,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from assay.contracts import CleanReport, IngestReport, ValidationReport, as_contract, read_report
+from assay.contracts import CleanReport, IngestReport, ValidationReport, read_report
 from assay.lineage.trace import git_output
 
 log = logging.getLogger("assay.report")
 
 REVISIONS = 4  # past revisions shown beside this run
+CLEAN_FIGURES = ("rows_in", "rows_clean", "rows_quarantined", "rows_deduplicated")
 VALIDATION_FIGURES = ("evaluated", "passed", "failed_critical", "failed_warning")
 
 
@@ -36,12 +37,13 @@ def _past_revisions(root: Path, paths: list[str], limit: int) -> list[dict[str, 
     return rows
 
 
-def _figures(clean: CleanReport | None, validation: ValidationReport | None) -> dict[str, Any]:
-    figures: dict[str, Any] = {"rules": dict(clean.rules) if clean else {}}
+def _figures(clean: dict[str, Any] | None, validation: dict[str, Any] | None) -> dict[str, Any]:
+    """The figures shown, from the two reports' metrics (what DVC's metrics API reads at a past revision)."""
+    figures: dict[str, Any] = {"rules": dict((clean or {}).get("rules") or {})}
     if clean:
-        figures.update(rows_in=clean.rows_in, rows_clean=clean.rows_clean, rows_quarantined=clean.rows_quarantined, rows_deduplicated=clean.rows_deduplicated)
+        figures.update({name: clean.get(name) for name in CLEAN_FIGURES})
     if validation:
-        figures.update({name: getattr(validation, name) for name in VALIDATION_FIGURES})
+        figures.update({name: validation.get(name) for name in VALIDATION_FIGURES})
     return figures
 
 
@@ -72,7 +74,8 @@ def load_versions_section(domain: str, inputs: Any) -> dict[str, Any] | None:
     root = inputs.layout.reports.parent
     clean_path, validation_path = inputs.layout.clean_report(domain), inputs.layout.validation_report(domain)
     targets = [Path(path).resolve().relative_to(root.resolve()).as_posix() for path in (clean_path, validation_path)]
-    now = _figures(read_report(CleanReport, clean_path), read_report(ValidationReport, validation_path))
+    clean, validation = read_report(CleanReport, clean_path), read_report(ValidationReport, validation_path)
+    now = _figures(clean.model_dump() if clean else None, validation.model_dump() if validation else None)
     past = _past_revisions(root, targets, REVISIONS)
     metrics = _metrics_at(root, targets, [rev["commit"] for rev in past]) if past else {}
     columns = [{"label": "this run", "commit": None, "date": None, "subject": None, **now}]
@@ -80,12 +83,8 @@ def load_versions_section(domain: str, inputs: Any) -> dict[str, Any] | None:
         data = metrics.get(rev["commit"])
         if not data:
             continue
-        clean = data.get(targets[0])
-        validation = data.get(targets[1])
-        # DVC's metrics drop lists (the expectations), which the contracts require: check what they keep.
-        clean_report = as_contract(CleanReport, clean, f"{targets[0]}@{rev['commit'][:12]}") if clean else None
-        validation_figures = {name: validation.get(name) for name in VALIDATION_FIGURES} if validation else {}
-        columns.append({"label": rev["commit"][:12], **rev, **_figures(clean_report, None), **validation_figures})
+        # DVC's metrics are the figures alone (assay.contracts.MetricsReport), without the details the contracts need.
+        columns.append({"label": rev["commit"][:12], **rev, **_figures(data.get(targets[0]), data.get(targets[1]))})
     rules = sorted({rule for column in columns for rule in column.get("rules", {})})
     return {
         "raw": [{"path": source.path, "sha256": source.sha256, "size": source.size_bytes} for source in ingest.sources],

@@ -11,6 +11,7 @@ from assay.config import load_params
 from assay.contracts import UtilityReport, write_report
 from assay.errors import AssayError
 from assay.io import write_json
+from assay.layout import DISTRIBUTIONS_FILE
 from assay.metrics.evaluate import evaluate_frames, gate_failure, modelled_columns, read_frame
 from assay.progress import steps
 from assay.quality.validate import load_suite
@@ -38,6 +39,7 @@ def run_evaluate(
     started = time.perf_counter()
     with steps(f"evaluate {domain_name}", total=4) as done:
         report, columns = evaluate_frames(domain_name, domain, train, dev, test, synthetic, suite, synthetic_path.as_posix(), done)
+    write_json(report.pop("distributions"), plots_dir / DISTRIBUTIONS_FILE)
     write_report(UtilityReport, report, report_path)
     write_json(columns, plots_dir / "columns.json")
     gen, base = report["generator"], report["baseline"]
