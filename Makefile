@@ -15,7 +15,7 @@ $(BIN)/assay: pyproject.toml constraints-cpu.txt
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: an unpinned torch pulls several GB of CUDA packages (see README for GPU).
 	$(BIN)/pip install -q -c constraints-cpu.txt torch
-	$(BIN)/pip install -q -c constraints-cpu.txt -e ".[dev]"
+	$(BIN)/pip install -q -c constraints-cpu.txt -e ".[dev,spark]"
 	touch $@
 
 setup: $(BIN)/assay

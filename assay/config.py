@@ -405,8 +405,18 @@ class EvaluateSpec(StrictModel):
         return value
 
 
+Engine = Literal["polars", "spark"]
+
+
 class DomainSpec(StrictModel):
     description: str
+    engine: Engine = Field(
+        "polars",
+        description=(
+            "What cleans and validates the domain: polars on this machine, or Spark (local or a cluster, as the top-level 'spark' section says). "
+            "Both give the same clean data, quarantine, report and validation outcomes, so switching re-runs nothing under dvc."
+        ),
+    )
     raw_dir: Path = Field(description="Folder holding every source; dvc.yaml tracks it as the ingest dependency.")
     sources: list[Source] = Field(min_length=1)
     max_field_chars: int = Field(100_000, ge=1)
@@ -505,6 +515,22 @@ class DomainSpec(StrictModel):
         return self
 
 
+class SparkSpec(StrictModel):
+    """The Spark session for domains with ``engine: spark`` (assay/engines/spark.py), set per profile.
+
+    Under ``spark-submit`` the session is spark-submit's (its ``--master`` and ``--conf``); otherwise
+    Assay starts one on ``master``, or connects to ``remote`` (Spark Connect). Not a DVC param: where
+    Spark runs changes no result.
+    """
+
+    master: str = Field("local[*]", description="Master of a session Assay starts itself: local[N], spark://host:7077, yarn, k8s://...")
+    remote: str | None = Field(
+        None, description="Spark Connect URL (sc://host:15002) to run on instead of starting a session; the SPARK_REMOTE environment variable wins over it."
+    )
+    app_name: str = Field("assay", min_length=1)
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict, description="Spark settings for the session, e.g. spark.executor.memory: 8g.")
+
+
 class OpenLineageSpec(StrictModel):
     """Where ``assay lineage export --transport http`` posts events (``--url`` and ``OPENLINEAGE_URL`` win)."""
 
@@ -513,6 +539,7 @@ class OpenLineageSpec(StrictModel):
 
 class Params(StrictModel):
     domains: dict[str, DomainSpec] = Field(min_length=1)
+    spark: SparkSpec = SparkSpec()
     openlineage: OpenLineageSpec | None = None
 
     @field_validator("domains")

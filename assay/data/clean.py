@@ -34,7 +34,7 @@ from typing import Any
 
 import polars as pl
 
-from assay.columns import PROVENANCE, RAW, RAW_RESTRICTED, SOURCE_FILE, SOURCE_ROW
+from assay.columns import INGEST_ERROR, PROVENANCE, RAW, RAW_RESTRICTED, SOURCE_FILE, SOURCE_ROW
 from assay.config import ColumnSpec, DomainSpec, polars_dtype
 from assay.data import personal_data
 from assay.errors import AssayError
@@ -282,15 +282,14 @@ def _found_column(name: str) -> str:
     return f"{name}__personal_data"
 
 
-def _treat_personal_data(frame: pl.DataFrame, actions: dict[str, str], raw_ids: pl.Series | None) -> tuple[pl.DataFrame, dict[str, dict[str, Any]]]:
-    """Find personal data in free-text columns, mask it as params say, and count it for the report.
+def _treat_personal_data(frame: pl.DataFrame, actions: dict[str, str], raw_ids: pl.Series | None) -> pl.DataFrame:
+    """Find personal data in free-text columns and mask it as params say; ``<name>__personal_data`` keeps the kind found.
 
     ``mask`` and ``quarantine`` columns are masked here, so that neither clean data nor the
     quarantine holds a find; ``flag`` columns keep their values, except raw identifiers.
-    ``<name>__personal_data`` keeps the kind found, for the quarantine check and the flag.
+    The kind found is for the quarantine check, the flag and the report's counts.
     The patterns run once per distinct value, not once per row.
     """
-    report: dict[str, dict[str, Any]] = {}
     for name, action in actions.items():
         value = pl.col(name)
         kind = personal_data.kind_found(value, raw_ids)
@@ -301,9 +300,7 @@ def _treat_personal_data(frame: pl.DataFrame, actions: dict[str, str], raw_ids: 
         found = frame.select(value.drop_nulls().unique()).with_columns(kind.alias("_kind"), treated.alias("_treated")).filter(pl.col("_kind").is_not_null())
         kinds = frame[name].replace_strict(found[name], found["_kind"], default=None, return_dtype=pl.String).alias(_found_column(name))
         frame = frame.with_columns(kinds, frame[name].replace(found[name], found["_treated"]))
-        counts = kinds.drop_nulls().value_counts(sort=True, name="n")
-        report[name] = {"action": action, "values_found": int(counts["n"].sum()), "kinds": dict(sorted(counts.iter_rows()))}
-    return frame, report
+    return frame
 
 
 _FINGERPRINT_SEEDS = (0x5EED1, 0xA55A2)
@@ -507,69 +504,125 @@ class Cleaner:
         self.restricted_lines = 0
         self.rules: Counter[str] = Counter({rule.name: 0 for rule in spec.rules if rule.action == "quarantine"})
         self.flag_counts: Counter[str] = Counter({name: 0 for name in self.flag_names})
-        self.normalised: Counter[str] = Counter({"values_trimmed_or_normalised": 0, "mojibake_repaired": 0, "missing_markers_to_null": 0})
-        self.personal: dict[str, dict[str, Any]] = {}
+        self.normalised_counts: Counter[str] = Counter({"values_trimmed_or_normalised": 0, "mojibake_repaired": 0, "missing_markers_to_null": 0})
+        self.personal: dict[str, dict[str, Any]] = {name: {"action": action, "values_found": 0, "kinds": Counter()} for name, action in self.actions.items()}
 
     def batch(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         """(clean, quarantine, restricted) rows of the next batch of interim rows."""
-        columns, identifiers, actions, raw_ids = self.columns, self.identifiers, self.actions, self.raw_ids
-        if RAW_RESTRICTED not in frame.columns:  # interim data from a reader that keeps no identifiers
-            frame = frame.with_columns(pl.lit(None, pl.String).alias(RAW_RESTRICTED))
-        frame = frame.with_row_index(_ORDER, offset=self.rows_in)
-        self.rows_in += frame.height
-        frame, normalised = _normalise(frame, self.domain)
-        self.normalised.update(normalised)
-
-        broken = frame.filter(pl.col("_ingest_error").is_not_null())
-        parseable = frame.filter(pl.col("_ingest_error").is_null())
+        frame = self.normalised(frame.with_row_index(_ORDER, offset=self.rows_in))
+        broken = frame.filter(pl.col(INGEST_ERROR).is_not_null())
+        parseable = frame.filter(pl.col(INGEST_ERROR).is_null())
         if self.duplicates:
             parseable = self.duplicates.keep(parseable)
-        parseable, personal = _treat_personal_data(parseable, actions, raw_ids)
-        for name, found in personal.items():
-            total = self.personal.setdefault(name, {"action": found["action"], "values_found": 0, "kinds": Counter()})
-            total["values_found"] += found["values_found"]
-            total["kinds"].update(found["kinds"])
+        typed = self.typed(parseable)
+        if self.first_keys:
+            typed = self.first_keys.mark(typed)
+        clean, rejected = self.checked(typed)
+        quarantine, restricted = self.finished(pl.concat([self.broken(broken), rejected], how="diagonal").sort(_ORDER))
+        return clean.drop(_ORDER), quarantine.drop(_ORDER), restricted.drop(_ORDER)
 
-        typed = (
+    # The phases of a batch. Each one is row-local, given what spans batches (raw identifiers,
+    # dedupe, first keys), and adds to the report's counts: the Spark engine
+    # (assay/data/spark_clean.py) runs them on each partition and merges the counts.
+
+    def normalised(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Interim rows (with ``_order``) normalised as the clean spec says."""
+        if RAW_RESTRICTED not in frame.columns:  # interim data from a reader that keeps no identifiers
+            frame = frame.with_columns(pl.lit(None, pl.String).alias(RAW_RESTRICTED))
+        self.rows_in += frame.height
+        frame, normalised = _normalise(frame, self.domain)
+        self.normalised_counts.update(normalised)
+        return frame
+
+    def typed(self, parseable: pl.DataFrame) -> pl.DataFrame:
+        """Parseable rows with personal data treated (its kind in ``<name>__personal_data``), then cast: ``name`` typed, ``name__raw`` as read."""
+        parseable = _treat_personal_data(parseable, self.actions, self.raw_ids)
+        return (
             parseable.lazy()
-            .with_columns([pl.col(name).alias(f"{name}__raw") for name in columns])
+            .with_columns([pl.col(name).alias(f"{name}__raw") for name in self.columns])
             .with_columns([_cast(name, column).alias(name) for name, column in self.domain.columns.items()])
             .collect()
         )
-        if self.first_keys:
-            typed = self.first_keys.mark(typed)
+
+    def checked(self, typed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(clean rows, rejected rows in quarantine's layout) of typed rows whose key marks are set; both keep ``_order``."""
+        self._count_personal_data(typed)
         checked = typed.with_columns(self.first_rule.alias("_rule"), *self.flags)
         is_good = pl.col("_rule").is_null()
 
         good = checked.filter(is_good)
-        good = good.with_columns([pseudonymise(good[name], self.key) for name in identifiers])
+        good = good.with_columns([pseudonymise(good[name], self.key) for name in self.identifiers])
         clean = good.with_columns(*self.derived, *self.personal_flags).select(
-            *columns, *self.flag_names, *[d.name for d in self.spec.derived], *[flag.meta.output_name() for flag in self.personal_flags], *PROVENANCE
+            _ORDER,
+            *self.columns,
+            *self.flag_names,
+            *[d.name for d in self.spec.derived],
+            *[flag.meta.output_name() for flag in self.personal_flags],
+            *PROVENANCE,
         )
+        self.rows_clean += clean.height
+        self.flag_counts.update({name: int(clean[name].sum()) for name in self.flag_names})
 
         # Reasons are worded only for the rows that keep them.
         rejected = checked.filter(~is_good).with_columns(self.reasons.alias("_reason"))
-        rejected = rejected.select(_ORDER, *[pl.col(f"{name}__raw").alias(name) for name in columns], *PROVENANCE, RAW, "_rule", "_reason")
-        broken = broken.select(_ORDER, *columns, *PROVENANCE, RAW, RAW_RESTRICTED, pl.lit("ingest").alias("_rule"), pl.col("_ingest_error").alias("_reason"))
-        if actions:
+        rejected = rejected.select(_ORDER, *[pl.col(f"{name}__raw").alias(name) for name in self.columns], *PROVENANCE, RAW, "_rule", "_reason")
+        return clean, rejected.with_columns(pl.lit(None, pl.String).alias(RAW_RESTRICTED))
+
+    def broken(self, broken: pl.DataFrame) -> pl.DataFrame:
+        """Rows ingest could not parse, in quarantine's layout."""
+        broken = broken.select(_ORDER, *self.columns, *PROVENANCE, RAW, RAW_RESTRICTED, pl.lit("ingest").alias("_rule"), pl.col(INGEST_ERROR).alias("_reason"))
+        if self.actions:
             # A broken line's free text is not split into columns: mask personal data in all of it.
             shown = personal_data.masked(RAW)
             broken = broken.with_columns(shown.alias(RAW), pl.coalesce(RAW_RESTRICTED, pl.when(shown != pl.col(RAW)).then(pl.col(RAW))).alias(RAW_RESTRICTED))
-        rejected = rejected.with_columns(pl.lit(None, pl.String).alias(RAW_RESTRICTED))
-        quarantine = pl.concat([broken, rejected], how="diagonal").sort(_ORDER)
-        restricted = quarantine.filter(pl.col(RAW_RESTRICTED).is_not_null()).select(*PROVENANCE, "_rule", "_reason", pl.col(RAW_RESTRICTED).alias(RAW))
+        return broken
+
+    def finished(self, quarantine: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(quarantine, restricted) rows from rows in quarantine's layout; both keep ``_order``."""
+        restricted = quarantine.filter(pl.col(RAW_RESTRICTED).is_not_null()).select(_ORDER, *PROVENANCE, "_rule", "_reason", pl.col(RAW_RESTRICTED).alias(RAW))
         # Quarantine is read by stewards, but it is still no place for raw identifiers: ids are
         # pseudonymised, reasons never repeat them, and ``_raw`` has them masked (assay.ingest.tabular).
-        quarantine = quarantine.with_columns([pseudonymise(quarantine[name], self.key) for name in identifiers]).drop(_ORDER, RAW_RESTRICTED)
+        quarantine = quarantine.with_columns([pseudonymise(quarantine[name], self.key) for name in self.identifiers]).drop(RAW_RESTRICTED)
         # Flagged personal data stays in clean data by the steward's choice, never in quarantine.
-        quarantine = quarantine.with_columns([personal_data.masked(name, raw_ids).alias(name) for name, action in actions.items() if action == "flag"])
-
-        self.rows_clean += clean.height
+        quarantine = quarantine.with_columns(
+            [personal_data.masked(name, self.raw_ids).alias(name) for name, action in self.actions.items() if action == "flag"]
+        )
         self.rows_quarantined += quarantine.height
         self.restricted_lines += restricted.height
         self.rules.update(dict(quarantine.group_by("_rule").len().iter_rows()))
-        self.flag_counts.update({name: int(clean[name].sum()) for name in self.flag_names})
-        return clean, quarantine, restricted
+        return quarantine, restricted
+
+    def _count_personal_data(self, typed: pl.DataFrame) -> None:
+        for name in self.actions:
+            counts = typed[_found_column(name)].drop_nulls().value_counts(sort=True, name="n")
+            self.personal[name]["values_found"] += int(counts["n"].sum())
+            self.personal[name]["kinds"].update(dict(counts.iter_rows()))
+
+    def counts(self) -> dict[str, Any]:
+        """What the phases have counted, as JSON: another engine's partitions send theirs to :meth:`add_counts`."""
+        return {
+            "rows_in": self.rows_in,
+            "rows_clean": self.rows_clean,
+            "rows_quarantined": self.rows_quarantined,
+            "restricted_lines": self.restricted_lines,
+            "rules": dict(self.rules),
+            "flags": dict(self.flag_counts),
+            "normalised": dict(self.normalised_counts),
+            "personal_data": {name: {"values_found": found["values_found"], "kinds": dict(found["kinds"])} for name, found in self.personal.items()},
+        }
+
+    def add_counts(self, counts: dict[str, Any]) -> None:
+        """Add the counts of another cleaner of the same domain (a Spark partition's)."""
+        self.rows_in += counts["rows_in"]
+        self.rows_clean += counts["rows_clean"]
+        self.rows_quarantined += counts["rows_quarantined"]
+        self.restricted_lines += counts["restricted_lines"]
+        self.rules.update(counts["rules"])
+        self.flag_counts.update(counts["flags"])
+        self.normalised_counts.update(counts["normalised"])
+        for name, found in counts["personal_data"].items():
+            self.personal[name]["values_found"] += found["values_found"]
+            self.personal[name]["kinds"].update(found["kinds"])
 
     def report(self) -> dict[str, Any]:
         """The cleaning report; raises if the rows do not add up."""
@@ -585,7 +638,7 @@ class Cleaner:
             "rows_deduplicated": rows_deduplicated,
             "rules": dict(sorted(self.rules.items())),
             "flags": dict(self.flag_counts),
-            "normalised": dict(self.normalised),
+            "normalised": dict(self.normalised_counts),
             "pseudonymised_columns": self.identifiers,
             "duplicate_examples": self.duplicates.examples if self.duplicates else [],
             "restricted_lines": self.restricted_lines,

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import uuid
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -100,13 +101,19 @@ def with_stable_ids(suite: dict[str, Any]) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _batch_definition():
+def gx_context():
+    """An ephemeral GX context (nothing written, nothing sent), progress bars off."""
     gx = _gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    source = context.data_sources.add_pandas("assay")
+    return context
+
+
+@lru_cache(maxsize=1)
+def _batch_definition():
+    source = gx_context().data_sources.add_pandas("assay")
     return source.add_dataframe_asset("frame").add_batch_definition_whole_dataframe("whole")
 
 
@@ -162,16 +169,29 @@ def validate_frame(frame: pl.DataFrame, suite: dict[str, Any], unexpected_rows: 
     expectation, None for table-level and aggregate ones. GX then returns complete results, which
     is slower and bigger, so the validate stage leaves it off.
     """
+    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame.to_pandas()})
+    return validate_batch(batch, suite, frame.height, frame.columns, unexpected_rows)
+
+
+def validate_batch(
+    batch: Any, suite: dict[str, Any], rows: int, columns: list[str], unexpected_rows: bool = False, for_engine: Callable[[dict], dict] | None = None
+) -> dict[str, Any]:
+    """:func:`validate_frame` on a GX batch of any engine's datasource (``rows`` and ``columns`` are the data's).
+
+    ``for_engine`` rewrites an expectation for GX where the engine needs other words (Spark's type
+    names: :mod:`assay.quality.spark_validate`); the summary keeps the suite's own.
+    """
     from great_expectations.core.expectation_suite import ExpectationSuite
 
     suite = with_stable_ids(suite)
-    gx_suite = ExpectationSuite(**{key: suite.get(key) for key in ("name", "id", "expectations", "meta", "notes") if key in suite})
+    engine_expectations = [for_engine(e) for e in suite["expectations"]] if for_engine else suite["expectations"]
+    gx_suite = ExpectationSuite(**{key: suite.get(key) for key in ("name", "id", "meta", "notes") if key in suite}, expectations=engine_expectations)
     if len(gx_suite.expectations) != len(suite["expectations"]):
         # GX drops an expectation it cannot build with only a log line; a gate must not shrink silently.
         kept = {e.id for e in gx_suite.expectations}
         dropped = [f"{e['type']}({e['kwargs'].get('column', '')})" for e in suite["expectations"] if e["id"] not in kept]
         raise AssayError(f"suite {suite.get('name')!r}: GX could not build {len(dropped)} expectation(s): {', '.join(dropped)}")
-    index_columns = [name for name in PROVENANCE if name in frame.columns]
+    index_columns = [name for name in PROVENANCE if name in columns]
     result_format: dict[str, Any] = {"result_format": "COMPLETE" if unexpected_rows else "SUMMARY", "partial_unexpected_count": EXAMPLES}
     if unexpected_rows:
         if len(index_columns) < len(PROVENANCE):
@@ -179,7 +199,6 @@ def validate_frame(frame: pl.DataFrame, suite: dict[str, Any], unexpected_rows: 
         result_format["return_unexpected_index_query"] = False
     if index_columns:
         result_format["unexpected_index_column_names"] = index_columns
-    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame.to_pandas()})
     if unexpected_rows:
         gx_result = _validated(batch, gx_suite, result_format)
     else:
@@ -189,7 +208,7 @@ def validate_frame(frame: pl.DataFrame, suite: dict[str, Any], unexpected_rows: 
         gx_result = _validated(batch, gx_suite, {"result_format": "BASIC", "partial_unexpected_count": EXAMPLES})
         failed = {item["expectation_config"].get("id") for item in gx_result["results"] if not item["success"]}
         if failed:
-            again = ExpectationSuite(name=gx_suite.name, expectations=[e for e in suite["expectations"] if e["id"] in failed])
+            again = ExpectationSuite(name=gx_suite.name, expectations=[e for e in engine_expectations if e["id"] in failed])
             detailed = {item["expectation_config"].get("id"): item for item in _validated(batch, again, result_format)["results"]}
             gx_result["results"] = [detailed.get(item["expectation_config"].get("id"), item) for item in gx_result["results"]]
 
@@ -220,7 +239,7 @@ def validate_frame(frame: pl.DataFrame, suite: dict[str, Any], unexpected_rows: 
     failed = [e for e in expectations if not e["success"]]
     failed_critical = sum(e["severity"] == "critical" for e in failed)
     return {
-        "rows": frame.height,
+        "rows": rows,
         "evaluated": len(expectations),
         "passed": len(expectations) - len(failed),
         "failed_critical": failed_critical,

@@ -8,6 +8,7 @@ from typing import Any
 
 from assay.config import load_params
 from assay.contracts import CleanReport, write_report
+from assay.data import spark_clean
 from assay.data.clean import clean_file, pseudonym_key
 from assay.errors import AssayError
 from assay.layout import LAYOUT
@@ -41,7 +42,10 @@ def run_clean(
     if not interim.is_file():
         raise AssayError(f"{interim}: interim data not found; run `assay ingest --domain {domain_name}` first")
     with steps(f"clean {domain_name}", total=2) as done:
-        report = clean_file(interim, domain, key.secret if key else b"", out, quarantine_path, restricted_path)
+        if domain.engine == "spark":
+            report = spark_clean.run(interim, domain, params.spark, key.secret if key else b"", out, quarantine_path, restricted_path)
+        else:
+            report = clean_file(interim, domain, key.secret if key else b"", out, quarantine_path, restricted_path)
         done("clean data, quarantine and restricted quarantine written")
         # Which key made the pseudonyms (its fingerprint, never the key), for auditors and the lineage record.
         write_report(CleanReport, {**report, "pseudonym_key": key.describe() if key else None}, report_path)

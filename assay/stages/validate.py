@@ -13,6 +13,7 @@ from assay.errors import AssayError
 from assay.io import sha256_file
 from assay.layout import LAYOUT
 from assay.progress import steps
+from assay.quality import spark_validate
 from assay.quality.datadocs import write_data_docs
 from assay.quality.validate import failure_lines, load_suite, read_data, validate_frame, with_stable_ids
 
@@ -22,11 +23,16 @@ log = logging.getLogger(__name__)
 def run_validate(domain_name: str, params_path: Path, data: Path, suite_path: Path, report_path: Path, docs_dir: Path) -> dict[str, Any]:
     """Entry point for ``assay validate``: validate, write the report and Data Docs, then gate."""
 
-    load_params(params_path).domain(domain_name)
+    params = load_params(params_path)
+    domain = params.domain(domain_name)
     suite = load_suite(suite_path)
     with steps(f"validate {domain_name}", total=3) as done:
-        frame = read_data(data)
-        summary = validate_frame(frame, suite)
+        if domain.engine == "spark":
+            if not data.is_file():
+                raise AssayError(f"data file not found: {data}")
+            summary = spark_validate.run(data, suite, params.spark)
+        else:
+            summary = validate_frame(read_data(data), suite)
         done(f"{summary['evaluated']} expectations evaluated")
         home = os.path.relpath(LAYOUT.index_page(), docs_dir)
         index = write_data_docs(summary["gx_result"], with_stable_ids(suite), docs_dir, f"Validation of {domain_name}", home_href=home)
