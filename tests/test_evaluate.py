@@ -375,7 +375,9 @@ def test_column_distributions_share_bins_between_real_and_synthetic() -> None:
 
 
 def test_association_map_keeps_the_most_associated_columns() -> None:
-    pairs = [{"a": f"c{i}", "b": f"c{j}", "real": (0.9 if (i, j) == (0, 1) else 0.01), "generator": 0.5, "baseline": 0.0} for i in range(30) for j in range(i + 1, 30)]
+    pairs = [
+        {"a": f"c{i}", "b": f"c{j}", "real": 0.9 if (i, j) == (0, 1) else 0.01, "generator": 0.5, "baseline": 0.0} for i in range(30) for j in range(i + 1, 30)
+    ]
     found = fidelity.association_map(pairs)
     assert len(found["columns"]) == fidelity.MAP_COLUMNS and found["left_out"] == 30 - fidelity.MAP_COLUMNS
     assert found["columns"][:2] == ["c0", "c1"] and found["sources"] == ["real", "generator", "baseline"]
