@@ -618,7 +618,7 @@ def test_figures_show_their_rows_intervals_and_disagreements(project: Path) -> N
     section = _section(page, "records-utility")
     assert "not enough rows to judge: tstr_trtr_auc" in section and "badge-not-judged" in section
     assert "[0.000, 0.610]" in section and "[0.900, 1.000]" in section  # intervals of the generator's and the real AUC
-    assert "too few to judge" in section and "rows of the rarest class in the real test split" in section
+    assert "too few to judge" in section and "rows of the rarer class in the real test split" in section
     assert "Figures that disagree" in section and "right less often (0.158)" in section
     assert "0.000893" in section and "0.000134" in section and "0.000 vs" not in section  # DCR with enough digits
     summary = re.search(r'<section id="summary".*?</section>', page, flags=re.DOTALL).group(0)  # type: ignore[union-attr]
