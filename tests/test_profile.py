@@ -86,3 +86,15 @@ def test_the_page_shows_column_profiles_from_clean_data(tmp_path: Path) -> None:
     assert "100 clean rows, 2 columns" in section and '<svg class="spark"' in section and "&lt;b&gt;Other&lt;/b&gt;" in section
     assert "imbalance" in section and "_source_row" not in section
     assert "Not run yet" in _section(page, "transactions-profile") and "dvc repro clean@transactions" in _section(page, "transactions-profile")
+
+
+def test_an_unreadable_clean_file_is_said_and_the_page_still_builds(tmp_path: Path) -> None:
+    from .test_report import _section, write_params
+
+    params = write_params(tmp_path)
+    clean = tmp_path / "data" / "clean" / "records.parquet"
+    clean.parent.mkdir(parents=True)
+    clean.write_bytes(b"PAR1 not really parquet")
+    out = run_report(params, tmp_path / "reports" / "index.html", Layout(data=tmp_path / "data", reports=tmp_path / "reports"))
+    section = _section(out.read_text(encoding="utf-8"), "records-profile")
+    assert '<p class="error">' in section and "records.parquet: cannot be read" in section

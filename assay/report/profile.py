@@ -31,7 +31,6 @@ from typing import Any
 import polars as pl
 
 from assay.config import DomainSpec
-from assay.errors import AssayError
 from assay.report.charts import histogram
 from assay.report.formatting import fmt_number, preview
 
@@ -209,5 +208,6 @@ def load_profile_section(domain: str, inputs: Any) -> dict[str, Any] | None:
     try:
         frame = pl.read_parquet(path)
     except Exception as exc:  # polars raises several error types for unreadable files
-        raise AssayError(f"{path}: cannot be read: {str(exc).splitlines()[0]}") from None
-    return {**profile_frame(frame, inputs.spec(domain)), "source": path.as_posix()}
+        # The page still builds: the lineage section says which file no longer matches what its stage wrote.
+        return {"error": f"{path}: cannot be read: {str(exc).splitlines()[0]}", "rows": 0, "columns": [], "alerts": [], "source": path.as_posix()}
+    return {**profile_frame(frame, inputs.spec(domain)), "error": None, "source": path.as_posix()}
