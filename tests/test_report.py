@@ -756,3 +756,24 @@ def test_real_against_synthetic_overlays_heat_maps_and_bars_from_the_data_range(
     bars = re.findall(r'<g class="bar bar-drift">.*?width="([\d.]+)"', section, flags=re.DOTALL)
     assert float(bars[0]) < 0.5 * float(bars[-1])  # 0.93 is well short of 1.00 on an axis from 0.9
     assert "where <code>InvoiceNo.str.startswith(&#34;C&#34;)</code>" in section and "where <code>not InvoiceNo.str.startswith(&#34;C&#34;)</code>" in section
+
+
+def test_row_conditions_read_as_steward_text() -> None:
+    """Issue 18, item 5: two "expect_column_values_to_be_between on Quantity" rows told apart by their conditions."""
+    from assay.report.formatting import condition_text
+
+    assert condition_text({"type": "pass_through", "pass_through_filter": '~InvoiceNo.str.startswith("C")'}) == '~InvoiceNo.str.startswith("C")'
+    assert condition_text({"type": "comparison", "column": {"name": "kind"}, "operator": "!=", "parameter": "equation"}) == 'kind != "equation"'
+    both = {"type": "and", "conditions": [{"type": "comparison", "column": {"name": "a"}, "operator": ">", "parameter": 1}, "b < 2"]}
+    assert condition_text(both) == "(a > 1) and (b < 2)"
+    assert condition_text(None) == "" and condition_text("Quantity > 0") == "Quantity > 0"
+
+
+def test_validation_rows_show_their_row_condition(project: Path) -> None:
+    validation = _validation()
+    first, second, third = validation.expectations
+    condition = {"type": "pass_through", "pass_through_filter": 'InvoiceNo.str.startswith("C")'}
+    conditioned = second.model_copy(update={"kwargs": {**second.kwargs, "row_condition": condition, "condition_parser": "pandas"}})
+    _write(project / "reports" / "validation" / "records.json", validation.model_copy(update={"expectations": [first, conditioned, third]}))
+    section = _section(_report(project)[1], "records-validation")
+    assert "where <code>InvoiceNo.str.startswith(&#34;C&#34;)</code>" in section and "condition_parser" not in section
