@@ -179,7 +179,7 @@ def test_a_check_on_too_few_rows_is_not_judged_and_does_not_pass(demo_params) ->
     for name in ("min_tstr_auc", "min_tstr_trtr_auc"):
         assert checks[name]["judged"] is False and checks[name]["passed"] is False and checks[name]["rows"] == 1
         assert checks[name]["message"].startswith("not enough rows to judge: ")
-        assert "measured on 1 rows of the rarest class in the real test split; it needs at least 30" in checks[name]["message"]
+        assert "measured on 1 rows of the rarer class in the real test split" in checks[name]["message"] and "it needs at least 30" in checks[name]["message"]
     assert checks["max_detection_auc"]["judged"] and checks["max_detection_auc"]["passed"]
 
 
@@ -390,3 +390,12 @@ def test_association_map_keeps_the_most_associated_columns() -> None:
     assert len(found["columns"]) == fidelity.MAP_COLUMNS and found["left_out"] == 30 - fidelity.MAP_COLUMNS
     assert found["columns"][:2] == ["c0", "c1"] and found["sources"] == ["real", "generator", "baseline"]
     assert [0, 1, 0.9, 0.5, 0.0] in found["cells"] and len(found["cells"]) == fidelity.MAP_COLUMNS * (fidelity.MAP_COLUMNS - 1) // 2
+
+
+def test_a_macro_average_rests_on_more_rows_than_its_rarest_class() -> None:
+    from assay.metrics.evaluate import effective_class_rows
+
+    assert effective_class_rows(np.array([199, 273]), binary=True) == 199
+    assert effective_class_rows(np.array([18, 1]), binary=False) == 3  # demo course material: 19 units, 2 chapters
+    thirty = np.array([4] + [22] * 29)  # real course material: 644 units over 30 chapters, the rarest with 4
+    assert effective_class_rows(thirty, binary=False) > 300 > 30

@@ -566,3 +566,21 @@ def test_uncommitted_sources_leave_out_what_the_pipeline_writes() -> None:
     assert uncommitted_sources(porcelain, generated) == ["assay/data/drift.py", "notes", "params.new.yaml"]
     assert uncommitted_sources(" M dvc.lock\0 M reports/split/records.json\0", generated) == []
     assert uncommitted_sources("", generated) == []
+
+
+def test_uncommitted_paths_are_read_whole_from_git(tmp_path: Path) -> None:
+    """The first entry of `git status --porcelain` starts with a space (" M README.md"): not "EADME.md"."""
+    import subprocess
+
+    from assay.lineage.trace import run_info
+
+    who = ["-c", "user.name=assay", "-c", "user.email=assay@localhost"]
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "README.md").write_text("a\n")
+    (tmp_path / "dvc.lock").write_text("a\n")
+    subprocess.run(["git", *who, "add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run(["git", *who, "commit", "-q", "-m", "first"], cwd=tmp_path, check=True)
+    (tmp_path / "README.md").write_text("b\n")
+    (tmp_path / "dvc.lock").write_text("b\n")
+    git = run_info(tmp_path)["git"]
+    assert git["dirty"] is True and git["uncommitted"] == ["README.md"]

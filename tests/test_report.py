@@ -618,7 +618,7 @@ def test_figures_show_their_rows_intervals_and_disagreements(project: Path) -> N
     section = _section(page, "records-utility")
     assert "not enough rows to judge: tstr_trtr_auc" in section and "badge-not-judged" in section
     assert "[0.000, 0.610]" in section and "[0.900, 1.000]" in section  # intervals of the generator's and the real AUC
-    assert "too few to judge" in section and "rows of the rarest class in the real test split" in section
+    assert "too few to judge" in section and "rows of the rarer class in the real test split" in section
     assert "Figures that disagree" in section and "right less often (0.158)" in section
     assert "0.000893" in section and "0.000134" in section and "0.000 vs" not in section  # DCR with enough digits
     summary = re.search(r'<section id="summary".*?</section>', page, flags=re.DOTALL).group(0)  # type: ignore[union-attr]
@@ -756,3 +756,24 @@ def test_real_against_synthetic_overlays_heat_maps_and_bars_from_the_data_range(
     bars = re.findall(r'<g class="bar bar-drift">.*?width="([\d.]+)"', section, flags=re.DOTALL)
     assert float(bars[0]) < 0.5 * float(bars[-1])  # 0.93 is well short of 1.00 on an axis from 0.9
     assert "where <code>InvoiceNo.str.startswith(&#34;C&#34;)</code>" in section and "where <code>not InvoiceNo.str.startswith(&#34;C&#34;)</code>" in section
+
+
+def test_row_conditions_read_as_steward_text() -> None:
+    """Issue 18, item 5: two "expect_column_values_to_be_between on Quantity" rows told apart by their conditions."""
+    from assay.report.formatting import condition_text
+
+    assert condition_text({"type": "pass_through", "pass_through_filter": '~InvoiceNo.str.startswith("C")'}) == '~InvoiceNo.str.startswith("C")'
+    assert condition_text({"type": "comparison", "column": {"name": "kind"}, "operator": "!=", "parameter": "equation"}) == 'kind != "equation"'
+    both = {"type": "and", "conditions": [{"type": "comparison", "column": {"name": "a"}, "operator": ">", "parameter": 1}, "b < 2"]}
+    assert condition_text(both) == "(a > 1) and (b < 2)"
+    assert condition_text(None) == "" and condition_text("Quantity > 0") == "Quantity > 0"
+
+
+def test_validation_rows_show_their_row_condition(project: Path) -> None:
+    validation = _validation()
+    first, second, third = validation.expectations
+    condition = {"type": "pass_through", "pass_through_filter": 'InvoiceNo.str.startswith("C")'}
+    conditioned = second.model_copy(update={"kwargs": {**second.kwargs, "row_condition": condition, "condition_parser": "pandas"}})
+    _write(project / "reports" / "validation" / "records.json", validation.model_copy(update={"expectations": [first, conditioned, third]}))
+    section = _section(_report(project)[1], "records-validation")
+    assert "where <code>InvoiceNo.str.startswith(&#34;C&#34;)</code>" in section and "condition_parser" not in section

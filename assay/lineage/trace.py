@@ -775,12 +775,12 @@ def run_trace(path: Path, root: Path = Path("."), as_json: bool = False, by_cont
 # the lineage record written by the `lineage` stage
 
 
-def git_output(root: Path, *args: str) -> str | None:
+def git_output(root: Path, *args: str, strip: bool = True) -> str | None:
     try:
         result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return None
-    return result.stdout.strip()
+    return result.stdout.strip() if strip else result.stdout
 
 
 def uncommitted_sources(porcelain: str, generated: Iterable[str]) -> list[str]:
@@ -815,7 +815,8 @@ def run_info(root: Path, generated: Iterable[str] = ()) -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
     commit = git_output(root, "rev-parse", "HEAD")
-    listing = git_output(root, "status", "--porcelain=v1", "-z", "--untracked-files=normal") if commit else None
+    # Not stripped: the first entry's status may start with a space (" M path").
+    listing = git_output(root, "status", "--porcelain=v1", "-z", "--untracked-files=normal", strip=False) if commit else None
     packages: dict[str, str | None] = {}
     for name in PACKAGES:
         try:

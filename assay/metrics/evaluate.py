@@ -407,9 +407,24 @@ def utility(
         "majority": {"class": None if majority is None else str(majority), "accuracy": majority_accuracy},
         "train_rows": {"real": real.height, "augment_real_only": small.height, **{source: frame.height for source, frame in samples.items()}},
         "rarest_class_rows": int(counts.min()) if counts.size else 0,
+        "effective_class_rows": effective_class_rows(counts, task.binary),
         "models": models,
         "consistency": consistency,
     }
+
+
+def effective_class_rows(counts: np.ndarray, binary: bool) -> int:
+    """How many rows of its rarer class an AUC on the test split rests on.
+
+    Binary: the rarer class's rows. A macro-average over C one-vs-rest AUCs, the c-th on n_c rows
+    of its class, has a variance of about sum(v / n_c) / C**2; one AUC of the same variance rests
+    on C**2 / sum(1 / n_c) rows: the rarest class alone would understate a 30-class average.
+    """
+    if counts.size == 0:
+        return 0
+    if binary or counts.size < 2:
+        return int(counts.min())
+    return int(counts.size**2 / np.sum(1.0 / counts))
 
 
 def auc_accuracy_disagreement(model: str, trained_on: str, scores: dict[str, Any], majority_accuracy: float | None, rarest: int) -> list[dict[str, Any]]:
@@ -590,7 +605,7 @@ def sample_sizes(
     """The size of each sample a figure rests on (keys of :data:`assay.metrics.registry.SAMPLES`, plus ``test``)."""
     sizes = {
         "test": test.height,
-        "test_class": useful["rarest_class_rows"],
+        "test_class": useful["effective_class_rows"],
         "synthetic": synthetic.height,
         "compared": synthetic.height,
         "pairs": min(synthetic.height, spec.max_rows),

@@ -32,7 +32,7 @@ class Sample:
 # distance between a gate threshold and the values it separates cannot pass or fail a check.
 SAMPLES: dict[str, Sample] = {
     "test_class": Sample(
-        "rows of the rarest class in the real test split",
+        "rows of the rarer class in the real test split (for a macro-average over C classes, C² / Σ 1/n_c: as noisy as one AUC on that many)",
         30,
         "an AUC compares the rows of one class with the others: with n rows of the rarer class one row moves it by up to 1/n, "
         "and its standard error is about 0.07 at n = 30, as wide as the gap between a threshold and the figures it separates",

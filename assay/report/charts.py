@@ -77,9 +77,10 @@ def overlay(entry: dict[str, Any], sources: Sequence[str] = ("real", "generator"
 
 
 def _level(value: float | None) -> int | None:
+    """The colour step of an association: steps of its square root, so 0.05 and 0.2 differ as 0.4 and 0.8 do."""
     if value is None or not math.isfinite(value):
         return None
-    return min(LEVELS - 1, int(abs(value) * LEVELS))
+    return min(LEVELS - 1, int(math.sqrt(abs(value)) * LEVELS))
 
 
 def heat_map(associations: dict[str, Any], source: str) -> dict[str, Any] | None:

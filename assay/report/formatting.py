@@ -103,6 +103,29 @@ def banded_chart(
     return chart
 
 
+def condition_text(condition: Any) -> str:
+    """A GX row condition as a steward reads it: ``kind != "equation"``, ``InvoiceNo.str.startswith("C")``.
+
+    GX 1.x stores conditions as objects (a comparison of a column with a parameter, a pandas
+    pass-through filter, or an and/or of conditions); older suites as a string.
+    """
+    if not condition:
+        return ""
+    if isinstance(condition, str):
+        return condition
+    if isinstance(condition, dict):
+        kind = condition.get("type")
+        if kind == "pass_through":
+            return str(condition.get("pass_through_filter", ""))
+        if kind == "comparison":
+            column = condition.get("column")
+            name = column.get("name") if isinstance(column, dict) else column
+            return f"{name} {condition.get('operator')} {json.dumps(condition.get('parameter'), ensure_ascii=False, default=str)}"
+        if kind in ("and", "or") and isinstance(condition.get("conditions"), list):
+            return f" {kind} ".join(f"({condition_text(part)})" for part in condition["conditions"])
+    return json.dumps(condition, ensure_ascii=False, default=str)
+
+
 def fmt_int(value: Any) -> str:
     if value is None or value == "":
         return "—"

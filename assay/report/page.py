@@ -43,6 +43,7 @@ from assay.lineage.trace import load_lineage_section
 from assay.report.formatting import (
     banded_chart,
     bar_chart,
+    condition_text,
     fmt_bytes,
     fmt_fixed,
     fmt_int,
@@ -264,7 +265,7 @@ def _expectation_row(item: ExpectationResult) -> dict[str, Any]:
     column = item.column
     if isinstance(column, list):
         column = ", ".join(map(str, column))
-    kwargs = {k: v for k, v in item.kwargs.items() if k not in ("column", "column_list", "batch_id", "result_format")}
+    kwargs = {k: v for k, v in item.kwargs.items() if k not in ("column", "column_list", "batch_id", "result_format", "row_condition", "condition_parser")}
     examples = []
     for example in item.examples[:VALUE_EXAMPLES]:
         examples.append({"value": preview(example.get("value"), 60), **_where(example.get("_source_file"), example.get("_source_row"))})
@@ -274,6 +275,7 @@ def _expectation_row(item: ExpectationResult) -> dict[str, Any]:
         "type": item.type,
         "column": column or "",
         "expects": preview(", ".join(f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in kwargs.items()), 120),
+        "condition": preview(condition_text(item.kwargs.get("row_condition")), 120),
         "severity": severity,
         "success": success,
         "status": "pass" if success else ("fail-critical" if severity == "critical" else "fail-warning"),

@@ -24,7 +24,6 @@ Direct identifiers are pseudonymised in clean data: their profile gives counts o
 
 from __future__ import annotations
 
-import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,6 @@ import polars as pl
 from assay.config import DomainSpec
 from assay.report.charts import histogram
 from assay.report.formatting import fmt_number, preview
-
-log = logging.getLogger("assay.report")
 
 BINS = 24
 TOP_VALUES = 5
@@ -211,9 +208,6 @@ def load_profile_section(domain: str, inputs: Any) -> dict[str, Any] | None:
     try:
         frame = pl.read_parquet(path)
     except Exception as exc:  # polars raises several error types for unreadable files
-        # A damaged file is what an auditor opens the report to find: the lineage section names it
-        # as not verified, so this section says why it has no profiles instead of failing the page.
-        reason = f"{path}: cannot be read: {str(exc).splitlines()[0]}"
-        log.warning("report %s: column profiles left out: %s", domain, reason)
-        return {"unreadable": reason, "source": path.as_posix()}
-    return {**profile_frame(frame, inputs.spec(domain)), "source": path.as_posix()}
+        # The page still builds: the lineage section says which file no longer matches what its stage wrote.
+        return {"error": f"{path}: cannot be read: {str(exc).splitlines()[0]}", "rows": 0, "columns": [], "alerts": [], "source": path.as_posix()}
+    return {**profile_frame(frame, inputs.spec(domain)), "error": None, "source": path.as_posix()}

@@ -12,7 +12,7 @@ from assay.contracts import TrainingPrivacy, UtilityReport, read_report
 from assay.io import read_json_object
 from assay.metrics.registry import REPORTED, SAMPLES
 from assay.report.charts import heat_map, overlay
-from assay.report.formatting import axis_start, bar_chart, fmt_share
+from assay.report.formatting import axis_start, bar_chart, condition_text, fmt_share
 
 CHART_COLUMNS = 12
 
@@ -107,7 +107,9 @@ def load_utility_section(domain: str, inputs: Any) -> dict[str, Any] | None:
         "worst_pairs": report.pairs_worst_generator[:5],
         "not_applicable": [row for row in report.validity_expectations if row.get("not_applicable")],
         "failed_expectations": [
-            row for row in report.validity_expectations if not row.get("not_applicable") and not (row.get("generator") or {}).get("success", True)
+            {**row, "row_condition": condition_text(row.get("row_condition"))}
+            for row in report.validity_expectations
+            if not row.get("not_applicable") and not (row.get("generator") or {}).get("success", True)
         ],
     }
 
