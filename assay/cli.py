@@ -458,6 +458,31 @@ def diff(
     typer.echo(json.dumps(result, indent=2, ensure_ascii=False, default=str) if as_json else "\n".join(diff_lines(result)))
 
 
+@app.command()
+def reproduced(
+    rev: Annotated[str, typer.Option("--rev", help="The git revision whose committed figures the workspace's are compared with.")] = "HEAD",
+) -> None:
+    """Check that the workspace's DVC metrics are the committed ones, within the run-to-run tolerances.
+
+    Runs `dvc metrics diff` and judges it: a release-gate figure may move by its tolerance (README,
+    Determinism), every other figure must be equal. Names each figure that moved further. Exit 0
+    when the figures reproduced, 1 when some moved too far, 2 when DVC could not compare them.
+
+    Example, after `make demo` on a clean clone: assay reproduced
+    """
+    from assay.metrics.rerun import metrics_diff, moved_too_far
+
+    with _user_errors():
+        diff = metrics_diff(rev)
+    problems = moved_too_far(diff)
+    if problems:
+        typer.echo(f"{len(problems)} figures moved beyond their run-to-run tolerance against {rev}:")
+        typer.echo("\n".join(f"  {line}" for line in problems))
+        raise typer.Exit(1)
+    moved = sum(len(figures) for figures in diff.values())
+    typer.echo(f"the figures committed at {rev} reproduced: {moved} moved, each within its stated tolerance")
+
+
 @app.command("import-raw")
 def import_raw_command(
     params: Annotated[Path, typer.Option(help="Params whose raw_dir lie outside the project (the real profile).")] = Path("params.real.yaml"),

@@ -28,3 +28,18 @@ def test_a_figure_with_no_stated_tolerance_must_be_equal_and_new_or_gone_figures
         "reports/validation/records.json: passed: True -> False (no tolerance stated: must be equal)",
     ]
     assert moved_too_far({}) == []
+
+
+def test_the_command_names_what_moved_and_exits_1(monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    import assay.metrics.rerun as rerun
+    from assay.cli import app
+
+    moved = {"reports/utility/records.json": {"generator.detection_auc": {"old": 0.5, "new": 0.9, "diff": 0.4}}}
+    monkeypatch.setattr(rerun, "metrics_diff", lambda rev: moved)
+    result = CliRunner().invoke(app, ["reproduced"])
+    assert result.exit_code == 1 and "generator.detection_auc: 0.5 -> 0.9" in result.output
+    monkeypatch.setattr(rerun, "metrics_diff", lambda rev: {})
+    result = CliRunner().invoke(app, ["reproduced", "--rev", "v1"])
+    assert result.exit_code == 0 and "committed at v1 reproduced: 0 moved" in result.output

@@ -3,9 +3,8 @@
 After ``make demo`` on a clean clone, the workspace's metrics should be the committed ones: the
 pipeline is deterministic on one machine and thread count, so every figure is equal, except that
 a gate figure may move by its run-to-run tolerance (:data:`assay.metrics.registry.RUN_TO_RUN_TOLERANCE`,
-what another CPU or thread count moves it by). ``.ci/run`` runs this after ``make demo``::
-
-    python -m assay.metrics.rerun            # HEAD against the workspace; exit 1 if a figure moved too far
+what another CPU or thread count moves it by). ``.ci/run`` checks it after ``make demo`` with
+``assay reproduced`` (HEAD against the workspace; exit 1 if a figure moved too far).
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from assay.errors import AssayError
 from assay.metrics.registry import RUN_TO_RUN_TOLERANCE
 
 
@@ -44,23 +44,12 @@ def moved_too_far(diff: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[s
     return problems
 
 
-def main(argv: list[str] | None = None) -> int:
+def metrics_diff(rev: str = "HEAD") -> dict[str, Any]:
+    """``dvc metrics diff --json`` of ``rev`` against the workspace, run with this environment's dvc."""
     dvc = Path(sys.executable).parent / "dvc"  # this environment's dvc, on PATH or not
-    args = [str(dvc), "metrics", "diff", "--json", *(argv if argv is not None else sys.argv[1:])]
+    args = [str(dvc), "metrics", "diff", "--json", rev]
     result = subprocess.run(args, capture_output=True, text=True)
     if result.returncode != 0:
-        print(f"error: {' '.join(args)} failed: {result.stderr.strip().splitlines()[-1] if result.stderr.strip() else result.returncode}")
-        return 2
-    diff = json.loads(result.stdout or "{}")
-    problems = moved_too_far(diff)
-    moved = sum(len(figures) for figures in diff.values())
-    if problems:
-        print(f"metrics: {len(problems)} of the figures moved beyond their tolerance against the committed ones:")
-        print("\n".join(f"  {line}" for line in problems))
-        return 1
-    print(f"metrics: the committed figures reproduced ({moved} moved, each within its stated tolerance)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        last = (result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
+        raise AssayError(f"dvc metrics diff --json {rev} failed: {last}")
+    return json.loads(result.stdout or "{}")
