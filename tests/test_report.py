@@ -181,6 +181,8 @@ def project(tmp_path: Path) -> Path:
         rows=5000,
         rows_with_errors=1,
         encoding="utf-8",
+        encoding_chosen_by="detector",
+        encoding_confidence=0.93,
         delimiter=",",
         line_endings="CRLF",
     )
@@ -238,6 +240,7 @@ def test_numbers_are_shown(project: Path) -> None:
         assert number in summary, number
     ingest = _section(page, "records-ingest")
     assert SOURCE in ingest and "c0ffee" * 10 + "abcd" in ingest and "923.6 KiB" in ingest and "CRLF" in ingest
+    assert "(detector, confidence 93.0%)" in ingest  # a share of 1, shown as a percentage
     cleaning = _section(page, "records-cleaning")
     for text in ("range:time_in_hospital", "allowed:race", "long_stay_other", LONG_STAY):
         assert text in cleaning, text
