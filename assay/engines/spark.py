@@ -16,6 +16,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,10 @@ def session(spec: SparkSpec) -> SparkSession:
             raise AssayError(f"engine: spark: Spark Connect ({url}) needs pyspark's connect extra: pip install 'pyspark[connect]' ({exc})") from None
     if SPARK_SUBMIT_ENV not in os.environ:
         builder = builder.master(spec.master)
+        if spec.master.startswith("local"):
+            # Local workers are processes of this machine: they run this interpreter (with polars and
+            # Assay), not whichever `python3` is first on PATH, unless the user says otherwise.
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = builder.getOrCreate()
     log.info("Spark %s, master %s", spark.version, spark.sparkContext.master)
     return spark
