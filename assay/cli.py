@@ -468,9 +468,9 @@ def reproduced(
     Determinism), every other figure must be equal. Names each figure that moved further. Exit 0
     when the figures reproduced, 1 when some moved too far, 2 when DVC could not compare them.
 
-    Example, after `make demo` on a clean clone: assay reproduced
+    Example: assay reproduced   (after `make demo` on a clean clone)
     """
-    from assay.metrics.rerun import metrics_diff, moved_too_far
+    from assay.reproduced import metrics_diff, moved_too_far
 
     with _user_errors():
         diff = metrics_diff(rev)

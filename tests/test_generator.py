@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -165,6 +168,11 @@ def test_conditional_sampling_cli(demo_params, records_splits, tmp_path: Path) -
     assert report["conditions"] == {"readmitted": "<30"} and report["rows_drawn"] >= 50
     bad = CliRunner().invoke(app, [*args, "--where", "patient_nbr=abc"])
     assert bad.exit_code == 2 and "modelled columns" in bad.output
+    # In a process of its own (as dvc runs it), loading the model draws no transformers progress bar.
+    command = [str(Path(sys.executable).parent / "assay"), *args, "-n", "20"]
+    alone = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert alone.returncode == 0, alone.stderr
+    assert "Loading weights" not in alone.stderr and "it/s]" not in alone.stderr, alone.stderr
 
 
 def test_parse_where_types_values() -> None:

@@ -293,7 +293,9 @@ class Generator(ABC):
         """A trained generator of this variant from ``folder``, whose ``generator.json`` is ``config``."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # "Loading weights" is a bar a steward cannot act on
         try:
             spec = GeneratorSpec.model_validate(config.params)
         except ValidationError as exc:

@@ -4,7 +4,7 @@ against the stated run-to-run tolerances."""
 from __future__ import annotations
 
 from assay.metrics.registry import RUN_TO_RUN_TOLERANCE
-from assay.metrics.rerun import moved_too_far, tolerance_of
+from assay.reproduced import moved_too_far, tolerance_of
 
 
 def test_a_gate_figure_may_move_by_its_tolerance_and_no_further() -> None:
@@ -33,7 +33,7 @@ def test_a_figure_with_no_stated_tolerance_must_be_equal_and_new_or_gone_figures
 def test_the_command_names_what_moved_and_exits_1(monkeypatch) -> None:
     from typer.testing import CliRunner
 
-    import assay.metrics.rerun as rerun
+    import assay.reproduced as rerun
     from assay.cli import app
 
     moved = {"reports/utility/records.json": {"generator.detection_auc": {"old": 0.5, "new": 0.9, "diff": 0.4}}}
