@@ -271,7 +271,7 @@ class PrivacyGuardSpec(StrictModel):
     """Privacy checks during training (assay/generator/privacy_checks.py): which checkpoints may be kept, and when to stop."""
 
     enabled: bool = True
-    privacy_check_every: int = Field(1, ge=1, description="Run the check every this many epochs; only checked epochs can be chosen.")
+    privacy_check_every: int = Field(1, ge=1, description="Run the check every this many epochs, and at the last; only checked epochs can be chosen.")
     privacy_patience: int = Field(2, ge=1, description="Stop after this many checks in a row beyond the threshold.")
     sample_rows: int = Field(1000, ge=16, description="Synthetic rows (units) sampled per check.")
     reference_rows: int = Field(2000, ge=50, description="Train rows, and at most this many dev rows, used as references.")

@@ -253,7 +253,7 @@ class TrainingPlanRecord(Contract):
     """How much the generator trained and why (assay/generator/budget.py)."""
 
     batch_size: int
-    epochs: int
+    epochs: Number  # planned_steps / steps_per_epoch: a budget's last epoch may be partial
     steps_per_epoch: int
     planned_steps: int
     budget: dict[str, int | float] | None

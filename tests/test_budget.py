@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from assay.config import TrainSpec
-from assay.generator.budget import MIN_BATCH, plan_training
+from assay.generator.budget import MIN_BATCH, MIN_PARTIAL_EPOCH, epoch_number, plan_training
 
 
 def spec(**train) -> TrainSpec:
@@ -26,21 +26,35 @@ def test_small_table_gets_enough_steps_per_epoch() -> None:
     planned = plan_training(26_050, 17, spec(budget={"steps": 1500}, tokens_per_batch=16_384, max_epochs=20))
     assert planned.steps_per_epoch >= 100
     assert planned.batch_size == 26_050 // 100
-    assert planned.epochs == round(1500 / planned.steps_per_epoch)
-    assert abs(planned.planned_steps - 1500) <= planned.steps_per_epoch / 2
+    assert planned.planned_steps == 1500  # the steps bought, the last epoch partial
+    assert planned.epochs == pytest.approx(1500 / planned.steps_per_epoch) and planned.epochs != int(planned.epochs)
+    assert "the last one 1500" not in planned.why and f"the last one {1500 % planned.steps_per_epoch} steps" in planned.why
 
 
 def test_large_table_keeps_the_largest_batch_and_buys_fewer_epochs() -> None:
     planned = plan_training(1_000_000, 32, spec(budget={"steps": 3000}, tokens_per_batch=16_384, max_epochs=20))
     assert planned.batch_size == 16_384 // 32
     assert planned.steps_per_epoch == math.ceil(1_000_000 / 512)
-    assert planned.epochs == 2  # 3,000 steps buy about 1.5 passes; at least one, rounded
+    assert planned.planned_steps == 3000 and planned.epochs == pytest.approx(3000 / 1954)  # about 1.5 passes
+
+
+def test_at_least_one_whole_epoch_and_no_sliver_of_one() -> None:
+    one = plan_training(1_000_000, 32, spec(budget={"steps": 100}, tokens_per_batch=16_384))
+    assert one.planned_steps == one.steps_per_epoch and one.epochs == 1
+    # 2.05 epochs: a last epoch of 5% is not worth its evaluation and privacy check
+    per_epoch = plan_training(20_000, 20, spec(budget={"steps": 1000})).steps_per_epoch
+    sliver = int(per_epoch * (2 + MIN_PARTIAL_EPOCH / 2))
+    assert plan_training(20_000, 20, spec(budget={"steps": sliver})).planned_steps == 2 * per_epoch
+
+
+def test_epoch_number_counts_a_partial_epoch_as_the_next() -> None:
+    assert [epoch_number(value) for value in (None, 0.5, 1.0, 2.0, 2.37, 3.0)] == [0, 1, 1, 2, 3, 3]
 
 
 def test_tiny_table_stops_at_min_batch_and_max_epochs() -> None:
     planned = plan_training(500, 20, spec(budget={"steps": 5000}, max_epochs=15))
     assert planned.batch_size == MIN_BATCH
-    assert planned.epochs == 15
+    assert planned.epochs == 15 and planned.planned_steps == 15 * planned.steps_per_epoch
     assert "not all spent" in planned.why
 
 
@@ -66,7 +80,7 @@ def test_minutes_budget_buys_steps_from_the_timing() -> None:
     planned = plan_training(20_000, 20, spec(budget={"minutes": 2}, max_epochs=50, min_steps=500), step_seconds)
     assert seen == [planned.batch_size]
     affordable = int(2 * 60 * 0.75 / 0.1)
-    assert planned.epochs == round(affordable / planned.steps_per_epoch)
+    assert planned.planned_steps == affordable
     assert planned.seconds_per_step == 0.1
     with pytest.raises(ValueError, match="step_seconds"):
         plan_training(20_000, 20, spec(budget={"minutes": 2}))

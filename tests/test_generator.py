@@ -71,12 +71,15 @@ def test_model_dir_holds_model_tokenizer_generator_config_and_metrics(demo_param
 @pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_step_budget_sizes_the_batch_from_the_table(demo_params, records_splits, tmp_path: Path) -> None:
     train_rows = pl.read_parquet(records_splits[0]).height
-    budget = {"budget": {"steps": 60}, "min_steps_per_epoch": 20, "max_epochs": 10, "tokens_per_batch": 16384, "patience": 10}
+    budget = {"budget": {"steps": 70}, "min_steps_per_epoch": 20, "max_epochs": 10, "tokens_per_batch": 16384, "patience": 10}
     _, metrics = train_tiny(demo_params, records_splits, tmp_path, train=budget)
     plan = metrics["plan"]
     assert plan["batch_size"] == max(16, train_rows // 20) and plan["steps_per_epoch"] >= 20
-    assert plan["epochs"] == round(60 / plan["steps_per_epoch"]) and metrics["epochs_run"] == plan["epochs"]
-    assert "budget 60 steps" in plan["why"] and not metrics["stopped_by_deadline"]
+    assert plan["planned_steps"] == 70 and plan["steps_per_epoch"] * 3 < 70  # a partial fourth epoch
+    # every step bought is run, and the partial epoch is evaluated like the whole ones
+    assert metrics["epochs_run"] == pytest.approx(70 / plan["steps_per_epoch"]) and not metrics["stopped_early"]
+    assert len(metrics["dev_loss_per_epoch"]) == 4
+    assert "budget 70 steps" in plan["why"] and not metrics["stopped_by_deadline"]
 
 
 @pytest.mark.slow  # trains a generator or runs a full evaluation

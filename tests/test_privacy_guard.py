@@ -120,6 +120,21 @@ def test_chosen_checkpoint_is_the_best_dev_loss_among_those_within_the_threshold
 
 
 @pytest.mark.slow  # trains a generator or runs a full evaluation
+def test_a_budgets_partial_last_epoch_is_checked_and_may_be_chosen(demo_params, records_splits, tmp_path: Path) -> None:
+    # 2.5 epochs bought, checks every 2: epoch 2 is checked, and so is the partial third (the last).
+    base = guarded_spec(demo_params, privacy_check_every=2)
+    per_epoch = 20
+    train = {**TINY["train"], "budget": {"steps": int(per_epoch * 2.5)}, "min_steps_per_epoch": per_epoch, "max_epochs": 10, "patience": 10}
+    spec = GeneratorSpec.model_validate({**base.model_dump(), "train": train})
+    metrics = train_guarded(spec, records_splits, tmp_path, ScriptedVerdicts("records", spec, iter([False, True])))
+    assert metrics["plan"]["epochs"] != int(metrics["plan"]["epochs"])
+    checks = metrics["privacy"]["checks"]
+    assert [c["epoch"] for c in checks] == [2, 3] and [c["within_threshold"] for c in checks] == [False, True]
+    assert metrics["privacy"]["chosen_epoch"] == 3 and metrics["best_epoch"] == 3
+    assert metrics["epochs_run"] == pytest.approx(metrics["plan"]["epochs"])
+
+
+@pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_no_qualifying_checkpoint_fails_and_saves_nothing(demo_params, records_splits, tmp_path: Path) -> None:
     spec = guarded_spec(demo_params, privacy_patience=2)
     with pytest.raises(AssayError, match="no checkpoint passed the privacy check"):

@@ -179,7 +179,7 @@ class Generator(ABC):
             "best_dev_loss": best_loss,
             "best_epoch": best_epoch,
             "epochs_run": dev_losses[-1][0],
-            "stopped_early": dev_losses[-1][0] < plan.epochs,
+            "stopped_early": trainer.state.global_step < trainer.state.max_steps,
             "stopped_by_deadline": bool(deadline and deadline.stopped_at is not None),
             "plan": plan.as_dict(),
             "train_loss": result.training_loss,

@@ -6,8 +6,10 @@ Two ways, chosen by ``train.budget``:
   comes from the table's size, so that every epoch has at least ``train.min_steps_per_epoch``
   optimiser steps (a 26,000-row table at 16,384 tokens per batch got 28 steps an epoch and learnt
   little), never above ``train.tokens_per_batch`` tokens nor under :data:`MIN_BATCH` rows. The
-  epochs are as many as the budget buys, at most ``train.max_epochs``; early stopping on dev loss
-  still ends a run sooner. A minutes budget is turned into steps by timing a few optimiser steps
+  Trainer runs exactly the steps the budget buys (``max_steps``), at most ``train.max_epochs``
+  epochs: the last epoch may be partial, and is evaluated, checked and saved like the others (whole
+  epochs only wasted up to half an epoch: 2.37 epochs bought on real records trained 2). Early
+  stopping on dev loss still ends a run sooner. A minutes budget is turned into steps by timing a few optimiser steps
   first (:func:`seconds_per_step`); when that buys fewer than ``train.min_steps``, the batch is
   cut (down to :data:`MIN_BATCH`) to buy about that many. It depends on the machine: the steps it bought are in
   ``metrics.json`` (``plan``), and ``budget: {steps: N}`` with them repeats the run anywhere.
@@ -31,14 +33,18 @@ from assay.generator.distributed import from_main_process
 MIN_BATCH = 16  # rows; below this a step's gradient is mostly noise and the CPU idles between steps
 CALIBRATION_STEPS = 6  # optimiser steps timed for a minutes budget (the first is dropped: warm-up)
 EVALUATION_SHARE = 0.25  # of a minutes budget, kept for dev loss, privacy checks and checkpoints
+MIN_PARTIAL_EPOCH = 0.1  # a last partial epoch shorter than this share of an epoch is not worth its evaluation
 
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    """What the Trainer is told: rows per batch, epochs, and why (for the log and ``metrics.json``)."""
+    """What the Trainer is told: rows per batch, steps, and why (for the log and ``metrics.json``).
+
+    ``epochs`` is ``planned_steps / steps_per_epoch``: with a budget, the last epoch may be partial.
+    """
 
     batch_size: int
-    epochs: int
+    epochs: float
     steps_per_epoch: int
     planned_steps: int
     budget: dict[str, Any] | None
@@ -82,10 +88,19 @@ def plan_training(train_rows: int, seq_len: int, train: TrainSpec, step_seconds:
             seconds = step_seconds(batch)
             affordable = max(1, int(training_seconds / seconds))
         bought = f"{train.budget.minutes:g} minutes, {affordable:,} steps at {seconds:.3f} s a step"
-    epochs = max(1, min(train.max_epochs, round(affordable / per_epoch)))
-    capped = " (max_epochs: the budget is not all spent)" if affordable / per_epoch > train.max_epochs + 0.5 else ""
-    why = f"budget {bought}: {epochs} epochs of {per_epoch} steps, {batch} rows per batch{capped}"
-    return TrainingPlan(batch, epochs, per_epoch, epochs * per_epoch, budget, seconds, why)
+    steps = max(per_epoch, min(train.max_epochs * per_epoch, affordable))  # at least one whole epoch
+    if steps % per_epoch < MIN_PARTIAL_EPOCH * per_epoch:
+        steps -= steps % per_epoch
+    capped = " (max_epochs: the budget is not all spent)" if affordable > train.max_epochs * per_epoch else ""
+    partial = f", the last one {steps % per_epoch} steps" if steps % per_epoch else ""
+    why = f"budget {bought}: {steps:,} steps, {steps / per_epoch:.2f} epochs of {per_epoch} steps{partial}, {batch} rows per batch{capped}"
+    return TrainingPlan(batch, steps / per_epoch, per_epoch, steps, budget, seconds, why)
+
+
+def epoch_number(epoch: float | None) -> int:
+    """The number of the epoch the Trainer's ``state.epoch`` is in: 2.0 is the end of epoch 2, and
+    2.37 the end of a partial third one (rounding would call both epoch 2)."""
+    return math.ceil((epoch or 0) - 1e-9)
 
 
 def seconds_per_step(model: Any, dataset: Any, collator: Any, bf16: bool, device: str, steps: int = CALIBRATION_STEPS) -> Callable[[int], float]:
@@ -125,7 +140,8 @@ def seconds_per_step(model: Any, dataset: Any, collator: Any, bf16: bool, device
 
 
 def deadline_callback(minutes: float):
-    """Stop at the end of the epoch after which another would overrun a minutes budget.
+    """Stop at the end of the epoch after which the next (whole, or the plan's partial last one)
+    would overrun a minutes budget.
 
     The plan's epochs come from a timing taken before training; dev loss, privacy checks and a
     busy machine can make epochs longer than that timing says, and the budget is a promise.
@@ -137,15 +153,19 @@ def deadline_callback(minutes: float):
         def __init__(self) -> None:
             self.started = time.perf_counter()
             self.epoch_started = self.started
+            self.epoch_first_step = 0
             self.stopped_at: float | None = None
 
         def on_epoch_begin(self, args, state, control, **kwargs):  # noqa: ANN001
             self.epoch_started = time.perf_counter()
+            self.epoch_first_step = state.global_step
 
         def on_epoch_end(self, args, state, control, **kwargs):  # noqa: ANN001
             now = time.perf_counter()
+            steps_run = max(1, state.global_step - self.epoch_first_step)
+            next_epoch = (now - self.epoch_started) * min(1.0, (state.max_steps - state.global_step) / steps_run)
             # Data-parallel processes keep their own clocks; the main process's decides for all.
-            if from_main_process(now + (now - self.epoch_started) - self.started > minutes * 60):
+            if from_main_process(now + next_epoch - self.started > minutes * 60):
                 self.stopped_at = state.epoch
                 control.should_training_stop = True
 

@@ -39,6 +39,7 @@ import polars as pl
 
 from assay.config import PrivacyGuardSpec
 from assay.data.split import one_row_per_group, unit_interval
+from assay.generator.budget import epoch_number
 from assay.generator.distributed import from_main_process
 from assay.io import write_json
 from assay.metrics.privacy import closer_to_train_flags, exact_copy_flags, exact_copy_rate, mixed_distance_to_closest, raw_row_hashes, verbatim_span_flags
@@ -297,9 +298,11 @@ def privacy_callback(run_check: Any, spec: PrivacyGuardSpec, live: Any, record: 
         def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):  # noqa: ANN001
             if metrics is None:
                 return
-            epoch = int(round(state.epoch or 0))
+            epoch = epoch_number(state.epoch)
             metrics["eval_selection_loss"] = NOT_CHOSEN
-            if epoch % spec.privacy_check_every:
+            # The last checkpoint is always checked: a budget's partial last epoch, or the epoch a
+            # deadline stops at, may fall between checks.
+            if epoch % spec.privacy_check_every and not control.should_training_stop:
                 return
             started = time.perf_counter()
             result = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -20,7 +21,7 @@ import polars as pl
 from assay.config import GeneratorSpec
 from assay.data.split import row_groups
 from assay.errors import AssayError
-from assay.generator.budget import TrainingPlan
+from assay.generator.budget import TrainingPlan, epoch_number
 from assay.generator.distributed import DiscardedLive, is_main_process, rows_per_process
 from assay.generator.model import Device
 from assay.generator.privacy_checks import NOT_CHOSEN, PrivacyLog
@@ -81,7 +82,7 @@ def epoch_curves_callback(live: Any):
                 self.train_loss = float(logs["loss"])
 
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):  # noqa: ANN001
-            live.step = int(round(state.epoch or 0))
+            live.step = epoch_number(state.epoch)
             if self.train_loss is not None:
                 live.log_metric("train/loss", self.train_loss)
             if metrics and "eval_loss" in metrics:
@@ -117,7 +118,7 @@ def epoch_log_callback(domain: str):
             log.info(
                 "train %s: epoch %d of %d: train loss %s, dev loss %s",
                 domain,
-                round(state.epoch or 0),
+                epoch_number(state.epoch),
                 args.num_train_epochs,
                 "—" if self.train_loss is None else f"{self.train_loss:.4f}",
                 "—" if dev is None else f"{dev:.4f}",
@@ -177,7 +178,10 @@ def training_arguments(spec: GeneratorSpec, device: Device, plan: TrainingPlan, 
         per_device_train_batch_size=rows_per_process(plan.batch_size),
         per_device_eval_batch_size=rows_per_process(plan.batch_size) * 2,
         gradient_accumulation_steps=spec.train.grad_accum,
-        num_train_epochs=plan.epochs,
+        num_train_epochs=math.ceil(plan.epochs),
+        # A budget buys steps, and its last epoch may be partial (assay/generator/budget.py); fixed
+        # epochs leave the count of steps to the Trainer, which knows each process's share of the rows.
+        max_steps=plan.planned_steps if plan.budget is not None else -1,
         learning_rate=spec.train.learning_rate,
         weight_decay=spec.train.weight_decay,
         lr_scheduler_type="cosine",
@@ -282,7 +286,7 @@ def best_checkpoint(state: Any, guard: tuple[Any, PrivacyLog] | None) -> tuple[f
     evaluation = next(entry for entry in state.log_history if "eval_loss" in entry and entry.get("step") == step)
     if guard is None:
         return evaluation["epoch"], evaluation["eval_loss"], None
-    chosen = next((check for check in guard[1].checks if check["epoch"] == int(round(evaluation["epoch"]))), None)
+    chosen = next((check for check in guard[1].checks if check["epoch"] == epoch_number(evaluation["epoch"])), None)
     if chosen is None or not chosen["within_threshold"] or state.best_metric >= NOT_CHOSEN:
         return evaluation["epoch"], evaluation["eval_loss"], None  # no checkpoint may be kept: privacy_summary says so
     return chosen["epoch"], chosen["dev_loss"], chosen
