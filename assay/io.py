@@ -89,6 +89,24 @@ def write_parquet(frame: pl.DataFrame, path: Path | str) -> None:
         frame.write_parquet(tmp, **PARQUET_OPTIONS)
 
 
+@contextmanager
+def reading(path: Path | str) -> Iterator[None]:
+    """Turn any failure to read ``path`` (polars raises several error types for a damaged or
+    foreign file) into the one-line error ``<path>: cannot be read: <first line of the cause>``."""
+    try:
+        yield
+    except AssayError:
+        raise
+    except Exception as exc:
+        raise AssayError(f"{path}: cannot be read: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
+def read_parquet(path: Path | str, columns: list[str] | None = None) -> pl.DataFrame:
+    """A Parquet file, or :func:`reading`'s one-line error when it cannot be read."""
+    with reading(path):
+        return pl.read_parquet(path, columns=columns)
+
+
 def row_group_sizes(rows: int) -> list[int]:
     """The row groups polars writes for a frame of ``rows`` rows held in one piece.
 

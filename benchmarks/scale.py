@@ -137,7 +137,7 @@ def phases(folder: Path) -> None:
     timed(tabular, "finish_interim", "ingest: finish (_raw, over-long fields)")
     timed(sources, "sha256_file", "ingest: sha256 of the source")
     timed(clean, "raw_identifiers", "clean: raw identifiers (first read)")
-    timed(clean, "_normalise", "clean: normalise")
+    timed(clean, "normalise", "clean: normalise")
     timed(clean._Duplicates, "keep", "clean: dedupe")
     timed(clean, "_treat_personal_data", "clean: personal data")
     timed(clean, "pseudonymise", "clean: pseudonymise")

@@ -44,7 +44,7 @@ from scale import RETAIL, build  # noqa: E402
 
 from assay.columns import INGEST_ERROR  # noqa: E402
 from assay.config import ColumnSpec, DomainSpec, SparkSpec, load_params  # noqa: E402
-from assay.data.clean import _ORDER, Cleaner, clean_file  # noqa: E402
+from assay.data.clean import ORDER_COLUMN, Cleaner, clean_file  # noqa: E402
 from assay.engines import spark as engine  # noqa: E402
 
 DOMAIN = "transactions"
@@ -220,7 +220,7 @@ def main() -> None:
 def spark_row_index() -> Any:
     from pyspark.sql import functions as F
 
-    return F.col("_metadata.row_index").alias(_ORDER)
+    return F.col("_metadata.row_index").alias(ORDER_COLUMN)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Atomic writes: a killed write leaves a temporary, the next write removes it, and neither git nor
-DVC ever sees one."""
+DVC ever sees one. Reads: a file that cannot be read is a one-line error naming it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import sys
 import polars as pl
 import pytest
 
-from assay.io import atomic_dir, write_json, write_parquet
+from assay.errors import AssayError
+from assay.io import atomic_dir, read_parquet, reading, write_json, write_parquet
 
 from .conftest import REPO_ROOT
 
@@ -50,3 +51,19 @@ def test_git_and_dvc_ignore_temporaries(path):
     assert git.returncode == 0, f"git does not ignore {path}"
     dvc = subprocess.run([sys.executable, "-m", "dvc", "check-ignore", "-q", path], cwd=REPO_ROOT, env={"DVC_NO_ANALYTICS": "1", "PATH": ""})
     assert dvc.returncode == 0, f"dvc does not ignore {path}"
+
+
+def test_an_unreadable_parquet_file_is_one_line_naming_it(tmp_path):
+    path = tmp_path / "clean.parquet"
+    path.write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(AssayError) as caught:
+        read_parquet(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: cannot be read: ") and "\n" not in message
+    write_parquet(pl.DataFrame({"a": [1, 2], "b": ["x", "y"]}), path)
+    assert read_parquet(path, columns=["b"]).to_dict(as_series=False) == {"b": ["x", "y"]}
+
+
+def test_reading_keeps_our_own_errors_as_they_are(tmp_path):
+    with pytest.raises(AssayError, match="^already clear$"), reading(tmp_path / "x.parquet"):
+        raise AssayError("already clear")

@@ -343,6 +343,14 @@ def test_quarantine_file_missing_is_said(project: Path) -> None:
     assert "was not found" in cleaning and "range:time_in_hospital" in cleaning
 
 
+def test_a_damaged_quarantine_file_is_said_and_the_page_still_builds(project: Path) -> None:
+    (project / "data" / "quarantine" / "records.parquet").write_bytes(b"PAR1 not really parquet")
+    _, page = _report(project)
+    cleaning = _section(page, "records-cleaning")
+    assert '<p class="error">' in cleaning and "records.parquet: cannot be read" in cleaning
+    assert "range:time_in_hospital" in cleaning  # the rule counts still show, from the clean report
+
+
 def test_output_is_deterministic(project: Path) -> None:
     out, first = _report(project)
     _, second = _report(project)

@@ -47,7 +47,7 @@ PSEUDONYM_KEY_ENV = "ASSAY_PSEUDONYM_KEY"
 DEMO_PSEUDONYM_KEY = "assay-demo-key-not-secret"
 VALUE_PREVIEW = 60
 MOJIBAKE_HINT = r"[ÃÂâ€ï¿½Ð]"
-_ORDER = "_order"
+ORDER_COLUMN = "_order"
 
 _TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true/false", "date": "a date", "datetime": "a date-time"}
 _TRUE = ["true", "yes", "y", "1", "t"]
@@ -142,7 +142,7 @@ def _unicode_normal_form(values: pl.Series, form: str) -> pl.Series:
     return values if at.is_empty() else values.clone().scatter(at, values.gather(at).str.normalize(form))
 
 
-def _normalise(frame: pl.DataFrame, domain: DomainSpec, columns: list[str] | None = None) -> tuple[pl.DataFrame, dict[str, int]]:
+def normalise(frame: pl.DataFrame, domain: DomainSpec, columns: list[str] | None = None) -> tuple[pl.DataFrame, dict[str, int]]:
     """Normalise ``columns`` (default: all the domain's) as the clean spec says; counts of what changed."""
     spec = domain.clean
     columns = list(domain.columns) if columns is None else columns
@@ -303,7 +303,7 @@ def _treat_personal_data(frame: pl.DataFrame, actions: dict[str, str], raw_ids: 
     return frame
 
 
-_FINGERPRINT_SEEDS = (0x5EED1, 0xA55A2)
+FINGERPRINT_SEEDS = (0x5EED1, 0xA55A2)
 EXAMPLE_DUPLICATES = 20
 
 
@@ -342,7 +342,7 @@ class _Duplicates:
         """The rows of a batch that repeat no earlier row, of this batch or an earlier one."""
         height = parseable.height
         values = parseable.select(self.subset)
-        fp1, fp2 = (values.hash_rows(seed) for seed in _FINGERPRINT_SEEDS)
+        fp1, fp2 = (values.hash_rows(seed) for seed in FINGERPRINT_SEEDS)
         position = pl.int_range(height, dtype=pl.Int64, eager=True)
         first_at = pl.DataFrame({"_fp1": fp1, "_at": position}).select(pl.col("_at").first().over("_fp1")).to_series()
         repeats = position.filter(first_at != position)
@@ -444,7 +444,7 @@ def raw_identifiers(batches: Iterable[pl.DataFrame], domain: DomainSpec) -> pl.S
         return None
     parts = []
     for batch in batches:
-        normalised, _ = _normalise(batch.select(identifiers), domain, identifiers)
+        normalised, _ = normalise(batch.select(identifiers), domain, identifiers)
         parts.extend(normalised[name].drop_nulls().unique() for name in identifiers)
     if not parts:
         return pl.Series(dtype=pl.String)
@@ -509,7 +509,7 @@ class Cleaner:
 
     def batch(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         """(clean, quarantine, restricted) rows of the next batch of interim rows."""
-        frame = self.normalised(frame.with_row_index(_ORDER, offset=self.rows_in))
+        frame = self.normalised(frame.with_row_index(ORDER_COLUMN, offset=self.rows_in))
         broken = frame.filter(pl.col(INGEST_ERROR).is_not_null())
         parseable = frame.filter(pl.col(INGEST_ERROR).is_null())
         if self.duplicates:
@@ -518,8 +518,8 @@ class Cleaner:
         if self.first_keys:
             typed = self.first_keys.mark(typed)
         clean, rejected = self.checked(typed)
-        quarantine, restricted = self.finished(pl.concat([self.broken(broken), rejected], how="diagonal").sort(_ORDER))
-        return clean.drop(_ORDER), quarantine.drop(_ORDER), restricted.drop(_ORDER)
+        quarantine, restricted = self.finished(pl.concat([self.broken(broken), rejected], how="diagonal").sort(ORDER_COLUMN))
+        return clean.drop(ORDER_COLUMN), quarantine.drop(ORDER_COLUMN), restricted.drop(ORDER_COLUMN)
 
     # The phases of a batch. Each one is row-local, given what spans batches (raw identifiers,
     # dedupe, first keys), and adds to the report's counts: the Spark engine
@@ -530,7 +530,7 @@ class Cleaner:
         if RAW_RESTRICTED not in frame.columns:  # interim data from a reader that keeps no identifiers
             frame = frame.with_columns(pl.lit(None, pl.String).alias(RAW_RESTRICTED))
         self.rows_in += frame.height
-        frame, normalised = _normalise(frame, self.domain)
+        frame, normalised = normalise(frame, self.domain)
         self.normalised_counts.update(normalised)
         return frame
 
@@ -553,7 +553,7 @@ class Cleaner:
         good = checked.filter(is_good)
         good = good.with_columns([pseudonymise(good[name], self.key) for name in self.identifiers])
         clean = good.with_columns(*self.derived, *self.personal_flags).select(
-            _ORDER,
+            ORDER_COLUMN,
             *self.columns,
             *self.flag_names,
             *[d.name for d in self.spec.derived],
@@ -565,12 +565,14 @@ class Cleaner:
 
         # Reasons are worded only for the rows that keep them.
         rejected = checked.filter(~is_good).with_columns(self.reasons.alias("_reason"))
-        rejected = rejected.select(_ORDER, *[pl.col(f"{name}__raw").alias(name) for name in self.columns], *PROVENANCE, RAW, "_rule", "_reason")
+        rejected = rejected.select(ORDER_COLUMN, *[pl.col(f"{name}__raw").alias(name) for name in self.columns], *PROVENANCE, RAW, "_rule", "_reason")
         return clean, rejected.with_columns(pl.lit(None, pl.String).alias(RAW_RESTRICTED))
 
     def broken(self, broken: pl.DataFrame) -> pl.DataFrame:
         """Rows ingest could not parse, in quarantine's layout."""
-        broken = broken.select(_ORDER, *self.columns, *PROVENANCE, RAW, RAW_RESTRICTED, pl.lit("ingest").alias("_rule"), pl.col(INGEST_ERROR).alias("_reason"))
+        broken = broken.select(
+            ORDER_COLUMN, *self.columns, *PROVENANCE, RAW, RAW_RESTRICTED, pl.lit("ingest").alias("_rule"), pl.col(INGEST_ERROR).alias("_reason")
+        )
         if self.actions:
             # A broken line's free text is not split into columns: mask personal data in all of it.
             shown = personal_data.masked(RAW)
@@ -579,7 +581,9 @@ class Cleaner:
 
     def finished(self, quarantine: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(quarantine, restricted) rows from rows in quarantine's layout; both keep ``_order``."""
-        restricted = quarantine.filter(pl.col(RAW_RESTRICTED).is_not_null()).select(_ORDER, *PROVENANCE, "_rule", "_reason", pl.col(RAW_RESTRICTED).alias(RAW))
+        restricted = quarantine.filter(pl.col(RAW_RESTRICTED).is_not_null()).select(
+            ORDER_COLUMN, *PROVENANCE, "_rule", "_reason", pl.col(RAW_RESTRICTED).alias(RAW)
+        )
         # Quarantine is read by stewards, but it is still no place for raw identifiers: ids are
         # pseudonymised, reasons never repeat them, and ``_raw`` has them masked (assay.ingest.tabular).
         quarantine = quarantine.with_columns([pseudonymise(quarantine[name], self.key) for name in self.identifiers]).drop(RAW_RESTRICTED)
@@ -665,7 +669,7 @@ def clean_frame(frame: pl.DataFrame, domain: DomainSpec, key: bytes, batch_rows:
     return CleanResult(clean=clean, quarantine=quarantine, restricted=restricted, report=cleaner.report())
 
 
-def _parquet_batches(path: Path, rows: int) -> Iterator[pl.DataFrame]:
+def parquet_batches(path: Path, rows: int) -> Iterator[pl.DataFrame]:
     """A Parquet file in batches of about ``rows`` rows, read one at a time along its row groups.
 
     (polars' own batched reading reads ahead as far as memory allows; this holds one batch.) The
@@ -693,11 +697,11 @@ def clean_file(
     """
     identifiers = [name for name, column in domain.columns.items() if column.identifier]
     scan = pl.scan_parquet(interim)
-    raw_ids = raw_identifiers((batch.select(identifiers) for batch in _parquet_batches(interim, batch_rows)), domain) if identifiers else None
+    raw_ids = raw_identifiers((batch.select(identifiers) for batch in parquet_batches(interim, batch_rows)), domain) if identifiers else None
     cleaner = Cleaner(domain, key, raw_ids)
     writers = [ParquetBatchWriter(path) for path in (out, quarantine, restricted)]
     try:
-        for batch in _parquet_batches(interim, batch_rows):
+        for batch in parquet_batches(interim, batch_rows):
             for writer, rows in zip(writers, cleaner.batch(batch), strict=True):
                 writer.write(rows)
         if cleaner.rows_in == 0:

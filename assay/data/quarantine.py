@@ -25,7 +25,7 @@ import polars as pl
 
 from assay.columns import PROVENANCE, RAW
 from assay.errors import AssayError
-from assay.io import atomic_path, write_parquet
+from assay.io import atomic_path, read_parquet, write_parquet
 
 log = logging.getLogger("assay.quarantine")
 
@@ -38,10 +38,7 @@ def read_quarantine(path: Path, domain: str) -> pl.DataFrame:
     """The quarantine file, or a one-line error saying which stage makes it."""
     if not path.is_file():
         raise AssayError(f"{path}: quarantine not found; run `assay clean --domain {domain}` (or `dvc repro clean@{domain}`) first")
-    try:
-        return pl.read_parquet(path)
-    except Exception as exc:  # polars raises several error types for unreadable files
-        raise AssayError(f"{path}: cannot be read: {str(exc).splitlines()[0]}") from None
+    return read_parquet(path)
 
 
 def select_rows(quarantine: pl.DataFrame, rule: str | None = None, limit: int | None = None) -> pl.DataFrame:

@@ -33,7 +33,7 @@ import polars as pl
 
 from assay.columns import INGEST_ERROR, RAW_RESTRICTED, SOURCE_FILE, SOURCE_ROW
 from assay.config import DomainSpec, SparkSpec
-from assay.data.clean import _FINGERPRINT_SEEDS, _ORDER, CLEAN_BATCH_ROWS, EXAMPLE_DUPLICATES, Cleaner, _normalise, _parquet_batches
+from assay.data.clean import CLEAN_BATCH_ROWS, EXAMPLE_DUPLICATES, FINGERPRINT_SEEDS, ORDER_COLUMN, Cleaner, normalise, parquet_batches
 from assay.engines import spark as engine
 from assay.io import ParquetBatchWriter
 
@@ -64,7 +64,7 @@ def _identifier_values(domain: DomainSpec, batches: Iterable[pa.RecordBatch]) ->
 
     identifiers = [name for name, column in domain.columns.items() if column.identifier]
     for batch in batches:
-        normalised, _ = _normalise(pl.from_arrow(batch), domain, identifiers)  # type: ignore[arg-type]
+        normalised, _ = normalise(pl.from_arrow(batch), domain, identifiers)  # type: ignore[arg-type]
         values = pl.concat([normalised[name].drop_nulls().unique() for name in identifiers]).unique()
         yield pa.record_batch([values.to_arrow().cast(pa.string())], names=["value"])
 
@@ -84,7 +84,7 @@ def _a_frame(cleaner: Cleaner, frame: pl.DataFrame) -> pl.DataFrame:
     quarantine, restricted = cleaner.finished(cleaner.broken(broken))
     subset = parseable.select(cleaner.spec.dedupe_subset or cleaner.columns)
     # The polars path's fingerprint (two seeded 64-bit row hashes), as signed integers for Spark.
-    fingerprint = [subset.hash_rows(seed).reinterpret(signed=True).alias(name) for seed, name in zip(_FINGERPRINT_SEEDS, _FP, strict=True)]
+    fingerprint = [subset.hash_rows(seed).reinterpret(signed=True).alias(name) for seed, name in zip(FINGERPRINT_SEEDS, _FP, strict=True)]
     typed = cleaner.typed(parseable.with_columns(fingerprint))
     return _union({TYPED: typed, QUARANTINE: quarantine, RESTRICTED: restricted})
 
@@ -120,7 +120,7 @@ class _Schemas:
     """The polars schemas of each pass's parts, from running the phases on no rows (the polars path's schemas too)."""
 
     def __init__(self, cleaner: Cleaner, interim: pl.Schema) -> None:
-        empty = pl.DataFrame(schema=interim).with_row_index(_ORDER).with_columns(pl.col(_ORDER).cast(pl.Int64))
+        empty = pl.DataFrame(schema=interim).with_row_index(ORDER_COLUMN).with_columns(pl.col(ORDER_COLUMN).cast(pl.Int64))
         a = _a_frame(cleaner, empty)
         self.a = a.schema
         self.typed = pl.Schema({**a.schema[TYPED].to_schema(), "_key_repeated": pl.Boolean, "_key_first_line": pl.Int64})  # type: ignore[union-attr]
@@ -141,9 +141,9 @@ def _without_duplicates(typed: DataFrame, cleaner: Cleaner) -> tuple[DataFrame, 
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    first = Window.partitionBy(*_FP).orderBy(_ORDER)
+    first = Window.partitionBy(*_FP).orderBy(ORDER_COLUMN)
     repeats = (
-        typed.select(*_FP, _ORDER, SOURCE_FILE, SOURCE_ROW)
+        typed.select(*_FP, ORDER_COLUMN, SOURCE_FILE, SOURCE_ROW)
         .withColumns({"_of_file": F.first(SOURCE_FILE).over(first), "_of_row": F.first(SOURCE_ROW).over(first), "_nth": F.row_number().over(first)})
         .filter("_nth > 1")
         .persist()
@@ -151,9 +151,9 @@ def _without_duplicates(typed: DataFrame, cleaner: Cleaner) -> tuple[DataFrame, 
     duplicates = cleaner.duplicates
     assert duplicates is not None
     duplicates.count = repeats.count()
-    examples = repeats.orderBy(_ORDER).limit(EXAMPLE_DUPLICATES).select(SOURCE_FILE, SOURCE_ROW, "_of_file", "_of_row").collect()
+    examples = repeats.orderBy(ORDER_COLUMN).limit(EXAMPLE_DUPLICATES).select(SOURCE_FILE, SOURCE_ROW, "_of_file", "_of_row").collect()
     duplicates.examples = [{SOURCE_FILE: row[0], SOURCE_ROW: row[1], "duplicate_of_file": row[2], "duplicate_of_row": row[3]} for row in examples]
-    return typed.join(repeats.select(_ORDER), on=_ORDER, how="left_anti"), repeats
+    return typed.join(repeats.select(ORDER_COLUMN), on=ORDER_COLUMN, how="left_anti"), repeats
 
 
 def _with_key_marks(typed: DataFrame, key: list[str] | None) -> DataFrame:
@@ -166,15 +166,15 @@ def _with_key_marks(typed: DataFrame, key: list[str] | None) -> DataFrame:
 
     if not key:
         return typed.withColumns({"_key_repeated": F.lit(False), "_key_first_line": F.lit(None).cast("long")})
-    first = Window.partitionBy(*key).orderBy(_ORDER)
+    first = Window.partitionBy(*key).orderBy(ORDER_COLUMN)
     repeats = (
-        typed.select(*key, _ORDER, SOURCE_ROW)
+        typed.select(*key, ORDER_COLUMN, SOURCE_ROW)
         .dropna(subset=key)
         .withColumns({"_key_first_line": F.first(SOURCE_ROW).over(first), "_nth": F.row_number().over(first)})
         .filter("_nth > 1")
-        .select(_ORDER, "_key_first_line", F.lit(True).alias("_key_repeated"))
+        .select(ORDER_COLUMN, "_key_first_line", F.lit(True).alias("_key_repeated"))
     )
-    return typed.join(repeats, on=_ORDER, how="left").fillna(False, subset=["_key_repeated"])
+    return typed.join(repeats, on=ORDER_COLUMN, how="left").fillna(False, subset=["_key_repeated"])
 
 
 def _write(frame: DataFrame, schema: pl.Schema, path: Path) -> None:
@@ -190,15 +190,15 @@ def _write(frame: DataFrame, schema: pl.Schema, path: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".spark.{path.name}.", suffix=".tmp", dir=path.parent))
     writer = ParquetBatchWriter(path)
     try:
-        frame.orderBy(_ORDER).write.mode("overwrite").parquet(engine.path_uri(staging / "parts"))
-        writer.write(pl.DataFrame(schema=schema).drop(_ORDER))
+        frame.orderBy(ORDER_COLUMN).write.mode("overwrite").parquet(engine.path_uri(staging / "parts"))
+        writer.write(pl.DataFrame(schema=schema).drop(ORDER_COLUMN))
         last = -1
         for part in sorted((staging / "parts").glob("part-*.parquet")):
-            for batch in _parquet_batches(part, CLEAN_BATCH_ROWS):
-                if batch.height and batch[_ORDER][0] <= last:
+            for batch in parquet_batches(part, CLEAN_BATCH_ROWS):
+                if batch.height and batch[ORDER_COLUMN][0] <= last:
                     raise RuntimeError(f"{path}: Spark wrote the rows out of order ({part.name})")
-                last = batch[_ORDER][-1] if batch.height else last
-                writer.write(batch.select(schema.names()).cast(dict(schema)).drop(_ORDER))
+                last = batch[ORDER_COLUMN][-1] if batch.height else last
+                writer.write(batch.select(schema.names()).cast(dict(schema)).drop(ORDER_COLUMN))
         writer.close()
     finally:
         writer.discard()
@@ -232,7 +232,7 @@ def clean_file_spark(
     # a cached plan keeps spark.sql.shuffle.partitions, 200: 200 Python tasks for a few MB).
     spark.conf.set("spark.sql.optimizer.canChangeCachedPlanOutputPartitioning", "true")
     source = spark.read.parquet(engine.path_uri(interim))
-    frame = source.select(F.col("_metadata.row_index").alias(_ORDER), *source.columns)
+    frame = source.select(F.col("_metadata.row_index").alias(ORDER_COLUMN), *source.columns)
     partitions = partitions or engine.too_few_partitions(frame, spark)
     if partitions:
         frame = frame.repartition(partitions)

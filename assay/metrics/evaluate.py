@@ -75,7 +75,7 @@ from assay.errors import AssayError
 from assay.generator.codec import TabularCodec
 from assay.generator.dependencies import DEFAULT_MIN_SHARE, broken_shares, find_dependencies, value_codes
 from assay.generator.sampling import assemble
-from assay.io import round_figure
+from assay.io import read_parquet, round_figure
 from assay.metrics import fidelity, privacy
 from assay.metrics.registry import GATE_BY_THRESHOLD, SAMPLE_OF, SAMPLES
 from assay.quality.applicability import not_applicable, with_provenance
@@ -872,10 +872,7 @@ def evaluate_frames(
 def read_frame(path: Path, what: str, hint: str) -> pl.DataFrame:
     if not path.is_file():
         raise AssayError(f"{what} not found: {path}; {hint}")
-    try:
-        return pl.read_parquet(path)
-    except Exception as exc:  # polars raises several error types for unreadable files
-        raise AssayError(f"{path}: cannot be read: {str(exc).splitlines()[0]}") from None
+    return read_parquet(path)
 
 
 def gate_failure(domain_name: str, report: dict[str, Any], report_path: Path) -> AssayError | None:

@@ -153,7 +153,7 @@ METRICS: tuple[Metric, ...] = (
         "… ratio to holdout rows (≥ 1: no closer than unseen real rows)",
         gate=Gate("min_dcr_p5_ratio", "5th-percentile distance to closest train row, synthetic / holdout"),
         applies="tabular",
-        tolerance=0.56,
+        tolerance=1.0,  # transactions' spread in the fp32 margins run of 7 December 2026: sd 0.249
         sample="distance",
     ),
     Metric(

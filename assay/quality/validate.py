@@ -29,6 +29,7 @@ import polars as pl
 from assay.columns import PROVENANCE
 from assay.config import load_params
 from assay.errors import AssayError
+from assay.io import reading
 from assay.progress import output_console, quiet_library_logger
 from assay.quality.applicability import not_applicable, with_provenance
 
@@ -286,10 +287,8 @@ def read_data(path: Path) -> pl.DataFrame:
         with path.open("rb") as handle:
             if b"\x00" in handle.read(1 << 16):
                 raise AssayError(f"{path}: holds NUL bytes, so it is not a text CSV file (a binary file, or UTF-16 without a byte-order mark?)")
-    try:
+    with reading(path):
         frame = pl.read_parquet(path) if suffix == ".parquet" else pl.read_csv(path, try_parse_dates=True, infer_schema_length=10_000)
-    except Exception as exc:  # polars raises several error types for unreadable files
-        raise AssayError(f"{path}: cannot be read: {str(exc).splitlines()[0]}") from None
     for name, dtype in frame.schema.items():
         if type(dtype).__name__ in _WIDER_THAN_PANDAS:
             row = frame.with_row_index("_row").filter(pl.col(name).abs() > 2**63 - 1)["_row"].first()

@@ -38,6 +38,7 @@ from assay.config import DomainSpec, Params
 from assay.contracts import CleanReport, DriftEntry, ExpectationResult, IngestReport, SplitReport, ValidationReport, read_report
 from assay.data.quarantine import export_command
 from assay.errors import AssayError
+from assay.io import reading
 from assay.layout import Layout
 from assay.lineage.trace import load_lineage_section
 from assay.report.formatting import (
@@ -199,10 +200,8 @@ def _quarantine_examples(path: Path, spec: DomainSpec) -> dict[str, list[dict[st
         return None
     import polars as pl
 
-    try:
+    with reading(path):
         frame = pl.scan_parquet(path).filter(pl.int_range(pl.len()).over("_rule") < EXAMPLES_PER_RULE).collect()
-    except Exception as exc:  # polars raises several error types for unreadable files
-        raise AssayError(f"{path}: cannot be read: {str(exc).splitlines()[0]}") from None
     examples: dict[str, list[dict[str, Any]]] = {}
     for row in frame.iter_rows(named=True):
         rule = row.get("_rule") or ""
@@ -224,7 +223,12 @@ def load_cleaning(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
         return None
     spec = inputs.spec(domain)
     quarantine_path = inputs.layout.quarantine(domain)
-    examples = _quarantine_examples(quarantine_path, spec)
+    # A damaged quarantine costs the examples, not the page: the counts come from the clean report,
+    # and the lineage section says the file no longer matches what the clean stage wrote.
+    try:
+        examples, quarantine_error = _quarantine_examples(quarantine_path, spec), None
+    except AssayError as exc:
+        examples, quarantine_error = None, str(exc)
     counts = report.rules
     rules = [
         {
@@ -247,7 +251,8 @@ def load_cleaning(domain: str, inputs: ReportInputs) -> dict[str, Any] | None:
         "chart": chart,
         "quarantine_path": quarantine_path.as_posix(),
         "export_all": export_command(domain) if report.rows_quarantined else "",
-        "quarantine_found": examples is not None,
+        "quarantine_found": examples is not None or quarantine_error is not None,
+        "quarantine_error": quarantine_error,
         "duplicates": report.duplicate_examples[:DUPLICATE_EXAMPLES],
         "flags": [{"name": name, "count": count, "reason": flag_reasons.get(name, "")} for name, count in sorted(report.flags.items())],
         "normalised": sorted(report.normalised.items()),

@@ -31,6 +31,8 @@ from typing import Any
 import polars as pl
 
 from assay.config import DomainSpec
+from assay.errors import AssayError
+from assay.io import read_parquet
 from assay.report.charts import histogram
 from assay.report.formatting import fmt_number, preview
 
@@ -206,8 +208,8 @@ def load_profile_section(domain: str, inputs: Any) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        frame = pl.read_parquet(path)
-    except Exception as exc:  # polars raises several error types for unreadable files
+        frame = read_parquet(path)
+    except AssayError as exc:
         # The page still builds: the lineage section says which file no longer matches what its stage wrote.
-        return {"error": f"{path}: cannot be read: {str(exc).splitlines()[0]}", "rows": 0, "columns": [], "alerts": [], "source": path.as_posix()}
+        return {"error": str(exc), "rows": 0, "columns": [], "alerts": [], "source": path.as_posix()}
     return {**profile_frame(frame, inputs.spec(domain)), "error": None, "source": path.as_posix()}
