@@ -7,7 +7,14 @@ and the others still run. Runs this checkout's code, whatever assay is installed
 utilisation: achieved training FLOPs (6 x parameters x tokens, plus attention) over the card's
 bf16 peak (--peak-tflops, default 989 for H100/H200 SXM dense bf16).
 
+``--sample-batches 512 4096`` times sampling at each batch size. ``--floor`` says how far
+sampling is from what the machine can do: the forward FLOPs a tabular row costs (per column: the
+transformer layers on one token, attention over the cached columns, and the scores of that
+column's own ids) and this machine's fp32 matrix-multiply rate (torch, a 1024 x 1024 product),
+so the most rows per second any sampler could reach here, and the share of it reached.
+
 Usage: python benchmarks/generator.py [--profiles demo real] [--max-rows 20000] [--sample-rows 2000] [--vs-generate]
+       [--sample-batches 512 4096] [--floor]
 """
 
 from __future__ import annotations
@@ -69,7 +76,37 @@ def generate_rows_per_second(model, codec, rows: int, batch_size: int) -> float:
     return rows / (time.perf_counter() - started)
 
 
-def measure(profile: str, params_file: str, domain: str, max_rows: int, sample_rows: int, peak_tflops: float, vs_generate: bool = False) -> dict:
+def matmul_gflops(size: int = 1024, repeats: int = 20) -> float:
+    """This machine's fp32 matrix-multiply rate through torch (median of ``repeats``), in GFLOP/s."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    timings = []
+    for _ in range(repeats + 2):
+        started = time.perf_counter()
+        a @ b
+        timings.append(time.perf_counter() - started)
+    return 2 * size**3 / float(np.median(timings[2:])) / 1e9
+
+
+def forward_flops_per_row(config, codec) -> float:  # noqa: ANN001
+    """FLOPs of sampling one tabular row with a key/value cache: per column, 24 d^2 per layer for
+    the token's projections and MLP (2 per multiply-add), 4 d (p + 1) per layer for attention over
+    the p + 1 cached positions, and 2 d per legal id of that column's scores."""
+    d, layers = config.n_embd, config.n_layer
+    return float(sum(layers * (24 * d * d + 4 * d * (position + 1)) + 2 * d * column.n_legal for position, column in enumerate(codec.columns)))
+
+
+def measure(
+    profile: str,
+    params_file: str,
+    domain: str,
+    max_rows: int,
+    sample_rows: int,
+    peak_tflops: float,
+    vs_generate: bool = False,
+    sample_batches: list[int] | None = None,
+) -> dict:
     import torch
 
     from assay.config import GeneratorSpec
@@ -101,6 +138,12 @@ def measure(profile: str, params_file: str, domain: str, max_rows: int, sample_r
         trained.draw(n, generator.sample.batch_size, 1.0, np.random.default_rng(0))
         sampling = n / (time.perf_counter() - started)
         baseline = generate_rows_per_second(trained.model, trained.codec, n, generator.sample.batch_size) if vs_generate and trained.kind == "tabular" else None
+        by_batch = {}
+        for batch in (sample_batches or []) if trained.kind == "tabular" else []:
+            started = time.perf_counter()
+            trained.draw(max(n, batch), batch, 1.0, np.random.default_rng(0))
+            by_batch[batch] = max(n, batch) / (time.perf_counter() - started)
+        flops_per_row = forward_flops_per_row(trained.model.config, trained.codec) if trained.kind == "tabular" else None
     result = {
         "profile": profile,
         "domain": domain,
@@ -110,6 +153,9 @@ def measure(profile: str, params_file: str, domain: str, max_rows: int, sample_r
         "tokens_per_s": metrics["train_tokens_per_second"],
         "rows_per_s": sampling,
         "generate_rows_per_s": baseline,
+        "rows_per_s_by_batch": by_batch,
+        "sample_batch": generator.sample.batch_size,
+        "forward_flops_per_row": flops_per_row,
         "unit": "units" if trained.kind == "text" else "rows",
     }
     if metrics["device"] == "cuda":
@@ -128,7 +174,12 @@ def main() -> None:
     parser.add_argument("--sample-rows", type=int, default=2_000)
     parser.add_argument("--peak-tflops", type=float, default=989.0)
     parser.add_argument("--vs-generate", action="store_true", help="Also time model.generate on the same rows (tabular domains): the sampler it replaced.")
+    parser.add_argument("--sample-batches", nargs="*", type=int, default=[], help="Also time sampling at these batch sizes (tabular domains).")
+    parser.add_argument("--floor", action="store_true", help="Print the FLOPs per sampled row and the rows/s this machine's matmul rate allows.")
     args = parser.parse_args()
+    gflops = matmul_gflops() if args.floor else None
+    if gflops:
+        print(f"fp32 matrix multiply on this machine (torch, 1024 x 1024): {gflops:,.0f} GFLOP/s")
     logging.disable(logging.WARNING)
     files = {"demo": "params.yaml", "real": "params.real.yaml", "gpu": "params.gpu.yaml"}
     print(f"{'profile':<8}{'domain':<17}{'train rows':>11}{'params':>11}{'device':>8}{'train tok/s':>13}{'sample/s':>10}{'MFU':>7}")
@@ -138,7 +189,7 @@ def main() -> None:
             continue
         for domain in args.domains:
             try:
-                r = measure(profile, files[profile], domain, args.max_rows, args.sample_rows, args.peak_tflops, args.vs_generate)
+                r = measure(profile, files[profile], domain, args.max_rows, args.sample_rows, args.peak_tflops, args.vs_generate, args.sample_batches)
             except Exception as error:  # one domain failing must not hide the others' figures
                 print(f"{profile:<8}{domain:<17} failed: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
                 continue
@@ -148,6 +199,15 @@ def main() -> None:
                 f"{r['rows_per_s']:>9,.0f} {r['unit'][0]}{mfu:>7}"
                 + (f"   generate: {r['generate_rows_per_s']:,.0f}/s ({r['rows_per_s'] / r['generate_rows_per_s']:.1f}x)" if r["generate_rows_per_s"] else "")
             )
+            for batch, rate in r["rows_per_s_by_batch"].items():
+                print(f"{'':<25}sampling in batches of {batch:,}: {rate:,.0f} rows/s")
+            if gflops and r["forward_flops_per_row"]:
+                ceiling = gflops * 1e9 / r["forward_flops_per_row"]
+                best = max([r["rows_per_s"], *r["rows_per_s_by_batch"].values()])
+                print(
+                    f"{'':<25}{r['forward_flops_per_row'] / 1e6:.1f} MFLOP per row: at most {ceiling:,.0f} rows/s at the matmul rate; "
+                    f"the best measured ({best:,.0f} rows/s) is {best / ceiling:.0%} of it"
+                )
 
 
 if __name__ == "__main__":

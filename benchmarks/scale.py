@@ -51,7 +51,8 @@ from assay.stages.ingest import run_ingest
 from assay.stages.validate import run_validate
 params = folder / "params.yaml"
 calls = {
-    "ingest": lambda: run_ingest("transactions", params, folder / "interim.parquet", folder / "ingest.json"),
+    # No schema file: a run by hand reads the columns from params (what the schema stage would write).
+    "ingest": lambda: run_ingest("transactions", params, folder / "interim.parquet", folder / "ingest.json", folder / "schema.json"),
     "clean": lambda: run_clean("transactions", params, folder / "interim.parquet", folder / "clean.parquet", folder / "quarantine.parquet",
                                folder / "restricted.parquet", folder / "clean.json"),
     "validate": lambda: run_validate("transactions", params, folder / "clean.parquet", folder / "suite.json", folder / "validation.json", folder / "docs"),
