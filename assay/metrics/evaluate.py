@@ -327,6 +327,15 @@ def _scores(task: Task, truth: np.ndarray, model: Any, features: Any, threshold:
 
 
 SCORES = ("roc_auc", "average_precision", "f1_at_0_5", "f1_at_dev_threshold", "accuracy")
+# Each score's name in the flat report keys (trtr_auc, tstr_f1_at_0_5, tstr_trtr_accuracy, ...).
+SCORE_KEYS = {**{metric: metric for metric in SCORES}, "roc_auc": "auc"}
+
+
+def flat_scores(prefix: str, scores: dict[str, Any]) -> dict[str, Any]:
+    """``scores`` of :func:`fit_and_score` as flat report keys: ``{prefix}_auc``, ``{prefix}_accuracy``, ..."""
+    return {f"{prefix}_{SCORE_KEYS[metric]}": scores[metric] for metric in SCORES}
+
+
 BOOTSTRAP_DRAWS = 1000  # resamples of the test split behind each utility ROC AUC's interval
 BOOTSTRAP_CHUNK = 100
 RANKS_WELL = 0.75  # an AUC at which a model clearly ranks the classes apart
@@ -704,16 +713,8 @@ def _source_metrics(source: str, checked: dict[str, Any], fid: dict[str, Any], p
         "column_similarity": fidelity.mean_similarity(fid["columns"][source]),
         "pair_similarity": _mean([pair[f"similarity_{source}"] for pair in fid["pairs"]]),
         "detection_auc": fid["detection"][source]["auc"],
-        "tstr_auc": mine["tstr"]["roc_auc"],
-        "tstr_average_precision": mine["tstr"]["average_precision"],
-        "tstr_f1_at_0_5": mine["tstr"]["f1_at_0_5"],
-        "tstr_f1_at_dev_threshold": mine["tstr"]["f1_at_dev_threshold"],
-        "tstr_accuracy": mine["tstr"]["accuracy"],
-        "tstr_trtr_auc": mine["ratio"]["roc_auc"],
-        "tstr_trtr_average_precision": mine["ratio"]["average_precision"],
-        "tstr_trtr_f1_at_0_5": mine["ratio"]["f1_at_0_5"],
-        "tstr_trtr_f1_at_dev_threshold": mine["ratio"]["f1_at_dev_threshold"],
-        "tstr_trtr_accuracy": mine["ratio"]["accuracy"],
+        **flat_scores("tstr", mine["tstr"]),
+        **flat_scores("tstr_trtr", mine["ratio"]),
         "augmentation_auc_lift": mine["lift"]["roc_auc"],
         **private[source],
     }
@@ -829,11 +830,7 @@ def evaluate_frames(
             "rows": {"train": train.height, "dev": dev.height, "test": test.height, "synthetic": synthetic.height, "baseline": frames["baseline"].height},
             "target": task.describe(),
             "primary_model": primary["model"],
-            "trtr_auc": primary["trtr"]["roc_auc"],
-            "trtr_average_precision": primary["trtr"]["average_precision"],
-            "trtr_f1_at_0_5": primary["trtr"]["f1_at_0_5"],
-            "trtr_f1_at_dev_threshold": primary["trtr"]["f1_at_dev_threshold"],
-            "trtr_accuracy": primary["trtr"]["accuracy"],
+            **flat_scores("trtr", primary["trtr"]),
             "majority_accuracy": useful["majority"]["accuracy"],
             "holdout": {**private["holdout"], "validity_row_pass_share": checked_test["row_pass_share"]},
             "generator": metrics["generator"],
