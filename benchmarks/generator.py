@@ -134,16 +134,17 @@ def measure(
         trained = load_generator(folder / "model")
         trained.model.to("cuda" if torch.cuda.is_available() else "cpu")
         n = sample_rows if trained.kind == "tabular" else max(8, sample_rows // 50)
-        started = time.perf_counter()
-        trained.draw(n, generator.sample.batch_size, 1.0, np.random.default_rng(0))
-        sampling = n / (time.perf_counter() - started)
-        baseline = generate_rows_per_second(trained.model, trained.codec, n, generator.sample.batch_size) if vs_generate and trained.kind == "tabular" else None
-        by_batch = {}
-        for batch in (sample_batches or []) if trained.kind == "tabular" else []:
+
+        def draw_rate(rows: int, batch: int) -> float:
             started = time.perf_counter()
-            trained.draw(max(n, batch), batch, 1.0, np.random.default_rng(0))
-            by_batch[batch] = max(n, batch) / (time.perf_counter() - started)
-        flops_per_row = forward_flops_per_row(trained.model.config, trained.codec) if trained.kind == "tabular" else None
+            trained.draw(rows, batch, 1.0, np.random.default_rng(0))
+            return rows / (time.perf_counter() - started)
+
+        sampling = draw_rate(n, generator.sample.batch_size)
+        tabular = trained.kind == "tabular"
+        baseline = generate_rows_per_second(trained.model, trained.codec, n, generator.sample.batch_size) if vs_generate and tabular else None
+        by_batch = {batch: draw_rate(max(n, batch), batch) for batch in sample_batches or []} if tabular else {}
+        flops_per_row = forward_flops_per_row(trained.model.config, trained.codec) if tabular else None
     result = {
         "profile": profile,
         "domain": domain,
@@ -154,7 +155,6 @@ def measure(
         "rows_per_s": sampling,
         "generate_rows_per_s": baseline,
         "rows_per_s_by_batch": by_batch,
-        "sample_batch": generator.sample.batch_size,
         "forward_flops_per_row": flops_per_row,
         "unit": "units" if trained.kind == "text" else "rows",
     }
