@@ -17,7 +17,7 @@ below and printed as one table per domain with fit times. Run it on an idle mach
 minutes budget buys as many steps as the machine's speed allows.
 
 Usage: python benchmarks/new_domain.py [--domains learning records transactions] [--minutes 5 | --steps N]
-       [--train-rows 30000] [--sample-rows 20000] [--no-sdv] [--out FILE] [--tables-from FILE]
+       [--set model.n_embd=96 ...] [--train-rows 30000] [--sample-rows 20000] [--no-sdv] [--out FILE] [--tables-from FILE]
 """
 
 from __future__ import annotations
@@ -56,21 +56,40 @@ ALSO = (
 SOURCES = {"generator": "assay", "tvae": "sdv tvae", "gaussian_copula": "sdv gc", "baseline": "baseline"}
 
 
-def default_generator_spec(domain: str, budget: dict[str, float]):
-    """The domain's generator params reduced to what describes the table, plus a training budget."""
+def default_generator_spec(domain: str, budget: dict[str, float], overrides: dict[str, Any] | None = None):
+    """The domain's generator params reduced to what describes the table, plus a training budget
+    and any ``--set`` overrides (``{"model.n_embd": 96}``: a setting other than the default, tried)."""
     from assay.config import GeneratorSpec, load_params
 
     given = load_params(ROOT / "params.real.yaml").domain(domain).generator
     table = given.model_dump(include={"kind", "features", "text_column", "lookups", "synthetic_ids"})
-    return GeneratorSpec.model_validate({**table, "train": {"budget": budget}})
+    spec = {**table, "train": {"budget": budget}}
+    for dotted, value in (overrides or {}).items():
+        *parents, name = dotted.split(".")
+        node = spec
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[name] = value
+    return GeneratorSpec.model_validate(spec)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``model.n_embd=96`` -> ``("model.n_embd", 96)``; the value is JSON, else a string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"--set {text!r}: expected section.key=value, e.g. model.n_embd=96")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
 
 
 def assay_default(
-    domain: str, train: pl.DataFrame, dev: pl.DataFrame, rows: int, budget: dict[str, float], work: Path
+    domain: str, train: pl.DataFrame, dev: pl.DataFrame, rows: int, budget: dict[str, float], work: Path, overrides: dict[str, Any] | None = None
 ) -> tuple[pl.DataFrame, float, float, dict[str, Any]]:
     from assay.config import load_params
 
-    spec = default_generator_spec(domain, budget)
+    spec = default_generator_spec(domain, budget, overrides)
     group_by = load_params(ROOT / "params.real.yaml").domain(domain).split.group_columns  # as the train stage passes them
     synthetic, fit, sample, metrics, drawn = train_and_draw(domain, spec, train, dev, rows, work / "new_domain" / domain, group_by=group_by)
     info = {
@@ -99,8 +118,11 @@ def run(domain: str, args: argparse.Namespace) -> dict[str, Any]:
     )
     timing: dict[str, dict[str, Any]] = {}
     budget = {"steps": args.steps} if args.steps else {"minutes": args.minutes}
-    key = f"rows{fit_rows.height}-{'-'.join(f'{k}{v:g}' for k, v in budget.items())}-sample{rows}"
-    synthetic, timing["generator"] = cached(args.work / "new_domain" / domain / key, lambda: assay_default(domain, fit_rows, dev, rows, budget, args.work))
+    overrides = dict(args.set)
+    key = f"rows{fit_rows.height}-{'-'.join(f'{k}{v:g}' for k, v in budget.items())}-sample{rows}" + "".join(f"-{k}={v}" for k, v in sorted(overrides.items()))
+    synthetic, timing["generator"] = cached(
+        args.work / "new_domain" / domain / key, lambda: assay_default(domain, fit_rows, dev, rows, budget, args.work, overrides)
+    )
     print(
         f"  assay (defaults): {timing['generator']['plan']}; ran {timing['generator']['epochs_run']:g} epochs, fit {timing['generator']['fit_s']:.0f} s",
         flush=True,
@@ -172,6 +194,14 @@ def main() -> None:
     )
     parser.add_argument("--train-rows", type=int, default=30_000, help="Train rows every generator fits (the peers' CPU time grows with them).")
     parser.add_argument("--sample-rows", type=int, default=20_000, help="Synthetic rows per generator.")
+    parser.add_argument(
+        "--set",
+        type=parse_override,
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="A generator setting other than the default, e.g. model.n_embd=96 or train.learning_rate=0.004 (repeatable).",
+    )
     parser.add_argument("--no-sdv", dest="sdv", action="store_false", help="Leave SDV out.")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "assay-utility-bench", help="Cache of real splits, models and samples.")
     parser.add_argument("--out", type=Path, default=None, help="Write every figure here as JSON.")
