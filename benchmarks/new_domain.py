@@ -23,6 +23,7 @@ Usage: python benchmarks/new_domain.py [--domains learning records transactions]
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -61,8 +62,8 @@ def default_generator_spec(domain: str, budget: dict[str, float], overrides: dic
     and any ``--set`` overrides (``{"model.n_embd": 96}``: a setting other than the default, tried)."""
     from assay.config import GeneratorSpec, load_params
 
-    given = load_params(ROOT / "params.real.yaml").domain(domain).generator
-    table = given.model_dump(include={"kind", "features", "text_column", "lookups", "synthetic_ids"})
+    params = load_params(ROOT / "params.real.yaml").domain(domain)
+    table = params.generator.model_dump(include={"kind", "features", "text_column", "lookups", "synthetic_ids"})
     spec = {**table, "train": {"budget": budget}}
     for dotted, value in (overrides or {}).items():
         *parents, name = dotted.split(".")
@@ -70,7 +71,8 @@ def default_generator_spec(domain: str, budget: dict[str, float], overrides: dic
         for parent in parents:
             node = node.setdefault(parent, {})
         node[name] = value
-    return GeneratorSpec.model_validate(spec)
+    # as the train stage does: the utility target first, unless target_first is set false
+    return params.model_copy(update={"generator": GeneratorSpec.model_validate(spec)}).trained_generator()
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -119,7 +121,10 @@ def run(domain: str, args: argparse.Namespace) -> dict[str, Any]:
     timing: dict[str, dict[str, Any]] = {}
     budget = {"steps": args.steps} if args.steps else {"minutes": args.minutes}
     overrides = dict(args.set)
-    key = f"rows{fit_rows.height}-{'-'.join(f'{k}{v:g}' for k, v in budget.items())}-sample{rows}" + "".join(f"-{k}={v}" for k, v in sorted(overrides.items()))
+    settings = "".join(f"-{k}={v}" for k, v in sorted(overrides.items()))
+    if len(settings) > 80:  # a whole features list does not fit in a folder name
+        settings = "-set" + hashlib.sha256(settings.encode()).hexdigest()[:12]
+    key = f"rows{fit_rows.height}-{'-'.join(f'{k}{v:g}' for k, v in budget.items())}-sample{rows}" + settings
     synthetic, timing["generator"] = cached(
         args.work / "new_domain" / domain / key, lambda: assay_default(domain, fit_rows, dev, rows, budget, args.work, overrides)
     )

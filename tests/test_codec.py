@@ -244,6 +244,28 @@ def test_sequences_wrap_rows_in_bos_and_eos(codec: TabularCodec, frame: pl.DataF
     assert np.array_equal(seqs[:, 1:-1], codec.encode(frame))
 
 
+def test_a_column_with_one_legal_id_stays_out_of_sequences_and_is_still_sampled(frame: pl.DataFrame) -> None:
+    """A column train shows one value of (a medication nobody took) is decided before sampling:
+    the model neither reads nor predicts it, and every sampled row still holds its value."""
+    frame = frame.with_columns(pl.lit("No").alias("examide"), pl.lit(7, dtype=pl.Int64).alias("ward"))
+    codec = TabularCodec.fit(frame, ["colour", "examide", "visits", "ward", "flag"], numeric_bins=16, rare_count=5)
+    assert [codec.columns[j].name for j in codec.sequence_positions] == ["colour", "visits", "flag"]
+    seqs = codec.sequences(frame)
+    assert seqs.shape == (N, 3 + 2) and np.array_equal(seqs[:, 1:-1], codec.encode(frame)[:, [0, 2, 4]])
+    model = tiny_model(codec, seed=5)
+    tokens = sample_tabular_tokens(model, codec, 64, 32, temperature=1e-4, progress=False)
+    out, parsed = codec.decode(tokens, np.random.default_rng(0))
+    assert parsed.all() and out["examide"].to_list() == ["No"] * 64 and out["ward"].to_list() == [7] * 64
+    # the model reads the sequence columns only: near temperature 0 each is a full forward pass's best id
+    fed = tokens[:, codec.sequence_positions]
+    with torch.no_grad():
+        logits = model(torch.tensor(np.hstack([np.full((64, 1), BOS_ID), fed]), dtype=torch.long)).logits
+    for step, position in enumerate(codec.sequence_positions):
+        column = codec.columns[position]
+        best = logits[:, step, column.offset : column.offset + column.n_legal].argmax(dim=1).numpy() + column.offset
+        assert (fed[:, step] == best).all(), column.name
+
+
 def test_features_are_normalised_with_a_missing_sentinel(codec: TabularCodec, frame: pl.DataFrame) -> None:
     features = codec.features(frame)
     assert features.shape == (N, codec.n_columns) and features.dtype == np.float32

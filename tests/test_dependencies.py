@@ -93,3 +93,41 @@ def test_report_gives_each_sources_share_of_rows_breaking_a_dependency() -> None
     expected = float((synthetic["code"].replace_strict(LABELS) != synthetic["label"]).mean())
     assert code_to_label["train_share"] == 1.0 and code_to_label["baseline_broken_share"] == 0.0
     assert code_to_label["generator_broken_share"] == pytest.approx(expected) and expected > 0.03
+
+
+def _discharges(n: int = 3000, seed: int = 0) -> pl.DataFrame:
+    """Like the real records: a patient discharged as expired is never readmitted; other outcomes are free."""
+    rng = np.random.default_rng(seed)
+    outcome = rng.choice(["home", "transfer", "expired"], size=n, p=[0.6, 0.3, 0.1])
+    readmitted = np.where(outcome == "expired", "NO", rng.choice(["NO", ">30", "<30"], size=n, p=[0.5, 0.35, 0.15]))
+    rare = rng.choice(["a", "b"], size=n, p=[0.99, 0.01])  # rule-like by chance on few rows: 1% of 3,000
+    return pl.DataFrame({"readmitted": readmitted.tolist(), "outcome": outcome.tolist(), "rare": rare.tolist()})
+
+
+def test_value_level_rules_are_found_when_chance_cannot_explain_them() -> None:
+    frame = _discharges()
+    codes, mappable, values = value_codes(frame, frame.columns)
+    assert not find_dependencies(codes, mappable=mappable)  # no column determines another as a whole
+    rules = find_dependencies(codes, mappable=mappable, implications=True)
+    assert [(d.determinant, d.dependent, d.partial) for d in rules] == [("outcome", "readmitted", True)]
+    (rule,) = rules
+    assert {values["outcome"][a]: values["readmitted"][b] for a, b in rule.mapping.items()} == {"expired": "NO"}
+    # the same rule on 30 rows could be chance (0.5 ** 30 is not below 1e-9): not kept
+    few = _discharges(300)
+    codes, mappable, _ = value_codes(few, few.columns)
+    assert not find_dependencies(codes, mappable=mappable, implications=True)
+
+
+def test_constrained_decoding_holds_to_a_value_level_rule_and_leaves_the_rest_free() -> None:
+    frame = _discharges()
+    for order in (["outcome", "readmitted"], ["readmitted", "outcome"]):  # the rule's column after, and before
+        codec = TabularCodec.fit(frame.select(order), order, rare_count=5)
+        assert [d.partial for d in codec.find_dependencies(frame.select(order))] == [True]
+        rows, parsed = codec.decode(_sample_with_random_scores(codec, 3000, seed=2), np.random.default_rng(0))
+        assert parsed.all()
+        expired = rows.filter(pl.col("outcome") == "expired")
+        assert expired.height > 100 and (expired["readmitted"] == "NO").all()
+        others = rows.filter(pl.col("outcome") != "expired")
+        assert others["readmitted"].n_unique() == 3  # the rule narrows the expired rows only
+    again = TabularCodec.from_dict(codec.to_dict())
+    assert again.dependencies == codec.dependencies

@@ -89,7 +89,7 @@ MISSING = "MISSING"
 MISSING_FEATURE = -1.0
 MAX_DECIMALS = 4
 CODEC_FORMAT = "assay-tabular-codec"
-CODEC_VERSION = 2
+CODEC_VERSION = 3  # 3: columns with one legal id are left out of token sequences
 
 _SIMPLE_DTYPES = {
     "String": pl.String,
@@ -581,6 +581,14 @@ class TabularCodec:
         return len(self.columns)
 
     @property
+    def sequence_positions(self) -> list[int]:
+        """The columns (indices into ``columns``) that token sequences hold, in order: every column
+        with more than one legal id. A column with one (a medication no train row took) is decided
+        before sampling starts, so the model neither reads nor predicts it: on real records that
+        is 8 of 48 columns, a sixth of the tokens and of the training time."""
+        return [j for j, col in enumerate(self.columns) if col.n_legal > 1]
+
+    @property
     def column_names(self) -> list[str]:
         return [col.name for col in self.columns]
 
@@ -609,8 +617,8 @@ class TabularCodec:
         return out
 
     def sequences(self, frame: pl.DataFrame) -> np.ndarray:
-        """(n_rows, n_columns + 2) int32: BOS, the row's tokens, EOS."""
-        tokens = self.encode(frame)
+        """(n_rows, len(sequence_positions) + 2) int32: BOS, the tokens of the row's sequence columns, EOS."""
+        tokens = self.encode(frame)[:, self.sequence_positions]
         bos = np.full((tokens.shape[0], 1), BOS_ID, dtype=np.int32)
         eos = np.full((tokens.shape[0], 1), EOS_ID, dtype=np.int32)
         return np.hstack([bos, tokens, eos])
@@ -737,7 +745,8 @@ class TabularCodec:
         return cls([ColumnCodec(**col) for col in data["columns"]], [FunctionalDependency.from_dict(d) for d in data.get("dependencies", [])])
 
     def find_dependencies(self, frame: pl.DataFrame, min_share: float = DEFAULT_MIN_SHARE) -> list[FunctionalDependency]:
-        """Set (and return) the functional dependencies between the columns' tokens in ``frame``.
+        """Set (and return) the functional dependencies between the columns' tokens in ``frame``,
+        value-level rules (A = a implies B = b) among them.
 
         Only value (and bin) tokens may determine: OTHER and MISSING stand for many values.
         Constrained decoding then holds to them (:class:`ColumnConstraints`).
@@ -745,7 +754,7 @@ class TabularCodec:
         tokens = self.encode(frame)
         codes = {col.name: tokens[:, j].astype(np.int64) - col.offset for j, col in enumerate(self.columns)}
         mappable = {col.name: np.arange(col.size) < col.n_main for col in self.columns}
-        self.dependencies = find_dependencies(codes, mappable=mappable, min_share=min_share, min_rows=1)
+        self.dependencies = find_dependencies(codes, mappable=mappable, min_share=min_share, min_rows=1, implications=True)
         return self.dependencies
 
 

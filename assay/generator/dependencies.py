@@ -14,16 +14,28 @@ each held by at least ``min_rows`` rows (a value seen once "determines" every ot
 the dependent column is not nearly constant on its own (its most common value holds fewer than
 ``min_share`` of the rows). Both sides are integer codes (token ids, or dense value ranks):
 ``find_dependencies`` works on any of them.
+
+With ``implications=True`` (the generator's use) a pair that is no dependency as a whole can still
+hold for some values: on real records, a patient discharged as expired (``discharge_disposition_id``
+11) is never readmitted, whatever the other codes say. Such a value-level rule, A = a implies
+B = b, is kept as a *partial* dependency (its mapping holds only those values) when it holds in
+``min_share`` of at least :data:`IMPLICATION_MIN_ROWS` rows and chance cannot explain it: were B
+independent of A, all those rows would show b with probability share(b) ** rows, and that must be
+below :data:`IMPLICATION_ALPHA`. So a rule about a rare value, or one into a column that is nearly
+always b anyway, needs many more rows than one into an even column.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 DEFAULT_MIN_SHARE = 0.999
+IMPLICATION_MIN_ROWS = 100  # a value-level rule seen in fewer rows says more about those rows than about the population
+IMPLICATION_ALPHA = 1e-9  # the chance that independent columns show the rule; tens of thousands of (value, column) pairs are tried
 
 
 @dataclass(frozen=True)
@@ -34,13 +46,21 @@ class FunctionalDependency:
     dependent: str
     share: float
     mapping: dict[int, int]  # determinant code -> the dependent code it goes with
+    partial: bool = False  # only the mapped values determine the dependent (value-level rules), not every value
 
     def to_dict(self) -> dict:
-        return {"determinant": self.determinant, "dependent": self.dependent, "share": self.share, "mapping": sorted(self.mapping.items())}
+        return {
+            "determinant": self.determinant,
+            "dependent": self.dependent,
+            "share": self.share,
+            "mapping": sorted(self.mapping.items()),
+            "partial": self.partial,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> FunctionalDependency:
-        return cls(data["determinant"], data["dependent"], float(data["share"]), {int(a): int(b) for a, b in data["mapping"]})
+        mapping = {int(a): int(b) for a, b in data["mapping"]}
+        return cls(data["determinant"], data["dependent"], float(data["share"]), mapping, bool(data.get("partial", False)))
 
     def broken(self, determinant: np.ndarray, dependent: np.ndarray) -> np.ndarray:
         """Per row, True where the determinant is mapped and the dependent is not the one it maps to."""
@@ -54,9 +74,15 @@ class FunctionalDependency:
 
 
 def find_dependencies(
-    codes: dict[str, np.ndarray], *, mappable: dict[str, np.ndarray] | None = None, min_share: float = DEFAULT_MIN_SHARE, min_rows: int = 2
+    codes: dict[str, np.ndarray],
+    *,
+    mappable: dict[str, np.ndarray] | None = None,
+    min_share: float = DEFAULT_MIN_SHARE,
+    min_rows: int = 2,
+    implications: bool = False,
 ) -> list[FunctionalDependency]:
-    """Every ordered pair (A, B) of ``codes`` columns where A determines B in ``min_share`` of the rows.
+    """Every ordered pair (A, B) of ``codes`` columns where A determines B in ``min_share`` of the rows
+    (and, with ``implications``, where some values of A do: see the module docstring).
 
     ``codes``: per column, one non-negative integer code per row. ``mappable``: per column, a bool
     per code saying whether the code may determine (OTHER or a null stands for many values, so
@@ -86,7 +112,25 @@ def find_dependencies(
             if share >= min_share:
                 held = np.flatnonzero(usable)
                 found.append(FunctionalDependency(a, b, round(share, 6), {int(code): int(joint[code].argmax()) for code in held}))
+            elif implications:
+                rule = _implications(joint, usable, b_counts / n, min_share)
+                if rule is not None:
+                    found.append(FunctionalDependency(a, b, *rule, partial=True))
     return found
+
+
+def _implications(joint: np.ndarray, usable: np.ndarray, b_shares: np.ndarray, min_share: float) -> tuple[float, dict[int, int]] | None:
+    """The values a of A that imply one value of B (rows of ``joint``, A by B counts), and the share
+    of their rows that hold to it; None when there are none."""
+    rows = joint.sum(axis=1)
+    implied = joint.argmax(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a value with no rows: nan, never below alpha
+        chance = rows * np.log(b_shares[implied])  # log P(all rows show b | B independent of A)
+    holds = usable & (rows >= IMPLICATION_MIN_ROWS) & (joint.max(axis=1) >= min_share * rows) & (chance < math.log(IMPLICATION_ALPHA))
+    if not holds.any():
+        return None
+    share = float(joint.max(axis=1)[holds].sum() / rows[holds].sum())
+    return round(share, 6), {int(code): int(implied[code]) for code in np.flatnonzero(holds)}
 
 
 def value_codes(frame: pl.DataFrame, columns: list[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, list]]:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assay.config import GeneratorSpec
 from assay.errors import AssayError
 
 # A model folder, models/<domain>: the trained generator (model, tokenizer, generator.json) in
@@ -135,27 +134,3 @@ def resolve_base_model(base_model: str):
         return AutoModelForCausalLM.from_pretrained(base_model), AutoTokenizer.from_pretrained(base_model)
     except OSError as exc:
         raise AssayError(f"generator.base_model={base_model!r} could not be loaded from the hub: {str(exc).splitlines()[0]}") from None
-
-
-def new_gpt2(spec: GeneratorSpec, vocab_size: int, n_positions: int, bos_id: int, eos_id: int, pad_id: int):
-    from transformers import AutoModelForCausalLM, GPT2Config
-
-    config = GPT2Config(
-        vocab_size=vocab_size,
-        n_positions=n_positions,
-        n_layer=spec.model.n_layer,
-        n_head=spec.model.n_head,
-        n_embd=spec.model.n_embd,
-        resid_pdrop=spec.model.dropout,
-        embd_pdrop=spec.model.dropout,
-        attn_pdrop=spec.model.dropout,
-        bos_token_id=bos_id,
-        eos_token_id=eos_id,
-        pad_token_id=pad_id,
-        # GPT-2's own tanh approximation of GELU, computed by one fused PyTorch kernel instead of
-        # gelu_new's five elementwise operations (the same function; transformers' docs call it
-        # much faster), which weigh on a model this small.
-        activation_function="gelu_pytorch_tanh",
-    )
-    # Eager attention ran 2.5x faster than sdpa for these small models on CPU at dropout 0.
-    return AutoModelForCausalLM.from_config(config, attn_implementation="eager")

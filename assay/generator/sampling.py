@@ -100,13 +100,16 @@ def _decode_rows(model: Any, codec: Any, constraints: ColumnConstraints, rows: i
 
     device = model.device
     weight = model.get_output_embeddings().weight  # (vocab, hidden); tied to the input embeddings
+    sequence = codec.sequence_positions
     with torch.inference_mode(), torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16_is_fast(device.type)):
-        # The last column's token is never fed back, so BOS plus n_columns - 1 tokens fill the cache.
-        cache = StaticCache(config=model.config, max_cache_len=codec.n_columns)
-        chosen = torch.empty((rows, codec.n_columns), dtype=torch.long, device=device)  # local ids
+        # The last column's token is never fed back, so BOS plus the other sequence columns fill the cache.
+        cache = StaticCache(config=model.config, max_cache_len=max(1, len(sequence)))
+        # Local ids; a column outside the sequence has one legal id, local id 0.
+        chosen = torch.zeros((rows, codec.n_columns), dtype=torch.long, device=device)
         fed = torch.full((rows, 1), codec.bos_id, dtype=torch.long, device=device)
-        for position, column in enumerate(codec.columns):
-            hidden = model.base_model(input_ids=fed, cache=cache, use_cache=True, cache_position=torch.tensor([position], device=device))
+        for step, position in enumerate(sequence):
+            column = codec.columns[position]
+            hidden = model.base_model(input_ids=fed, cache=cache, use_cache=True, cache_position=torch.tensor([step], device=device))
             scores = (hidden.last_hidden_state[:, -1] @ weight[column.offset : column.offset + column.n_legal].T).float() / temperature
             allowed = constraints.allowed(position, chosen)
             if allowed is not None:

@@ -29,7 +29,17 @@ from assay.errors import AssayError
 from assay.generator.base import Generator, PrivacyCheck
 from assay.generator.codec import TabularCodec, dtype_to_dict
 from assay.generator.configs import TabularFineTuneConfig, TabularScratchConfig, TextConfig, read_config, variant_tag
-from assay.generator.model import GENERATOR_DIR, GENERATOR_FILE, Device, control_prefix, new_gpt2, resolve_base_model, tabular_tokenizer, train_bpe_tokenizer
+from assay.generator.dependencies import FunctionalDependency
+from assay.generator.gpt2 import column_blocks, new_gpt2
+from assay.generator.model import (
+    GENERATOR_DIR,
+    GENERATOR_FILE,
+    Device,
+    control_prefix,
+    resolve_base_model,
+    tabular_tokenizer,
+    train_bpe_tokenizer,
+)
 from assay.generator.privacy_checks import check_tabular, check_text, tabular_reference, text_reference
 from assay.generator.sampling import sample_tabular_text, sample_tabular_tokens, sample_text_units
 from assay.generator.serialise import frame_to_texts
@@ -45,6 +55,27 @@ def _log_rare_values(codec: TabularCodec, min_count: int) -> None:
             log.warning("column %s: every value is held by fewer than %d people in train, so none may be emitted; it is sampled as null", col.name, min_count)
         elif col.pool:
             log.info("column %s: %d rarer values share one token and are drawn with their train frequency", col.name, len(col.pool))
+
+
+def _log_dependencies(codec: TabularCodec, dependencies: list[FunctionalDependency]) -> None:
+    names = codec.token_names()
+    offsets = {column.name: column.offset for column in codec.columns}
+    for dependency in dependencies:
+        if not dependency.partial:
+            log.info(
+                "%s determines %s in %.2f%% of train rows: sampled rows will hold to it",
+                dependency.determinant,
+                dependency.dependent,
+                100 * dependency.share,
+            )
+            continue
+        rules = [f"{names[offsets[dependency.determinant] + a]} -> {names[offsets[dependency.dependent] + b]}" for a, b in sorted(dependency.mapping.items())]
+        log.info(
+            "%s in %.2f%% of their train rows: sampled rows will hold to %s",
+            ", ".join(rules[:3]) + (f" and {len(rules) - 3} more" if len(rules) > 3 else ""),
+            100 * dependency.share,
+            "it" if len(rules) == 1 else "them",
+        )
 
 
 def _base_model(name: str) -> tuple[Any, Any]:
@@ -73,23 +104,22 @@ class TabularScratchGenerator(Generator):
         )
         _log_rare_values(self.codec, spec.min_value_count or spec.rare_count)
         if spec.dependency_share is not None:
-            for dependency in self.codec.find_dependencies(data.train, spec.dependency_share):
-                log.info(
-                    "%s determines %s in %.2f%% of train rows: sampled rows will hold to it",
-                    dependency.determinant,
-                    dependency.dependent,
-                    100 * dependency.share,
-                )
+            _log_dependencies(self.codec, self.codec.find_dependencies(data.train, spec.dependency_share))
         train_ids, dev_ids = self.codec.sequences(data.train).tolist(), self.codec.sequences(data.dev).tolist()
-        seq_len = len(spec.features) + 2
-        self.model = new_gpt2(spec, self.codec.vocab_size, seq_len, self.codec.bos_id, self.codec.eos_id, self.codec.pad_id)
+        columns = [self.codec.columns[position] for position in self.codec.sequence_positions]
+        seq_len = len(columns) + 2
+        blocks = column_blocks([(column.offset, column.offset + column.size) for column in columns], [column.n_legal for column in columns])
+        self.model = new_gpt2(spec, self.codec.vocab_size, seq_len, self.codec.bos_id, self.codec.eos_id, self.codec.pad_id, blocks)
         self.tokenizer = tabular_tokenizer(self.codec)
         self.config = TabularScratchConfig(domain=self.domain, features=spec.features, params=spec.model_dump(mode="json"), codec=self.codec.to_dict())
         # Every sequence has the same length, so no padding: the default collator stacks them.
         return Prepared(TokenDataset(train_ids, True), TokenDataset(dev_ids, True), None, seq_len)
 
     def loaded(self) -> None:
-        self.codec = TabularCodec.from_dict(self.config.codec)
+        try:
+            self.codec = TabularCodec.from_dict(self.config.codec)
+        except ValueError as exc:
+            raise AssayError(f"{self.folder / GENERATOR_FILE}: codec: {exc} (trained by another version of assay? train it again)") from None
 
     def sample_tokens(self, n: int, batch_size: int, temperature: float, progress: bool = True) -> np.ndarray:
         """``n`` rows as column tokens (n, n_columns), with constrained decoding."""

@@ -78,7 +78,7 @@ def eval_results(domain: str, kind: str, utility: UtilityReport | None, model_me
 
     results = []
     if model_metrics is not None:
-        results.append(result("dev", "loss", round(model_metrics.best_dev_loss, 6), "Best dev loss (cross-entropy per token)"))
+        results.append(result("dev", "loss", round(model_metrics.best_dev_loss, 6), "Best dev loss (mean cross-entropy per sampled token)"))
     described = {metric.key: metric for metric in METRICS}
     for key, value, _ in _utility_table(utility):
         if isinstance(value, int | float) and not isinstance(value, bool):
