@@ -315,6 +315,13 @@ class GeneratorSpec(StrictModel):
         le=1.0,
         description="Column A determines column B when B follows from A in this share of train rows; sampling then holds to it (null: off).",
     )
+    target_first: bool = Field(
+        True,
+        description=(
+            "Tabular: model evaluate.target's column first and the other features given it, p(target) p(features | target), "
+            "as TabDDPM does; false keeps the order of features."
+        ),
+    )
     vocab_size: int = Field(2000, ge=300, description="BPE vocabulary size (text generators trained from scratch).")
     model: ModelSpec = ModelSpec()
     train: TrainSpec = TrainSpec()
@@ -483,6 +490,15 @@ class DomainSpec(StrictModel):
             for name, column in self.columns.items()
             if column.type == "str" and not column.identifier and column.allowed is None and column.pattern is None
         ]
+
+    def trained_generator(self) -> GeneratorSpec:
+        """The generator spec training uses: ``generator`` with, when ``target_first``, the utility
+        target's column moved to the front of a tabular row. On real records, drawing
+        ``readmitted`` first lifted train-on-synthetic ROC AUC (README, "Generators")."""
+        generator, target = self.generator, self.evaluate.target.column
+        if generator.kind != "tabular" or not generator.target_first or generator.features[0] == target:
+            return generator
+        return generator.model_copy(update={"features": [target, *(name for name in generator.features if name != target)]})
 
     def personal_data_actions(self) -> dict[str, PersonalDataAction]:
         """The action for each free-text column that is scanned (``off`` ones left out)."""

@@ -120,7 +120,7 @@ def measure(
     train, dev = clean.slice(n_dev, max_rows), clean.head(n_dev)
     # Throughput only: one epoch, and no privacy checks during training (they need
     # privacy_check_every epochs and may keep no checkpoint; benchmarks/privacy_training.py measures them).
-    settings = spec.generator.model_dump()
+    settings = spec.trained_generator().model_dump()
     generator = GeneratorSpec.model_validate(
         {**settings, "train": {**settings["train"], "max_epochs": 1}, "privacy": {**settings["privacy"], "enabled": False}}
     )

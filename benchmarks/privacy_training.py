@@ -102,7 +102,7 @@ def train(work: Path, results: Path, max_epochs: int, checks: list[str], with_of
         modes[f"on-{check.replace(':', '-')}"] = {"sample_rows": int(sample_rows), **({"reference_rows": int(reference_rows)} if reference_rows else {})}
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
     for mode, overrides in modes.items():
-        base = domain.generator.model_dump()
+        base = domain.trained_generator().model_dump()
         privacy = {**base["privacy"], "enabled": overrides is not None, **(overrides or {})}
         spec = GeneratorSpec.model_validate({**base, "train": {**base["train"], "max_epochs": max_epochs}, "privacy": privacy})
         with tempfile.TemporaryDirectory() as tmp:

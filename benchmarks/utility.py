@@ -136,7 +136,7 @@ def assay_generator(
 ) -> tuple[pl.DataFrame, float, float, dict[str, Any]]:
     from assay.config import GeneratorSpec, load_params
 
-    settings = load_params(ROOT / "params.real.yaml").domain(domain).generator.model_dump()
+    settings = load_params(ROOT / "params.real.yaml").domain(domain).trained_generator().model_dump()
     settings["train"] = {**settings["train"], "max_epochs": epochs}
     if "privacy" in settings:  # the training-time privacy guard has its own benchmark (privacy_training.py)
         settings["privacy"] = {**settings["privacy"], "enabled": privacy_guard}

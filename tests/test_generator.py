@@ -276,3 +276,15 @@ def test_cpu_uses_bf16_only_where_it_has_kernels_for_it(monkeypatch, kernels: bo
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: kernels)
     assert pick_device().bf16 is kernels
+
+
+def test_training_models_the_utility_target_first_unless_told_not_to(demo_params) -> None:
+    domain = demo_params.domain("records")
+    given, trained = domain.generator.features, domain.trained_generator().features
+    target = domain.evaluate.target.column
+    assert given[0] != target and trained[0] == target
+    assert sorted(trained) == sorted(given) and [name for name in trained if name != target] == [name for name in given if name != target]
+    kept = domain.model_copy(update={"generator": domain.generator.model_copy(update={"target_first": False})})
+    assert kept.trained_generator().features == given
+    course = demo_params.domain("course_material")  # text units: the features are the units' controls, left as given
+    assert course.trained_generator().features == course.generator.features

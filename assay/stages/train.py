@@ -22,5 +22,13 @@ def run_train(domain_name: str, params_path: Path, train_path: Path, dev_path: P
         logging.getLogger("assay").setLevel(logging.WARNING)
     domain: DomainSpec = load_params(params_path).domain(domain_name)
     return train_on_splits(
-        domain_name, domain.generator, train_path, dev_path, model_dir, live_dir, checkpoints_dir, device=pick_device(), group_by=domain.split.group_columns
+        domain_name,
+        domain.trained_generator(),
+        train_path,
+        dev_path,
+        model_dir,
+        live_dir,
+        checkpoints_dir,
+        device=pick_device(),
+        group_by=domain.split.group_columns,
     )
