@@ -585,7 +585,7 @@ class TabularCodec:
         """The columns (indices into ``columns``) that token sequences hold, in order: every column
         with more than one legal id. A column with one (a medication no train row took) is decided
         before sampling starts, so the model neither reads nor predicts it: on real records that
-        is 8 of 48 columns, a sixth of the tokens and of the training time."""
+        is 8 of 48 columns, a sixth of the tokens (training went from 400 to 467 rows a second)."""
         return [j for j, col in enumerate(self.columns) if col.n_legal > 1]
 
     @property

@@ -9,9 +9,9 @@ column, a cross-entropy over that block rather than over the whole vocabulary. T
 - the model is trained on exactly the distribution it is sampled from, and spends nothing on
   learning that an age token never follows the BOS token;
 - it is cheaper: the output layer multiplies each position by its block (records: 345 ids at most)
-  instead of all 1,479 ids, and columns with a single legal id (a medication no train row took)
-  and the EOS token, which the sampler never draws, are not scored at all. On real records
-  (2 CPU cores, fp32) a training step took about a fifth less time (README, "Training budget").
+  instead of all 1,479 ids, and the EOS token, which the sampler never draws, is not scored (nor
+  is a column with a single legal id, which the codec leaves out of the sequence anyway). On real
+  records (2 CPU cores, fp32) a 110-row training step took 279 ms instead of 336 (README, "Generators").
 
 The weights are those of transformers' ``GPT2LMHeadModel`` and are saved as such: a trained
 generator loads with ``AutoModelForCausalLM.from_pretrained`` like any GPT-2. Only training and
@@ -66,7 +66,7 @@ def column_blocks(ranges: list[tuple[int, int]], legal: list[int]) -> list[list[
 
 def new_gpt2(spec: GeneratorSpec, vocab_size: int, n_positions: int, bos_id: int, eos_id: int, pad_id: int, column_blocks: list[list[int]] | None = None):
     """A GPT-2 from ``spec.model``; given ``column_blocks`` (tabular rows), one that scores each
-    column among its own ids in training (:mod:`assay.generator.column_scored`)."""
+    column among its own ids in training (:func:`column_scored_gpt2`)."""
     from transformers import AutoModelForCausalLM, GPT2Config
 
     config = GPT2Config(
