@@ -222,7 +222,8 @@ def test_trace_json_has_lock_md5s_and_states(lineage_repo: Path) -> None:
         assert nodes["data/raw/records"]["md5"] == raw_dep.hash_info.value
     assert nodes["data/raw/records"]["kind"] == "source" and nodes["data/raw/records"]["files"][0]["sha256"] == _ingest_sha256(lineage_repo)
     assert nodes["models/records/generator"]["stage"] == "train@records"
-    assert {p["key"] for p in nodes["models/records/generator"]["params"]} == {"domains.records.generator"}
+    # the target column is a train param too: the generator models it first (generator.target_first)
+    assert {p["key"] for p in nodes["models/records/generator"]["params"]} == {"domains.records.generator", "domains.records.evaluate.target.column"}
     assert nodes["reports/validation/records.json"]["facts"]["validation"]["success"] is True
     assert all(node["state"] == "ok" and node["verified"] for node in _walk(data["tree"]))
 
