@@ -124,12 +124,13 @@ def _implications(joint: np.ndarray, usable: np.ndarray, b_shares: np.ndarray, m
     of their rows that hold to it; None when there are none."""
     rows = joint.sum(axis=1)
     implied = joint.argmax(axis=1)
+    held = joint.max(axis=1)  # rows of each value a that show its implied b
     with np.errstate(divide="ignore", invalid="ignore"):  # a value with no rows: nan, never below alpha
         chance = rows * np.log(b_shares[implied])  # log P(all rows show b | B independent of A)
-    holds = usable & (rows >= IMPLICATION_MIN_ROWS) & (joint.max(axis=1) >= min_share * rows) & (chance < math.log(IMPLICATION_ALPHA))
+    holds = usable & (rows >= IMPLICATION_MIN_ROWS) & (held >= min_share * rows) & (chance < math.log(IMPLICATION_ALPHA))
     if not holds.any():
         return None
-    share = float(joint.max(axis=1)[holds].sum() / rows[holds].sum())
+    share = float(held[holds].sum() / rows[holds].sum())
     return round(share, 6), {int(code): int(implied[code]) for code in np.flatnonzero(holds)}
 
 
