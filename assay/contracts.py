@@ -259,6 +259,7 @@ class TrainingPlanRecord(Contract):
     budget: dict[str, int | float] | None
     seconds_per_step: float | None
     why: str
+    most_steps: int | None = None  # the Trainer's max_steps; a minutes budget's clock re-plans up to it
 
 
 class TrainMetrics(Contract):
@@ -266,8 +267,10 @@ class TrainMetrics(Contract):
     best_epoch: Number
     epochs_run: Number
     stopped_early: bool
-    stopped_by_deadline: bool = False
+    stopped_by_deadline: bool = False  # a minutes budget's clock ended training
     plan: TrainingPlanRecord | None = None
+    replans: list[dict[str, Number]] = []  # the clock's re-plans after epochs: measured pace and the new end
+    steps_run: int | None = None
     train_loss: float
     dev_loss_per_epoch: list[float]
     train_seconds: float

@@ -101,6 +101,8 @@ def assay_default(
         "best_epoch": metrics["best_epoch"],
         "train_seconds": metrics["train_seconds"],
         "stopped_by_deadline": metrics["stopped_by_deadline"],
+        "steps_run": metrics.get("steps_run"),
+        "replans": metrics.get("replans", []),
     }
     return synthetic, fit, sample, info
 
@@ -129,7 +131,9 @@ def run(domain: str, args: argparse.Namespace) -> dict[str, Any]:
         args.work / "new_domain" / domain / key, lambda: assay_default(domain, fit_rows, dev, rows, budget, args.work, overrides)
     )
     print(
-        f"  assay (defaults): {timing['generator']['plan']}; ran {timing['generator']['epochs_run']:g} epochs, fit {timing['generator']['fit_s']:.0f} s",
+        f"  assay (defaults): {timing['generator']['plan']}; ran {timing['generator'].get('steps_run') or '?'} steps "
+        f"({timing['generator']['epochs_run']:g} epochs, {len(timing['generator'].get('replans', []))} re-plans by the clock), "
+        f"trained {timing['generator']['train_seconds']:.0f} s, fit {timing['generator']['fit_s']:.0f} s",
         flush=True,
     )
     others: dict[str, pl.DataFrame] = {}

@@ -5,10 +5,21 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from assay.config import TrainSpec
-from assay.generator.budget import MIN_BATCH, MIN_PARTIAL_EPOCH, epoch_number, plan_training
+from assay.generator.budget import (
+    EVALUATION_SHARE,
+    MIN_BATCH,
+    MIN_PARTIAL_EPOCH,
+    CosineToHorizon,
+    clock_callback,
+    epoch_number,
+    plan_training,
+    steps_that_fit,
+)
 
 
 def spec(**train) -> TrainSpec:
@@ -111,3 +122,115 @@ def test_minutes_budget_never_cuts_below_min_batch() -> None:
 def test_budget_must_say_one_positive_amount(budget) -> None:
     with pytest.raises(ValidationError):
         spec(budget=budget)
+
+
+# -- a minutes budget follows the clock (clock_callback)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seconds_left=st.floats(0, 1_000),
+    step_seconds=st.floats(0.01, 2),
+    steps_per_epoch=st.integers(1, 500),
+    evaluation=st.floats(0, 30),
+    extra_for_the_last=st.floats(0, 30),
+)
+def test_steps_that_fit_never_overrun_and_leave_no_whole_epoch_unspent(seconds_left, step_seconds, steps_per_epoch, evaluation, extra_for_the_last) -> None:
+    last = evaluation + extra_for_the_last
+    more = steps_that_fit(seconds_left, step_seconds, steps_per_epoch, evaluation, last)
+
+    def cost(steps: int) -> float:  # the steps, one evaluation per epoch begun, the last one dearer
+        return steps * step_seconds + math.ceil(steps / steps_per_epoch) * evaluation + last
+
+    assert more >= 0
+    if more:
+        assert cost(more) <= seconds_left + 1e-6
+        partial = more % steps_per_epoch
+        assert partial == 0 or partial >= MIN_PARTIAL_EPOCH * steps_per_epoch
+    # one more whole epoch would not have fitted
+    assert cost((more // steps_per_epoch + 1) * steps_per_epoch) > seconds_left - 1e-6
+
+
+def test_steps_that_fit_counts_the_evaluations() -> None:
+    # 100 s left, 100 steps an epoch at 0.1 s, 2 s an evaluation and 5 s for the last:
+    # 7 whole epochs (7 x 12 s) leave 11 s, of which 2 s evaluate a partial epoch of 90 steps.
+    assert steps_that_fit(100, 0.1, 100, 2, 5) == 790
+    assert steps_that_fit(4, 0.1, 100, 2, 5) == 0  # not even the last evaluation's time
+    assert steps_that_fit(5 + 2 + 0.5, 0.1, 100, 2, 5) == 0  # 5 steps: a sliver of an epoch, not worth its evaluation
+
+
+def test_cosine_to_horizon_is_the_trainers_cosine_and_follows_a_moved_end() -> None:
+    import torch
+    from transformers import get_cosine_schedule_with_warmup
+
+    def rates(make) -> list[float]:
+        optimiser = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.5)
+        schedule = make(optimiser)
+        seen = []
+        for _ in range(300):
+            seen.append(optimiser.param_groups[0]["lr"])
+            optimiser.step()
+            schedule.step()
+        return seen
+
+    horizon = CosineToHorizon(15, 300)
+    ours = rates(lambda optimiser: torch.optim.lr_scheduler.LambdaLR(optimiser, horizon))
+    theirs = rates(lambda optimiser: get_cosine_schedule_with_warmup(optimiser, 15, 300))
+    assert ours == pytest.approx(theirs, abs=1e-12)
+    horizon.horizon = 200  # the clock moved the end: the decay reaches zero there
+    assert horizon(200) == pytest.approx(0.0, abs=1e-12) and horizon(100) > 0.5
+
+
+class _Args:
+    def __init__(self, max_steps: int) -> None:
+        self.max_steps = max_steps
+
+
+@pytest.mark.parametrize("pace", [0.06, 0.1, 0.14])  # the calibration said 0.1 s a step; the machine then ran faster or slower
+def test_clock_spends_the_minutes_it_was_given_at_the_pace_the_machine_runs(pace) -> None:
+    from transformers import TrainerControl, TrainerState
+
+    clock_time = [0.0]
+    plan = plan_training(20_000, 20, spec(budget={"minutes": 2}, max_epochs=50, min_steps=10), lambda batch: 0.1)
+    clock = clock_callback(2, plan, now=lambda: clock_time[0])
+    state, control = TrainerState(max_steps=plan.most_steps), TrainerControl()
+    args, evaluation = _Args(plan.most_steps), 1.5
+    clock.on_train_begin(args, state, control)
+    assert state.max_steps == plan.planned_steps == int(2 * 60 * (1 - EVALUATION_SHARE) / 0.1)
+    horizons = []
+    while True:
+        clock.on_epoch_begin(args, state, control)
+        steps = min(plan.steps_per_epoch, state.max_steps - state.global_step)  # the Trainer stops at max_steps
+        clock_time[0] += steps * pace
+        state.global_step += steps
+        state.epoch = state.global_step / plan.steps_per_epoch
+        clock.on_epoch_end(args, state, control)
+        horizons.append(state.max_steps)
+        clock_time[0] += evaluation
+        if control.should_training_stop or state.global_step >= state.max_steps:
+            break
+    spent, budget = clock_time[0], 2 * 60
+    assert spent <= budget  # the budget is a promise
+    assert spent >= budget - (plan.steps_per_epoch * pace + evaluation)  # and no whole epoch of it is left unspent
+    assert clock.schedule.horizon == state.global_step and clock.schedule(state.global_step) == pytest.approx(0, abs=1e-12)
+    assert clock.ended_run(state)
+    if pace != 0.1:
+        assert clock.replans and clock.replans[0]["seconds_per_step"] == pytest.approx(pace)
+    # a slower machine ends sooner than the first plan, a faster one later
+    assert (state.global_step < plan.planned_steps) == (pace > 0.1)
+
+
+def test_clock_stops_at_the_steps_cap() -> None:
+    from transformers import TrainerControl, TrainerState
+
+    clock_time = [0.0]
+    plan = plan_training(2_000, 20, spec(budget={"minutes": 60}, max_epochs=3, min_steps=10), lambda batch: 0.1)
+    assert plan.planned_steps == plan.most_steps == 3 * plan.steps_per_epoch  # an hour buys more than 3 epochs
+    clock = clock_callback(60, plan, now=lambda: clock_time[0])
+    state, control = TrainerState(max_steps=plan.most_steps), TrainerControl()
+    clock.on_train_begin(_Args(plan.most_steps), state, control)
+    clock.on_epoch_begin(_Args(plan.most_steps), state, control)
+    state.global_step, state.epoch = plan.steps_per_epoch, 1.0
+    clock_time[0] += 1
+    clock.on_epoch_end(_Args(plan.most_steps), state, control)
+    assert state.max_steps == plan.most_steps and not control.should_training_stop and not clock.replans

@@ -83,15 +83,20 @@ def test_step_budget_sizes_the_batch_from_the_table(demo_params, records_splits,
 
 
 @pytest.mark.slow  # trains a generator or runs a full evaluation
-def test_minutes_budget_times_a_step_and_keeps_to_the_deadline(demo_params, records_splits, tmp_path: Path) -> None:
+def test_minutes_budget_times_a_step_and_follows_the_clock(demo_params, records_splits, tmp_path: Path) -> None:
     minutes = 0.1  # 6 s: a few epochs of the tiny model on these rows
     _, metrics = train_tiny(
         demo_params, records_splits, tmp_path, train={"budget": {"minutes": minutes}, "min_steps_per_epoch": 20, "max_epochs": 50, "patience": 50}
     )
     plan = metrics["plan"]
     assert plan["seconds_per_step"] > 0 and f"{minutes:g} minutes" in plan["why"]
-    assert 1 <= metrics["epochs_run"] <= plan["epochs"]
-    # the deadline stops before an epoch that would overrun; one epoch's slack for a busy machine
+    assert plan["most_steps"] == 50 * plan["steps_per_epoch"]  # the Trainer may run up to max_epochs; the clock sets the end
+    assert 1 <= metrics["epochs_run"] <= 50 and not metrics["stopped_early"]
+    # the clock's last re-plan is where training ended, and the clock ended it
+    if metrics["replans"]:
+        assert metrics["replans"][-1]["planned_steps"] == metrics["steps_run"]
+    assert metrics["stopped_by_deadline"]
+    # the clock re-plans from each epoch's pace; one epoch's slack for a busy machine
     epoch_seconds = metrics["train_seconds"] / metrics["epochs_run"]
     assert metrics["train_seconds"] <= minutes * 60 + epoch_seconds + 5
 

@@ -72,7 +72,6 @@ def test_dcr_floor_allows_for_the_noise_of_few_fresh_rows() -> None:
     few, many = population(233), population(20_000)
     assert dcr_p5_floor(few, 100_000, spec, rng) < dcr_p5_floor(many, 100_000, spec, rng)
 
-
     def fresh_level_as_exact(fresh: np.ndarray, size: int) -> float:  # resampling the synthetic sample's size alone
         draws = rng.integers(0, fresh.size, size=(spec.bootstraps, size))
         return float(np.quantile(np.percentile(fresh[draws], 5, axis=1), 1 - spec.quantile))

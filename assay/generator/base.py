@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from assay.config import GeneratorSpec
 from assay.errors import AssayError
-from assay.generator.budget import TrainingPlan, deadline_callback, plan_training, seconds_per_step
+from assay.generator.budget import TrainingPlan, clock_callback, clocked_trainer, plan_training, seconds_per_step
 from assay.generator.configs import variant_tag
 from assay.generator.distributed import from_main_process, is_main_process, process_count, rows_per_process
 from assay.generator.model import GENERATOR_FILE, Device
@@ -112,7 +112,7 @@ class Generator(ABC):
         ``callbacks`` are extra Trainer callbacks, run after the pipeline's own.
         """
         import torch
-        from transformers import EarlyStoppingCallback, Trainer, set_seed
+        from transformers import EarlyStoppingCallback, set_seed
 
         spec = self.spec
         # 1. data and model
@@ -142,10 +142,11 @@ class Generator(ABC):
         args = training_arguments(spec, device, plan, checkpoints.folder, "eval_selection_loss" if guard else "eval_loss")
         # Unchecked epochs cannot be chosen, so patience counts in checks, not epochs.
         patience = spec.train.patience * (spec.privacy.privacy_check_every if guard else 1)
-        deadline = deadline_callback(spec.train.budget.minutes) if spec.train.budget and spec.train.budget.minutes else None
+        clock = clock_callback(spec.train.budget.minutes, plan, f"train {self.domain}") if spec.train.budget and spec.train.budget.minutes else None
         # Name the loss the model computes anyway: without it transformers warns on every run.
         self.model.loss_type = getattr(self.model, "loss_type", None) or "ForCausalLM"
-        trainer = Trainer(
+        trainer = clocked_trainer(
+            clock,
             model=self.model,
             args=args,
             train_dataset=prepared.train,
@@ -154,7 +155,6 @@ class Generator(ABC):
             callbacks=[
                 *([guard[0]] if guard else []),
                 EarlyStoppingCallback(early_stopping_patience=patience),
-                *([deadline] if deadline else []),
                 epoch_curves_callback(live),
                 epoch_log_callback(self.domain),
                 *callbacks,
@@ -180,8 +180,10 @@ class Generator(ABC):
             "best_epoch": best_epoch,
             "epochs_run": dev_losses[-1][0],
             "stopped_early": trainer.state.global_step < trainer.state.max_steps,
-            "stopped_by_deadline": bool(deadline and deadline.stopped_at is not None),
+            "stopped_by_deadline": bool(clock and clock.ended_run(trainer.state)),
             "plan": plan.as_dict(),
+            "replans": clock.replans if clock else [],
+            "steps_run": trainer.state.global_step,
             "train_loss": result.training_loss,
             "dev_loss_per_epoch": [loss for _, loss in dev_losses],
             "train_seconds": round(seconds, 2),

@@ -11,8 +11,11 @@ Two ways, chosen by ``train.budget``:
   epochs only wasted up to half an epoch: 2.37 epochs bought on real records trained 2). Early
   stopping on dev loss still ends a run sooner. A minutes budget is turned into steps by timing a few optimiser steps
   first (:func:`seconds_per_step`); when that buys fewer than ``train.min_steps``, the batch is
-  cut (down to :data:`MIN_BATCH`) to buy about that many. It depends on the machine: the steps it bought are in
-  ``metrics.json`` (``plan``), and ``budget: {steps: N}`` with them repeats the run anywhere.
+  cut (down to :data:`MIN_BATCH`) to buy about that many. That first plan is a snapshot of the
+  machine, so after every epoch the clock re-plans the steps left from the measured pace
+  (:func:`clock_callback`), and the cosine decay follows the new end. It depends on the machine:
+  the steps it ran are in ``metrics.json`` (``steps_run``, with the re-plans in ``replans``), and
+  ``budget: {steps: N}`` with them repeats the run anywhere.
 - **fixed epochs** (``budget: null``): ``train.tokens_per_batch`` tokens per batch for
   ``train.max_epochs`` epochs, the hand-tuned settings the demo profile's gate margins were
   measured with.
@@ -21,6 +24,7 @@ Two ways, chosen by ``train.budget``:
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -29,6 +33,8 @@ from typing import Any
 
 from assay.config import TrainSpec
 from assay.generator.distributed import from_main_process
+
+log = logging.getLogger("assay.train")
 
 MIN_BATCH = 16  # rows; below this a step's gradient is mostly noise and the CPU idles between steps
 CALIBRATION_STEPS = 6  # optimiser steps timed for a minutes budget (the first is dropped: warm-up)
@@ -41,6 +47,8 @@ class TrainingPlan:
     """What the Trainer is told: rows per batch, steps, and why (for the log and ``metrics.json``).
 
     ``epochs`` is ``planned_steps / steps_per_epoch``: with a budget, the last epoch may be partial.
+    A minutes budget's ``planned_steps`` is the first plan; :func:`clock_callback` re-plans it
+    after every epoch, up to ``most_steps``.
     """
 
     batch_size: int
@@ -50,6 +58,7 @@ class TrainingPlan:
     budget: dict[str, Any] | None
     seconds_per_step: float | None
     why: str
+    most_steps: int  # the Trainer's max_steps: planned_steps, or with a minutes budget max_epochs epochs (the clock moves the end)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,7 +73,7 @@ def plan_training(train_rows: int, seq_len: int, train: TrainSpec, step_seconds:
     if train.budget is None:
         steps = math.ceil(train_rows / (largest * train.grad_accum))
         why = f"fixed: {train.max_epochs} epochs of {largest} rows ({train.tokens_per_batch:,} tokens) per batch"
-        return TrainingPlan(largest, train.max_epochs, steps, steps * train.max_epochs, None, None, why)
+        return TrainingPlan(largest, train.max_epochs, steps, steps * train.max_epochs, None, None, why, steps * train.max_epochs)
 
     batch = max(1, min(largest, max(MIN_BATCH, train_rows // (train.min_steps_per_epoch * train.grad_accum))))
     per_epoch = math.ceil(train_rows / (batch * train.grad_accum))
@@ -94,7 +103,8 @@ def plan_training(train_rows: int, seq_len: int, train: TrainSpec, step_seconds:
     capped = " (max_epochs: the budget is not all spent)" if affordable > train.max_epochs * per_epoch else ""
     partial = f", the last one {steps % per_epoch} steps" if steps % per_epoch else ""
     why = f"budget {bought}: {steps:,} steps, {steps / per_epoch:.2f} epochs of {per_epoch} steps{partial}, {batch} rows per batch{capped}"
-    return TrainingPlan(batch, steps / per_epoch, per_epoch, steps, budget, seconds, why)
+    most = train.max_epochs * per_epoch if train.budget.minutes is not None else steps
+    return TrainingPlan(batch, steps / per_epoch, per_epoch, steps, budget, seconds, why, most)
 
 
 def epoch_number(epoch: float | None) -> int:
@@ -139,34 +149,145 @@ def seconds_per_step(model: Any, dataset: Any, collator: Any, bf16: bool, device
     return measure
 
 
-def deadline_callback(minutes: float):
-    """Stop at the end of the epoch after which the next (whole, or the plan's partial last one)
-    would overrun a minutes budget.
+def steps_that_fit(seconds_left: float, step_seconds: float, steps_per_epoch: int, evaluation_seconds: float, last_evaluation_seconds: float) -> int:
+    """How many more optimiser steps fit in ``seconds_left``, at an epoch's end, before its evaluation.
 
-    The plan's epochs come from a timing taken before training; dev loss, privacy checks and a
-    busy machine can make epochs longer than that timing says, and the budget is a promise.
-    The epoch it stops at is still evaluated and saved, so the best checkpoint is kept.
+    Every epoch (the one just ended, the whole ones to come and a partial last one) is evaluated:
+    ``evaluation_seconds`` each, and ``last_evaluation_seconds`` for the last, which is always
+    privacy-checked. A partial last epoch shorter than :data:`MIN_PARTIAL_EPOCH` is not bought.
+    """
+    left = seconds_left - last_evaluation_seconds
+    epoch_seconds = steps_per_epoch * step_seconds + evaluation_seconds
+    if left <= 0 or step_seconds <= 0:
+        return 0
+    whole = math.floor(left / epoch_seconds + 1e-9)  # the tolerance: 9 s at 0.1 s a step is 90 steps, not 89
+    rest = left - whole * epoch_seconds
+    partial = math.floor((rest - evaluation_seconds) / step_seconds + 1e-9) if rest > evaluation_seconds else 0
+    partial = min(partial, steps_per_epoch - 1)
+    if partial < MIN_PARTIAL_EPOCH * steps_per_epoch:
+        partial = 0
+    return whole * steps_per_epoch + partial
+
+
+class CosineToHorizon:
+    """The Trainer's ``cosine`` schedule (linear warm-up, then a half cosine to zero), to a horizon
+    the clock may move.
+
+    The Trainer's own ``lr_lambda`` fixes its horizon when it is made. ``LambdaLR`` keeps the state
+    of a callable object (this one's ``__dict__``) in its checkpoints, so a resumed run decays to
+    the horizon it had.
+    """
+
+    def __init__(self, warmup_steps: int, horizon: int) -> None:
+        self.warmup_steps = warmup_steps
+        self.horizon = horizon
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return step / max(1, self.warmup_steps)
+        progress = (step - self.warmup_steps) / max(1, self.horizon - self.warmup_steps)
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def clock_callback(minutes: float, plan: TrainingPlan, label: str = "train", now: Callable[[], float] = time.perf_counter):
+    """Keep a minutes budget by the clock: after every epoch, re-plan the steps left from that
+    epoch's measured time a step and the measured time of the evaluations so far.
+
+    The plan's steps come from a timing of a few steps before training, a snapshot of a shared
+    machine: on 2 shared cores the same step timed 0.253 s in one process and 0.188 s minutes later
+    in another, and the run trained 206 s of its 300. So the Trainer is given the most steps the
+    run may take (``max_epochs`` epochs), and this callback moves the end: it sets the Trainer's
+    ``state.max_steps`` (where its loop stops; the last epoch may be partial, and is evaluated,
+    privacy-checked and saved like the others) and the cosine decay's horizon
+    (:class:`CosineToHorizon`), so the learning rate reaches zero at the new end. When no
+    worthwhile step is left, training stops at the end of this epoch.
     """
     from transformers import TrainerCallback
 
-    class Deadline(TrainerCallback):
+    class Clock(TrainerCallback):
         def __init__(self) -> None:
-            self.started = time.perf_counter()
-            self.epoch_started = self.started
+            self.seconds = minutes * 60
+            self.steps_per_epoch = plan.steps_per_epoch
+            self.schedule = CosineToHorizon(0, plan.planned_steps)  # warm-up set by the Trainer (clocked_trainer)
+            # Before the first evaluation is timed: the plan's share for evaluation, spread over its epochs.
+            self.first_guess = self.seconds * EVALUATION_SHARE / max(1, math.ceil(plan.epochs))
+            self.evaluations: list[float] = []
+            self.replans: list[dict[str, Any]] = []
+            self.started = self.epoch_started = self.epoch_ended = 0.0
             self.epoch_first_step = 0
             self.stopped_at: float | None = None
 
+        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+            self.started = now()
+            if state.global_step and plan.seconds_per_step:
+                # A resumed run: the steps already taken are charged at the plan's pace.
+                self.started -= state.global_step * plan.seconds_per_step / (1 - EVALUATION_SHARE)
+            state.max_steps = max(state.global_step + 1, min(state.max_steps, self.schedule.horizon))
+
         def on_epoch_begin(self, args, state, control, **kwargs):  # noqa: ANN001
-            self.epoch_started = time.perf_counter()
+            self.epoch_started = now()
+            if self.epoch_ended:
+                self.evaluations.append(self.epoch_started - self.epoch_ended)  # dev loss, privacy check, checkpoint
             self.epoch_first_step = state.global_step
 
         def on_epoch_end(self, args, state, control, **kwargs):  # noqa: ANN001
-            now = time.perf_counter()
-            steps_run = max(1, state.global_step - self.epoch_first_step)
-            next_epoch = (now - self.epoch_started) * min(1.0, (state.max_steps - state.global_step) / steps_run)
+            self.epoch_ended = now()
+            if state.global_step >= state.max_steps:
+                return  # the planned end: nothing left to plan
+            step_seconds = (self.epoch_ended - self.epoch_started) / max(1, state.global_step - self.epoch_first_step)
+            evaluation = sum(self.evaluations) / len(self.evaluations) if self.evaluations else self.first_guess
+            last_evaluation = max(self.evaluations, default=self.first_guess)
+            more = steps_that_fit(self.seconds - (self.epoch_ended - self.started), step_seconds, self.steps_per_epoch, evaluation, last_evaluation)
             # Data-parallel processes keep their own clocks; the main process's decides for all.
-            if from_main_process(now + next_epoch - self.started > minutes * 60):
+            horizon = from_main_process(min(args.max_steps, state.global_step + more))
+            if horizon != self.schedule.horizon:
+                log.info(
+                    "%s: at epoch %d's pace (%.3f s a step, %.1f s an evaluation), %s steps fit the %g minutes (was %s)",
+                    label,
+                    epoch_number(state.epoch),
+                    step_seconds,
+                    evaluation,
+                    f"{horizon:,}",
+                    minutes,
+                    f"{self.schedule.horizon:,}",
+                )
+                self.replans.append(
+                    {
+                        "epoch": epoch_number(state.epoch),
+                        "seconds_per_step": round(step_seconds, 4),
+                        "evaluation_seconds": round(evaluation, 2),
+                        "planned_steps": horizon,
+                    }
+                )
+            state.max_steps = self.schedule.horizon = horizon
+            if horizon <= state.global_step:
                 self.stopped_at = state.epoch
                 control.should_training_stop = True
 
-    return Deadline()
+        def ended_run(self, state) -> bool:  # noqa: ANN001
+            """Whether the clock ended training (not max_epochs, early stopping or the privacy checks)."""
+            return state.global_step >= state.max_steps and state.max_steps < plan.most_steps
+
+    return Clock()
+
+
+def clocked_trainer(clock: Any | None, **kwargs: Any) -> Any:
+    """A Hugging Face Trainer; with a ``clock`` (:func:`clock_callback`), one whose cosine decay
+    ends where the clock says (``create_scheduler`` is the Trainer's documented override)."""
+    from torch.optim.lr_scheduler import LambdaLR
+    from transformers import Trainer
+
+    if clock is None:
+        return Trainer(**kwargs)
+
+    class ClockedTrainer(Trainer):
+        def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> Any:
+            if self.lr_scheduler is None:
+                # Warm-up as the Trainer counts it, over the first plan's steps, not the steps cap.
+                clock.schedule.warmup_steps = self.args.get_warmup_steps(clock.schedule.horizon)
+                self.lr_scheduler = LambdaLR(optimizer or self.optimizer, clock.schedule)
+                self._created_lr_scheduler = True  # as the Trainer's own: made again on the next train()
+            return self.lr_scheduler
+
+    # The clock first: the others (the progress bar) read the end it sets.
+    return ClockedTrainer(callbacks=[clock, *kwargs.pop("callbacks", [])], **kwargs)

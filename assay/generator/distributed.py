@@ -7,7 +7,7 @@ Assay adds on top, through accelerate's own process state:
   privacy checks' log;
 - decisions that must be the same everywhere come from the main process: the training plan (a
   minutes budget times steps, and two processes would time differently), each privacy check
-  (sampling runs on the main process only), and a deadline's stop. A process that stopped while
+  (sampling runs on the main process only), and a minutes budget's re-plans. A process that stopped while
   another trained on would wait for it forever.
 
 A single process is the common case; there every call here is a plain pass-through.

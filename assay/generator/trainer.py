@@ -119,7 +119,7 @@ def epoch_log_callback(domain: str):
                 "train %s: epoch %d of %d: train loss %s, dev loss %s",
                 domain,
                 epoch_number(state.epoch),
-                args.num_train_epochs,
+                epoch_number(state.epoch * state.max_steps / max(1, state.global_step)),  # a minutes budget's clock moves the end
                 "—" if self.train_loss is None else f"{self.train_loss:.4f}",
                 "—" if dev is None else f"{dev:.4f}",
             )
@@ -179,9 +179,10 @@ def training_arguments(spec: GeneratorSpec, device: Device, plan: TrainingPlan, 
         per_device_eval_batch_size=rows_per_process(plan.batch_size) * 2,
         gradient_accumulation_steps=spec.train.grad_accum,
         num_train_epochs=math.ceil(plan.epochs),
-        # A budget buys steps, and its last epoch may be partial (assay/generator/budget.py); fixed
-        # epochs leave the count of steps to the Trainer, which knows each process's share of the rows.
-        max_steps=plan.planned_steps if plan.budget is not None else -1,
+        # A budget buys steps, and its last epoch may be partial (assay/generator/budget.py; a minutes
+        # budget's clock moves the end up to most_steps); fixed epochs leave the count of steps to the
+        # Trainer, which knows each process's share of the rows.
+        max_steps=plan.most_steps if plan.budget is not None else -1,
         learning_rate=spec.train.learning_rate,
         weight_decay=spec.train.weight_decay,
         lr_scheduler_type="cosine",
