@@ -139,8 +139,8 @@ def test_steps_that_fit_never_overrun_and_leave_no_whole_epoch_unspent(seconds_l
     last = evaluation + extra_for_the_last
     more = steps_that_fit(seconds_left, step_seconds, steps_per_epoch, evaluation, last)
 
-    def cost(steps: int) -> float:  # the steps, one evaluation per epoch begun, the last one dearer
-        return steps * step_seconds + math.ceil(steps / steps_per_epoch) * evaluation + last
+    def cost(steps: int) -> float:  # the steps, and an evaluation for every epoch begun, the last one dearer
+        return steps * step_seconds + (math.ceil(steps / steps_per_epoch) - 1) * evaluation + last
 
     assert more >= 0
     if more:
@@ -152,11 +152,12 @@ def test_steps_that_fit_never_overrun_and_leave_no_whole_epoch_unspent(seconds_l
 
 
 def test_steps_that_fit_counts_the_evaluations() -> None:
-    # 100 s left, 100 steps an epoch at 0.1 s, 2 s an evaluation and 5 s for the last:
-    # 7 whole epochs (7 x 12 s) leave 11 s, of which 2 s evaluate a partial epoch of 90 steps.
-    assert steps_that_fit(100, 0.1, 100, 2, 5) == 790
+    # 110 s left, 100 steps an epoch at 0.1 s, 2 s an evaluation and 5 s for the last: 890 steps
+    # (8 whole epochs and 90 steps of a ninth) take 89 s, their 8 evaluations 16 s and the last 5 s.
+    assert steps_that_fit(110, 0.1, 100, 2, 5) == 890
+    assert steps_that_fit(100, 0.1, 100, 2, 5) == 800
     assert steps_that_fit(4, 0.1, 100, 2, 5) == 0  # not even the last evaluation's time
-    assert steps_that_fit(5 + 2 + 0.5, 0.1, 100, 2, 5) == 0  # 5 steps: a sliver of an epoch, not worth its evaluation
+    assert steps_that_fit(5 + 0.5, 0.1, 100, 2, 5) == 0  # 5 steps: a sliver of an epoch, not worth its evaluation
 
 
 def test_cosine_to_horizon_is_the_trainers_cosine_and_follows_a_moved_end() -> None:
@@ -186,38 +187,55 @@ class _Args:
         self.max_steps = max_steps
 
 
-@pytest.mark.parametrize("pace", [0.06, 0.1, 0.14])  # the calibration said 0.1 s a step; the machine then ran faster or slower
-def test_clock_spends_the_minutes_it_was_given_at_the_pace_the_machine_runs(pace) -> None:
+def _run_on_a_clock(minutes: float, paces: list[float], evaluation: float):
+    """A minutes budget's plan and clock, driven through the Trainer's epoch events on a simulated
+    clock: ``paces[i]`` seconds a step in epoch i (the last repeats), ``evaluation`` seconds after each."""
     from transformers import TrainerControl, TrainerState
 
     clock_time = [0.0]
-    plan = plan_training(20_000, 20, spec(budget={"minutes": 2}, max_epochs=50, min_steps=10), lambda batch: 0.1)
-    clock = clock_callback(2, plan, now=lambda: clock_time[0])
-    state, control = TrainerState(max_steps=plan.most_steps), TrainerControl()
-    args, evaluation = _Args(plan.most_steps), 1.5
+    plan = plan_training(20_000, 20, spec(budget={"minutes": minutes}, max_epochs=50, min_steps=10), lambda batch: 0.1)
+    clock = clock_callback(minutes, plan, now=lambda: clock_time[0])
+    state, control, args = TrainerState(max_steps=plan.most_steps), TrainerControl(), _Args(plan.most_steps)
     clock.on_train_begin(args, state, control)
-    assert state.max_steps == plan.planned_steps == int(2 * 60 * (1 - EVALUATION_SHARE) / 0.1)
-    horizons = []
-    while True:
+    assert state.max_steps == plan.planned_steps == int(minutes * 60 * (1 - EVALUATION_SHARE) / 0.1)
+    for epoch in range(50):
         clock.on_epoch_begin(args, state, control)
         steps = min(plan.steps_per_epoch, state.max_steps - state.global_step)  # the Trainer stops at max_steps
-        clock_time[0] += steps * pace
+        clock_time[0] += steps * paces[min(epoch, len(paces) - 1)]
         state.global_step += steps
         state.epoch = state.global_step / plan.steps_per_epoch
         clock.on_epoch_end(args, state, control)
-        horizons.append(state.max_steps)
         clock_time[0] += evaluation
         if control.should_training_stop or state.global_step >= state.max_steps:
             break
-    spent, budget = clock_time[0], 2 * 60
+    return plan, clock, state, clock_time[0]
+
+
+@pytest.mark.parametrize("pace", [0.06, 0.1, 0.14])  # the calibration said 0.1 s a step; the machine then ran faster or slower
+def test_clock_spends_the_minutes_it_was_given_at_the_pace_the_machine_runs(pace) -> None:
+    plan, clock, state, spent = _run_on_a_clock(2, [pace], evaluation=1.5)
+    budget = 2 * 60
     assert spent <= budget  # the budget is a promise
-    assert spent >= budget - (plan.steps_per_epoch * pace + evaluation)  # and no whole epoch of it is left unspent
+    assert spent >= budget - (plan.steps_per_epoch * pace + 1.5)  # and no whole epoch of it is left unspent
     assert clock.schedule.horizon == state.global_step and clock.schedule(state.global_step) == pytest.approx(0, abs=1e-12)
-    assert clock.ended_run(state)
-    if pace != 0.1:
-        assert clock.replans and clock.replans[0]["seconds_per_step"] == pytest.approx(pace)
+    assert clock.ended_run(state) and clock.replans[-1]["planned_steps"] == state.global_step
+    assert clock.replans[0]["seconds_per_step"] == pytest.approx(pace)
     # a slower machine ends sooner than the first plan, a faster one later
     assert (state.global_step < plan.planned_steps) == (pace > 0.1)
+
+
+@pytest.mark.parametrize("slow", [0.5, 1.0])
+def test_clock_cuts_the_plan_when_the_machine_slows_down(slow) -> None:
+    # Planned at 0.1 s a step; from the third epoch another process takes the cores.
+    plan, clock, state, spent = _run_on_a_clock(2, [0.1, 0.1, slow], evaluation=1.5)
+    assert spent <= 2 * 60 + plan.steps_per_epoch * slow  # the epoch planned at the old pace may overrun, by at most itself
+    assert clock.ended_run(state) and state.global_step < plan.planned_steps
+    assert clock.replans[0]["seconds_per_step"] == pytest.approx(0.1)  # grown at the first pace (evaluations are cheap)
+    assert clock.replans[-1]["seconds_per_step"] == pytest.approx(slow) and clock.replans[-1]["planned_steps"] == state.global_step
+    if slow == 1.0:  # the third epoch alone ran past the budget: it is the last, evaluated and kept
+        assert state.global_step == 3 * plan.steps_per_epoch and spent > 2 * 60
+    else:  # a partial fourth epoch still fits, at the slow pace
+        assert state.global_step > 3 * plan.steps_per_epoch and spent <= 2 * 60
 
 
 def test_clock_stops_at_the_steps_cap() -> None:

@@ -150,15 +150,16 @@ def seconds_per_step(model: Any, dataset: Any, collator: Any, bf16: bool, device
 
 
 def steps_that_fit(seconds_left: float, step_seconds: float, steps_per_epoch: int, evaluation_seconds: float, last_evaluation_seconds: float) -> int:
-    """How many more optimiser steps fit in ``seconds_left``, at an epoch's end, before its evaluation.
+    """How many more optimiser steps fit in ``seconds_left``, from the start of an epoch.
 
-    Every epoch (the one just ended, the whole ones to come and a partial last one) is evaluated:
-    ``evaluation_seconds`` each, and ``last_evaluation_seconds`` for the last, which is always
-    privacy-checked. A partial last epoch shorter than :data:`MIN_PARTIAL_EPOCH` is not bought.
+    Every epoch begun (whole, or a partial last one) is evaluated: ``evaluation_seconds`` each,
+    and ``last_evaluation_seconds`` for the last, which is always privacy-checked. A partial last
+    epoch shorter than :data:`MIN_PARTIAL_EPOCH` of an epoch is not bought.
     """
-    left = seconds_left - last_evaluation_seconds
+    # The last evaluation is paid for up front; every epoch before it costs its steps and an evaluation.
+    left = seconds_left - last_evaluation_seconds + evaluation_seconds
     epoch_seconds = steps_per_epoch * step_seconds + evaluation_seconds
-    if left <= 0 or step_seconds <= 0:
+    if left <= evaluation_seconds or step_seconds <= 0:
         return 0
     whole = math.floor(left / epoch_seconds + 1e-9)  # the tolerance: 9 s at 0.1 s a step is 90 steps, not 89
     rest = left - whole * epoch_seconds
@@ -190,17 +191,21 @@ class CosineToHorizon:
 
 
 def clock_callback(minutes: float, plan: TrainingPlan, label: str = "train", now: Callable[[], float] = time.perf_counter):
-    """Keep a minutes budget by the clock: after every epoch, re-plan the steps left from that
-    epoch's measured time a step and the measured time of the evaluations so far.
+    """Keep a minutes budget by the clock: re-plan the steps left from the measured pace.
 
     The plan's steps come from a timing of a few steps before training, a snapshot of a shared
     machine: on 2 shared cores the same step timed 0.253 s in one process and 0.188 s minutes later
     in another, and the run trained 206 s of its 300. So the Trainer is given the most steps the
-    run may take (``max_epochs`` epochs), and this callback moves the end: it sets the Trainer's
-    ``state.max_steps`` (where its loop stops; the last epoch may be partial, and is evaluated,
-    privacy-checked and saved like the others) and the cosine decay's horizon
-    (:class:`CosineToHorizon`), so the learning rate reaches zero at the new end. When no
-    worthwhile step is left, training stops at the end of this epoch.
+    run may take (``max_epochs`` epochs), and this callback moves the end:
+
+    - at the start of every epoch after the first, the steps left are planned from the last
+      epoch's time a step and the evaluations' measured time (dev loss, privacy check, checkpoint;
+      the last one at the dearest seen). The new end is the Trainer's ``state.max_steps`` (its
+      loop stops there; a partial last epoch is evaluated, privacy-checked and saved like the
+      others) and the horizon of the cosine decay (:class:`CosineToHorizon`), so the learning rate
+      reaches zero where training ends;
+    - at the end of every epoch, training stops when no worthwhile step would fit after its
+      evaluation (before the first one is timed, the plan's share for evaluation stands in).
     """
     from transformers import TrainerCallback
 
@@ -209,13 +214,13 @@ def clock_callback(minutes: float, plan: TrainingPlan, label: str = "train", now
             self.seconds = minutes * 60
             self.steps_per_epoch = plan.steps_per_epoch
             self.schedule = CosineToHorizon(0, plan.planned_steps)  # warm-up set by the Trainer (clocked_trainer)
-            # Before the first evaluation is timed: the plan's share for evaluation, spread over its epochs.
             self.first_guess = self.seconds * EVALUATION_SHARE / max(1, math.ceil(plan.epochs))
             self.evaluations: list[float] = []
             self.replans: list[dict[str, Any]] = []
-            self.started = self.epoch_started = self.epoch_ended = 0.0
+            self.started = self.epoch_ended = 0.0
+            self.epoch_started = 0.0
             self.epoch_first_step = 0
-            self.stopped_at: float | None = None
+            self.step_seconds: float | None = None
 
         def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
             self.started = now()
@@ -224,44 +229,43 @@ def clock_callback(minutes: float, plan: TrainingPlan, label: str = "train", now
                 self.started -= state.global_step * plan.seconds_per_step / (1 - EVALUATION_SHARE)
             state.max_steps = max(state.global_step + 1, min(state.max_steps, self.schedule.horizon))
 
+        @property
+        def evaluation(self) -> float:
+            """Seconds an evaluation takes, as measured so far (before the first: the plan's share)."""
+            return sum(self.evaluations) / len(self.evaluations) if self.evaluations else self.first_guess
+
+        def _fit(self, seconds_left: float) -> int:
+            last = max(self.evaluations, default=self.first_guess)
+            return steps_that_fit(seconds_left, self.step_seconds or 0.0, self.steps_per_epoch, self.evaluation, last)
+
+        def _record(self, state, horizon: int, what: str) -> None:  # noqa: ANN001
+            epoch, evaluation = epoch_number(state.epoch), round(self.evaluation, 2)
+            self.replans.append({"epoch": epoch, "seconds_per_step": round(self.step_seconds, 4), "evaluation_seconds": evaluation, "planned_steps": horizon})
+            log.info("%s: at epoch %d's pace (%.3f s a step, %.1f s an evaluation), %s", label, epoch, self.step_seconds, evaluation, what)
+
         def on_epoch_begin(self, args, state, control, **kwargs):  # noqa: ANN001
             self.epoch_started = now()
-            if self.epoch_ended:
-                self.evaluations.append(self.epoch_started - self.epoch_ended)  # dev loss, privacy check, checkpoint
             self.epoch_first_step = state.global_step
-
-        def on_epoch_end(self, args, state, control, **kwargs):  # noqa: ANN001
-            self.epoch_ended = now()
-            if state.global_step >= state.max_steps:
-                return  # the planned end: nothing left to plan
-            step_seconds = (self.epoch_ended - self.epoch_started) / max(1, state.global_step - self.epoch_first_step)
-            evaluation = sum(self.evaluations) / len(self.evaluations) if self.evaluations else self.first_guess
-            last_evaluation = max(self.evaluations, default=self.first_guess)
-            more = steps_that_fit(self.seconds - (self.epoch_ended - self.started), step_seconds, self.steps_per_epoch, evaluation, last_evaluation)
+            if not self.epoch_ended:
+                return  # the first epoch runs on the plan's timing
+            self.evaluations.append(self.epoch_started - self.epoch_ended)
+            # at least a worthwhile partial epoch: the last epoch's end decided there was time for one
+            more = max(self._fit(self.seconds - (self.epoch_started - self.started)), math.ceil(MIN_PARTIAL_EPOCH * self.steps_per_epoch))
             # Data-parallel processes keep their own clocks; the main process's decides for all.
             horizon = from_main_process(min(args.max_steps, state.global_step + more))
             if horizon != self.schedule.horizon:
-                log.info(
-                    "%s: at epoch %d's pace (%.3f s a step, %.1f s an evaluation), %s steps fit the %g minutes (was %s)",
-                    label,
-                    epoch_number(state.epoch),
-                    step_seconds,
-                    evaluation,
-                    f"{horizon:,}",
-                    minutes,
-                    f"{self.schedule.horizon:,}",
-                )
-                self.replans.append(
-                    {
-                        "epoch": epoch_number(state.epoch),
-                        "seconds_per_step": round(step_seconds, 4),
-                        "evaluation_seconds": round(evaluation, 2),
-                        "planned_steps": horizon,
-                    }
-                )
+                self._record(state, horizon, f"{horizon:,} steps fit the {minutes:g} minutes (was {self.schedule.horizon:,})")
             state.max_steps = self.schedule.horizon = horizon
-            if horizon <= state.global_step:
-                self.stopped_at = state.epoch
+
+        def on_epoch_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            self.epoch_ended = now()
+            self.step_seconds = (self.epoch_ended - self.epoch_started) / max(1, state.global_step - self.epoch_first_step)
+            if state.global_step >= state.max_steps:
+                return  # the planned end
+            # this epoch's own evaluation comes first
+            if from_main_process(self._fit(self.seconds - (self.epoch_ended - self.started) - self.evaluation) == 0):
+                self._record(state, state.global_step, f"no step fits the {minutes:g} minutes after this epoch's evaluation: it is the last")
+                state.max_steps = self.schedule.horizon = state.global_step
                 control.should_training_stop = True
 
         def ended_run(self, state) -> bool:  # noqa: ANN001
