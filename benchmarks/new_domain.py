@@ -186,6 +186,11 @@ def print_table(result: dict[str, Any]) -> bool:
         print(f"| {label} | {'>=' if kind == 'min' else '<='} {target:g} | " + " | ".join(cells) + " |")
     for key, label in ALSO:
         print(f"| {label} | | " + " | ".join(_cell(report[s].get(key)) for s in sources) + " |")
+    # How far the test rows alone move the ratio (bootstrap over test, paired with TRTR): a run's
+    # figure and the target can differ by less than this.
+    intervals = [report.get("intervals", {}).get(s, {}).get("tstr_trtr_auc") for s in sources]
+    cells = ["-" if interval is None else f"{interval[0]:.3f} to {interval[1]:.3f}" for interval in intervals]
+    print("| TSTR / TRTR ROC AUC, 95% interval over test resamples | | " + " | ".join(cells) + " |")
     print("| fit time (s) | | " + " | ".join(_cell(timing.get(s, {}).get("fit_s")) for s in sources) + " |")
     return met
 

@@ -102,6 +102,28 @@ def test_minutes_budget_times_a_step_and_follows_the_clock(demo_params, records_
 
 
 @pytest.mark.slow  # trains a generator or runs a full evaluation
+def test_an_interrupted_minutes_run_resumes_with_the_end_its_clock_set(demo_params, records_splits, tmp_path: Path) -> None:
+    import torch
+    from transformers import TrainerCallback
+
+    class Interrupt(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):  # noqa: ANN001
+            if state.epoch and state.epoch >= 2:  # after the clock's first re-plan (at the second epoch's start)
+                raise KeyboardInterrupt("simulated interruption")
+
+    train = {"budget": {"minutes": 0.1}, "min_steps_per_epoch": 20, "max_epochs": 50, "patience": 50}
+    with pytest.raises(KeyboardInterrupt):
+        train_tiny(demo_params, records_splits, tmp_path, "r", callbacks=[Interrupt()], train=train)
+    checkpoint = max((tmp_path / "r-ckpt").glob("*/checkpoint-*"), key=lambda path: int(path.name.rsplit("-", 1)[1]))
+    # the schedule's end is in the checkpoint (LambdaLR keeps a callable object's state)
+    saved = torch.load(checkpoint / "scheduler.pt", weights_only=True)["lr_lambdas"][0]
+    assert saved["horizon"] > int(checkpoint.name.rsplit("-", 1)[1]) and saved["warmup_steps"] >= 1
+    _, metrics = train_tiny(demo_params, records_splits, tmp_path, "r", train=train)
+    assert metrics["resumed_from"] == str(checkpoint)
+    assert metrics["steps_run"] > int(checkpoint.name.rsplit("-", 1)[1]) and metrics["stopped_by_deadline"]
+
+
+@pytest.mark.slow  # trains a generator or runs a full evaluation
 def test_same_seed_gives_the_same_weights_on_cpu(demo_params, records_splits, tmp_path: Path) -> None:
     first, _ = train_tiny(demo_params, records_splits, tmp_path, "a")
     second, _ = train_tiny(demo_params, records_splits, tmp_path, "b")

@@ -309,7 +309,7 @@ def privacy_callback(run_check: Any, spec: PrivacyGuardSpec, live: Any, record: 
             epoch = epoch_number(state.epoch)
             metrics["eval_selection_loss"] = NOT_CHOSEN
             # The last checkpoint is always checked: a budget's partial last epoch, or the epoch a
-            # deadline stops at, may fall between checks.
+            # minutes budget's clock ends at, may fall between checks.
             if epoch % spec.privacy_check_every and not control.should_training_stop:
                 return
             started = time.perf_counter()
