@@ -129,8 +129,9 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
 
 
 @contextmanager
-def bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A bar advanced by hand (the yielded function takes the number of units done since the last call)."""
+def bar(description: str, total: int) -> Iterator[Callable[..., None]]:
+    """A bar advanced by hand: the yielded function takes the units done since the last call and,
+    where the end moves (a minutes budget's clock), the new total."""
     with _progress() as progress:
         task = progress.add_task(description, total=total)
-        yield lambda units: progress.update(task, advance=units)
+        yield lambda units, total=None: progress.update(task, advance=units, total=total)

@@ -74,3 +74,18 @@ def test_training_logs_one_line_per_epoch_and_prints_no_loss_dicts(demo_params, 
     assert len(epochs) == metrics["epochs_run"] == 2
     assert re.fullmatch(r"train records: epoch 2 of 2: train loss \d\.\d{4}, dev loss \d\.\d{4}", epochs[-1])
     assert f"dev loss {metrics['dev_loss_per_epoch'][-1]:.4f}" in epochs[-1]
+
+
+def test_a_hand_advanced_bar_follows_an_end_that_moves(monkeypatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from assay import progress
+
+    screen = io.StringIO()
+    monkeypatch.setattr(progress, "console", Console(file=screen, force_terminal=True, width=100))
+    with progress.bar("train records", total=10) as advance:
+        advance(4)
+        advance(4, 12)  # a minutes budget's clock moved the end from 10 steps to 12
+    assert "8/12" in screen.getvalue() and "8/10" not in screen.getvalue().rsplit("\r", 1)[-1]

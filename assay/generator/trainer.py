@@ -107,7 +107,7 @@ def epoch_log_callback(domain: str):
             self.advance(state.global_step)  # a resumed run starts where it stopped
 
         def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
-            self.advance(1)
+            self.advance(1, state.max_steps)  # a minutes budget's clock moves the end
 
         def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
             if logs and "loss" in logs:
