@@ -167,15 +167,16 @@ def copy_rates(train: pl.DataFrame, holdout: pl.DataFrame, synthetic: pl.DataFra
     a table with few columns repeats common rows in fresh data too)."""
     import numpy as np
 
-    from assay.metrics.privacy import raw_row_hashes
+    from assay.metrics.privacy import exact_copy_rate, raw_row_hashes
 
     columns = [name for name in features if name in synthetic.columns and name in train.columns]
-    seen, counts = np.unique(raw_row_hashes(train, columns).ravel(), return_counts=True)
-    once = seen[counts == 1]
+    train_hashes = raw_row_hashes(train, columns)
+    seen, counts = np.unique(train_hashes, return_counts=True)
+    once = seen[counts == 1].reshape(-1, 1)
 
     def rates(frame: pl.DataFrame) -> tuple[float, float]:
-        hashes = raw_row_hashes(frame, columns).ravel()
-        return float(np.isin(hashes, seen).mean()), float(np.isin(hashes, once).mean())
+        hashes = raw_row_hashes(frame, columns)
+        return exact_copy_rate(hashes, train_hashes), exact_copy_rate(hashes, once)
 
     (any_row, unique_row), (any_holdout, unique_holdout) = rates(synthetic), rates(holdout)
     return {"modelled_copy_excess": round(any_row - any_holdout, 6), "unique_row_copy_excess": round(unique_row - unique_holdout, 6)}
